@@ -1,0 +1,100 @@
+"""The consistency rules of the templates -> check rows.
+
+Each rule is evaluated only on values that are known: an NA cell neither passes nor fails
+a rule (its own reason is already in checks).  Rules (report-format.md §1.4):
+
+* ``row_sum``      six applicant columns = 总计, for every row of section 三
+* ``outcome_sum``  （一）…（六） = （七）总计, for every column
+* ``balance``      一 + 二 = （七）总计 + 四, for every column (the rule printed in the table)
+* ``review_sum``   维持 + 纠正 + 其他 + 尚未审结 = 总计, for each section-四 block
+* ``carry_over``   last year's 结转下年度 = this year's 上年结转 (warning; across reports)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .tables import APPLICANTS, OTHER_2019, OTHER_2021, OUTCOME_ROWS_COMMON, OUTCOMES, PROCEEDINGS, Check
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def application_checks(records: list[dict]) -> list[Check]:
+    grid: dict[tuple[str, str], float | None] = {(r["row"], r["applicant"]): r["value"] for r in records}
+    rows = list(dict.fromkeys(r["row"] for r in records))
+    out: list[Check] = []
+    parts = APPLICANTS[:-1]
+    for row in rows:
+        vals = [grid.get((row, a)) for a in parts]
+        total = grid.get((row, "total"))
+        if total is None or any(v is None for v in vals):
+            continue
+        s = sum(vals)
+        if s != total:
+            out.append(Check("row_sum", "applications", row, "total", _fmt(s), _fmt(total),
+                             "the six applicant columns do not add up to 总计"))
+    other = OTHER_2021 if any(r in rows for r in OTHER_2021) else OTHER_2019
+    outcome = [*OUTCOME_ROWS_COMMON, *other]
+    for col in APPLICANTS:
+        handled = grid.get(("handled_total", col))
+        vals = [grid.get((r, col)) for r in outcome]
+        if handled is not None and all(v is not None for v in vals) and all((r, col) in grid for r in outcome):
+            s = sum(vals)
+            if s != handled:
+                out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(s), _fmt(handled),
+                                 "outcome rows （一）to（六）do not add up to （七）总计"))
+        n, c, p, f = (grid.get((r, col)) for r in ("new", "carried_over", "handled_total", "carried_forward"))
+        if None not in (n, c, p, f):
+            if n + c != p + f:
+                out.append(Check("balance", "applications", "", col, _fmt(n + c), _fmt(p + f),
+                                 "一、新收 + 二、上年结转 differs from （七）总计 + 四、结转下年度 "
+                                 f"({_fmt(n)} + {_fmt(c)} vs {_fmt(p)} + {_fmt(f)})"))
+    return out
+
+
+def review_checks(records: list[dict]) -> list[Check]:
+    grid = {(r["proceeding"], r["outcome"]): r["value"] for r in records}
+    out: list[Check] = []
+    for proc in PROCEEDINGS:
+        vals = [grid.get((proc, o)) for o in OUTCOMES[:-1]]
+        total = grid.get((proc, "total"))
+        if total is None or any(v is None for v in vals):
+            continue
+        if sum(vals) != total:
+            out.append(Check("review_sum", "reviews", proc, "total", _fmt(sum(vals)), _fmt(total),
+                             "维持 + 纠正 + 其他 + 尚未审结 does not add up to 总计"))
+    return out
+
+
+def carry_over_checks(reports: Iterable[dict], applications: dict[str, list[dict]]) -> list[tuple[str, Check]]:
+    """Across years of one agency: last year's 结转下年度 = this year's 上年结转 (warning).
+
+    ``reports`` are report rows (report_id, agency, year); ``applications`` maps
+    report_id to its application records.  Returns (report_id, check) for the later year.
+    """
+    by_agency: dict[str, dict[int, list[str]]] = {}
+    for rep in reports:
+        agency, year = rep.get("agency") or "", rep.get("year")
+        if not agency or year is None:
+            continue
+        by_agency.setdefault(agency, {}).setdefault(int(year), []).append(rep["report_id"])
+    out: list[tuple[str, Check]] = []
+    for agency, years in sorted(by_agency.items()):
+        for year in sorted(years):
+            prev = years.get(year - 1)
+            if not prev or len(prev) != 1 or len(years[year]) != 1:
+                continue  # two reports for one year: we cannot tell which continues which
+            this_id, prev_id = years[year][0], prev[0]
+            prev_grid = {(r["row"], r["applicant"]): r["value"] for r in applications.get(prev_id, [])}
+            this_grid = {(r["row"], r["applicant"]): r["value"] for r in applications.get(this_id, [])}
+            for col in APPLICANTS:
+                a = prev_grid.get(("carried_forward", col))
+                b = this_grid.get(("carried_over", col))
+                if a is None or b is None or a == b:
+                    continue
+                out.append((this_id, Check(
+                    "carry_over", "applications", "carried_over", col, _fmt(a), _fmt(b),
+                    f"warning: {agency} {year - 1} report carried forward {_fmt(a)}, "
+                    f"the {year} report says {_fmt(b)} carried over")))
+    return out

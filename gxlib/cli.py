@@ -1,0 +1,54 @@
+"""The `gx` command: thin argument handling around gxlib functions."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from .pipeline import run
+
+    raw = Path(args.raw_dir)
+    if not raw.is_dir():
+        print(f"gx parse: {raw}: no such folder", file=sys.stderr)
+        return 2
+    progress = None if not args.no_progress else False
+    result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress)
+    print(result.summary())
+    print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gx", description="政府信息公开工作年度报告 -> tidy data and trend reports")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("parse", help="parse every report under RAW_DIR into tidy CSV + Parquet")
+    p.add_argument("raw_dir", help="folder of raw reports (.txt .md .html .pdf .docx; searched recursively)")
+    p.add_argument("--out", default="data/processed", help="output folder (default: data/processed)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_parse)
+    try:
+        from . import render
+    except ImportError:  # analysis extras not installed
+        render = None
+    if render is not None and hasattr(render, "add_arguments"):
+        r = sub.add_parser("render", help="run the notebook grid and write HTML reports")
+        render.add_arguments(r)
+        r.set_defaults(func=render.run)
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Report metadata from the text: title, agency, report year (and how it was found),
+publication date.  Template detection lives in :mod:`gxlib.tables` (it is structural)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .tables import normalize
+
+_TITLE = re.compile(
+    r"(?P<agency>[^\n|]{0,60}?)\s*(?P<year>(?:19|20)\d\d)\s*年\s*度?\s*"
+    r"(?:的)?\s*(?:政府信息公开|政务公开|政府信息与政务公开|信息公开)\s*(?:工作)?\s*(?:年度)?\s*报告"
+)
+_HEADER_TITLE = re.compile(r"^\s*(?:标题|题名|名称)\s*[:：]\s*(.+?)\s*$", re.M)
+_DATE = re.compile(
+    r"(?:发布时间|发布日期|生成日期|成文日期|公开日期|发文日期|印发日期|日期)\s*[:：]?\s*"
+    r"((?:19|20)\d\d)\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})"
+)
+_PERIOD = re.compile(
+    r"统计(?:期限|时限|时间|区间|周期|范围)[^。]{0,12}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日"
+    r"[^。]{0,8}?(?:至|到|-|—)[^。]{0,4}?((?:19|20)\d\d)\s*年?\s*12\s*月\s*31\s*日"
+)
+_PERIOD_LOOSE = re.compile(r"统计(?:期限|时限|时间|区间|周期)[^。]{0,12}?((?:19|20)\d\d)\s*年\s*1\s*月\s*1\s*日")
+_SENTENCE_YEAR = re.compile(r"(?:^|[\n。；;]|[一二三四五六七]、[^\n。]{0,10}?)\s*((?:19|20)\d\d)\s*年\s*[,，]")
+_PLAN = re.compile(r"((?:19|20)\d\d)\s*年\s*[,，]?\s*(?:我|本|全|中心|局|委|办)[^。\n]{0,12}?将")
+_SOURCE = re.compile(r"(?:信息来源|来源|发布机构|发布单位)\s*[:：]\s*\n?\s*([^\s\n:：|]{2,40})")
+
+
+@dataclass
+class Meta:
+    title: str = ""
+    agency: str = ""
+    year: int | None = None
+    year_source: str = ""
+    published: str = ""
+
+
+def _clean_agency(s: str) -> str:
+    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"^(?:关于|印发)", "", s)
+    s = s.strip("《》<>“”\"'：:，,。·-—|")
+    # a leading header word left over ("标题平潭…")
+    return s
+
+
+def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None]:
+    candidates = []
+    if hint:
+        candidates.append(hint)
+    candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
+    candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
+    for cand in candidates:
+        c = normalize(cand)
+        m = _TITLE.search(c)
+        if m and len(c) <= 120:
+            start = m.start("agency") if m.group("agency") else m.start("year")
+            return c[start:m.end()].strip(), m
+    return "", None
+
+
+def extract(text: str, title_hint: str | None = None, published_hint: str | None = None) -> Meta:
+    text = normalize(text)
+    meta = Meta()
+    title, m = find_title(text, title_hint)
+    if m:
+        meta.title = title
+        meta.agency = _clean_agency(m.group("agency"))
+        meta.year = int(m.group("year"))
+        meta.year_source = "title"
+    # publication date
+    if published_hint:
+        meta.published = published_hint
+    else:
+        d = _DATE.search(text[:4000]) or _DATE.search(text)
+        if d:
+            y, mo, da = (int(x) for x in d.groups())
+            if 1 <= mo <= 12 and 1 <= da <= 31:
+                meta.published = f"{y:04d}-{mo:02d}-{da:02d}"
+    if not meta.agency:
+        s = _SOURCE.search(text[:3000])
+        if s:
+            meta.agency = _clean_agency(s.group(1))
+    if meta.year is None:
+        meta.year, meta.year_source = body_year(text)
+    if meta.year is None and meta.published:
+        meta.year = int(meta.published[:4]) - 1
+        meta.year_source = "publication"
+    return meta
+
+
+def body_year(text: str) -> tuple[int | None, str]:
+    """Year from the body: the statistical period; else sentences opening with
+    ``2020年，``; else a plan for the next year (``2022年，我局将…``) minus one."""
+    p = _PERIOD.search(text)
+    if p and p.group(1) == p.group(2):
+        return int(p.group(1)), "period"
+    p = _PERIOD_LOOSE.search(text)
+    if p:
+        return int(p.group(1)), "period"
+    plans = {m.start(1) for m in _PLAN.finditer(text)}
+    years = [int(m.group(1)) for m in _SENTENCE_YEAR.finditer(text) if m.start(1) not in plans]
+    if years:
+        # the year most sentences open with; ties go to the earliest mention
+        best = max(set(years), key=lambda y: (years.count(y), -years.index(y)))
+        return best, "body"
+    plan_years = [int(m.group(1)) for m in _PLAN.finditer(text)]
+    if plan_years:
+        return min(plan_years) - 1, "body"
+    return None, ""

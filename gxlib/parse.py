@@ -1,0 +1,214 @@
+"""One report file -> records of every contract table; a folder -> all tables.
+
+The flow is one-way: reader (bytes -> Document) -> table core (labels -> coded cells)
+-> checks -> records.  A bad file never stops a batch: it becomes a ``failed`` or
+``partial`` row of ``reports`` with a reason a person understands.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from . import checks as rules
+from . import meta as metamod
+from . import regions
+from .readers import Document, ReadError, is_candidate, read
+from .tables import Check, Tables, parse_tables
+
+REPORT_COLUMNS = [
+    "report_id", "source_file", "sha256", "title", "agency", "year", "year_source", "published", "template",
+    "province", "prefecture", "county", "division_code", "level", "status", "error", "format", "url",
+]
+DISCLOSURE_COLUMNS = ["report_id", "item", "measure", "value", "unit", "raw"]
+APPLICATION_COLUMNS = ["report_id", "row", "applicant", "value", "raw"]
+REVIEW_COLUMNS = ["report_id", "proceeding", "outcome", "value", "raw"]
+CHECK_COLUMNS = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
+
+MANIFEST_NAME = "manifest.csv"
+_SECTION_ZH = {"disclosure": "二", "applications": "三", "reviews": "四"}
+
+
+def report_id(source_file: str, sha256: str) -> str:
+    """Stable id: the same file (relative path and bytes) gives the same id everywhere."""
+    return hashlib.sha256(f"{source_file}\n{sha256}".encode()).hexdigest()[:16]
+
+
+def read_manifest(raw_dir: Path) -> dict[str, dict]:
+    """``RAW_DIR/manifest.csv``: file, agency, year, division_code, url, ... (overrides)."""
+    path = raw_dir / MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    text = path.read_bytes().decode("utf-8-sig")
+    out = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        name = (row.get("file") or "").strip()
+        if name:
+            out[name.replace("\\", "/")] = {k: (v or "").strip() for k, v in row.items() if k}
+    return out
+
+
+def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None) -> dict:
+    """Parse one file's bytes.  Returns plain records (picklable, cheap to pass between
+    processes): ``{"report": {...}, "disclosure": [...], "applications": [...],
+    "reviews": [...], "checks": [...]}``."""
+    sha = hashlib.sha256(data).hexdigest()
+    rid = report_id(source_file, sha)
+    report = {c: "" for c in REPORT_COLUMNS}
+    report.update(report_id=rid, source_file=source_file, sha256=sha, year=None, level="unknown")
+    result = {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
+    try:
+        doc = _read(data, source_file)
+    except ReadError as err:
+        report.update(status="failed", error=str(err), format=Path(source_file).suffix.lstrip(".").lower())
+        _apply_manifest(report, manifest_row, "")
+        return result
+    except Exception as err:  # a reader bug must not stop the batch
+        report.update(status="failed", error=f"could not read the file ({type(err).__name__}: {err})")
+        _apply_manifest(report, manifest_row, "")
+        return result
+    report["format"] = doc.format
+    text = doc.text
+    if not text.strip():
+        report.update(status="failed", error="empty file (no text)")
+        _apply_manifest(report, manifest_row, "")
+        return result
+    try:
+        tables = parse_tables(text, doc.explicit_cells)
+    except Exception as err:  # never crash a batch on one file
+        tables = Tables()
+        tables.checks.append(Check("parser_error", "report", message=f"{type(err).__name__}: {err}"))
+    m = metamod.extract(text, doc.title, doc.published)
+    report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
+                  published=m.published, template=tables.template or "")
+    _apply_manifest(report, manifest_row, text)
+    checks = list(tables.checks)
+    checks += rules.application_checks(tables.applications)
+    checks += rules.review_checks(tables.reviews)
+    present = [s for s in ("disclosure", "applications", "reviews") if getattr(tables, s)]
+    missing = [s for s in ("disclosure", "applications", "reviews") if not getattr(tables, s)]
+    if not present:
+        report["template"] = ""
+        report["status"] = "failed"
+        report["error"] = _no_tables_reason(text, m)
+    else:
+        problems = []
+        for s in missing:
+            checks.append(Check("missing_table", s, message=f"section {_SECTION_ZH[s]} table not found"))
+            problems.append(f"section {_SECTION_ZH[s]} table not found")
+        if tables.uncertain:
+            problems.append(f"{tables.uncertain} cell(s) left NA, see checks")
+        report["status"] = "partial" if problems else "ok"
+        report["error"] = "; ".join(problems)
+    result["disclosure"] = [{"report_id": rid, **r} for r in tables.disclosure]
+    result["applications"] = [{"report_id": rid, **r} for r in tables.applications]
+    result["reviews"] = [{"report_id": rid, **r} for r in tables.reviews]
+    result["checks"] = [{"report_id": rid, **asdict(c)} for c in checks]
+    return result
+
+
+def _read(data: bytes, source_file: str) -> Document:
+    return read(Path(source_file), data)
+
+
+def _no_tables_reason(text: str, m: metamod.Meta) -> str:
+    if m.title or re.search(r"政府信息公开|政务公开", text):
+        if len(text.strip()) < 800:
+            return "no statistical tables: the page holds only a title or a short text (tables may be images or attachments)"
+        return "no statistical tables found in the text (tables may be images or attachments)"
+    return "not a government information-disclosure annual report (no title, no statistical tables)"
+
+
+def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
+    """Region inference, then manifest overrides (manifest wins over inference)."""
+    row = row or {}
+    if row.get("agency"):
+        report["agency"] = row["agency"]
+    if row.get("year"):
+        try:
+            report["year"] = int(float(row["year"]))
+            report["year_source"] = "manifest"
+        except ValueError:
+            pass
+    if row.get("published"):
+        report["published"] = row["published"]
+    if row.get("url"):
+        report["url"] = row["url"]
+    year = report.get("year")
+    if row.get("division_code"):
+        reg = regions.resolve_code(row["division_code"], year)
+    else:
+        reg = regions.infer(report.get("agency") or "", text, year)
+    report.update(province=reg.province, prefecture=reg.prefecture, county=reg.county,
+                  division_code=reg.division_code, level=reg.level or "unknown")
+    for col in ("province", "prefecture", "county", "level"):
+        if row.get(col):
+            report[col] = row[col]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def list_files(raw_dir: Path) -> list[Path]:
+    return sorted((p for p in raw_dir.rglob("*") if is_candidate(p)
+                   and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)),
+                  key=lambda p: p.relative_to(raw_dir).as_posix())
+
+
+def _work(args: tuple[str, str, dict | None]) -> dict:
+    path, rel, mrow = args
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        report = {c: "" for c in REPORT_COLUMNS}
+        report.update(report_id=report_id(rel, ""), source_file=rel, year=None, level="unknown",
+                      status="failed", error=f"cannot open the file: {err.strerror or err}")
+        return {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
+    return parse_bytes(data, rel, mrow)
+
+
+def parse_files(raw_dir: Path, files: list[Path], jobs: int | None = None, progress: bool | None = None) -> Iterable[dict]:
+    manifest = read_manifest(raw_dir)
+    tasks = []
+    for p in files:
+        rel = p.relative_to(raw_dir).as_posix()
+        tasks.append((str(p), rel, manifest.get(rel) or manifest.get(p.name)))
+    jobs = jobs or os.cpu_count() or 1
+    if progress is None:
+        progress = len(tasks) > 50 and sys.stderr.isatty()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(tasks), unit="file", desc="parsing", file=sys.stderr)
+    try:
+        if jobs == 1 or len(tasks) < 20:
+            for t in tasks:
+                yield _work(t)
+                if bar:
+                    bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                for res in pool.map(_work, tasks, chunksize=max(1, min(64, len(tasks) // (jobs * 8) or 1))):
+                    yield res
+                    if bar:
+                        bar.update()
+    finally:
+        if bar:
+            bar.close()
+
+
+def cross_report_checks(results: list[dict]) -> None:
+    """Add the carry-over warning between reports of the same agency in consecutive years."""
+    reports = [r["report"] for r in results if r["report"]["status"] != "failed"]
+    apps = {r["report"]["report_id"]: r["applications"] for r in results}
+    by_id = {r["report"]["report_id"]: r for r in results}
+    for rid, check in rules.carry_over_checks(reports, apps):
+        by_id[rid]["checks"].append({"report_id": rid, **asdict(check)})

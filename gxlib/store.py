@@ -1,0 +1,245 @@
+"""Tidy frames <-> files: typed frames, atomic CSV (UTF-8 with BOM) + Parquet writes,
+typed load, and the generated data dictionary."""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+
+from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS)
+
+TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
+COLUMNS = {
+    "reports": REPORT_COLUMNS,
+    "disclosure": DISCLOSURE_COLUMNS,
+    "applications": APPLICATION_COLUMNS,
+    "reviews": REVIEW_COLUMNS,
+    "checks": CHECK_COLUMNS,
+}
+# column -> codebook variable, for the coded columns (ordered categoricals)
+CODED = {
+    "reports": {"template": "template", "level": "level", "status": "status", "year_source": "year_source"},
+    "disclosure": {"item": "item", "measure": "measure", "unit": "unit"},
+    "applications": {"row": "row", "applicant": "applicant"},
+    "reviews": {"proceeding": "proceeding", "outcome": "outcome"},
+    "checks": {"rule": "rule", "section": "section"},
+}
+SORT = {
+    "reports": ["source_file"],
+    "disclosure": ["report_id", "item", "measure"],
+    "applications": ["report_id", "row", "applicant"],
+    "reviews": ["report_id", "proceeding", "outcome"],
+    "checks": ["report_id", "section", "row", "column", "rule", "message"],
+}
+
+
+@dataclass
+class Tables:
+    """The five tables of the data contract."""
+
+    reports: pd.DataFrame
+    disclosure: pd.DataFrame
+    applications: pd.DataFrame
+    reviews: pd.DataFrame
+    checks: pd.DataFrame
+
+    def __iter__(self):
+        return iter((f.name, getattr(self, f.name)) for f in fields(self))
+
+
+@lru_cache(maxsize=1)
+def codebook() -> pd.DataFrame:
+    """Every code with its Chinese and English label, in the canonical order."""
+    path = files("gxlib.data").joinpath("codebook.csv")
+    with path.open(encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return df
+
+
+def codes(variable: str) -> list[str]:
+    cb = codebook()
+    return cb.loc[cb["variable"] == variable, "code"].tolist()
+
+
+def label(variable: str, code: str, lang: str = "zh") -> str:
+    """The label of one code in ``zh`` or ``en`` (the code itself when unknown)."""
+    cb = codebook()
+    hit = cb[(cb["variable"] == variable) & (cb["code"] == str(code))]
+    if hit.empty:
+        return str(code)
+    return hit.iloc[0]["zh" if lang == "zh" else "en"]
+
+
+def _category(values: pd.Series, variable: str) -> pd.Series:
+    cats = codes(variable)
+    extra = sorted(set(values.dropna().astype(str)) - set(cats) - {""})
+    dtype = pd.CategoricalDtype(cats + extra, ordered=True)
+    return values.astype("str").replace({"": None}).astype(dtype)
+
+
+def frame(name: str, records: list[dict]) -> pd.DataFrame:
+    """Records -> a typed, sorted contract frame."""
+    cols = COLUMNS[name]
+    df = pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
+    return typed(name, df)
+
+
+def typed(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for col in COLUMNS[name]:
+        if col not in df.columns:
+            df[col] = pd.NA
+    if "value" in df.columns:
+        df["value"] = pd.to_numeric(df["value"], errors="coerce").astype("Float64")
+    if name == "reports":
+        df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
+    for col in df.columns:
+        if col in CODED[name] or col in ("value", "year"):
+            continue
+        df[col] = df[col].astype("str").where(df[col].notna(), "").astype("str")
+    for col, var in CODED[name].items():
+        df[col] = _category(df[col].astype("str").where(df[col].notna(), ""), var)
+    df = df.sort_values(SORT[name], kind="stable").reset_index(drop=True)
+    return df[COLUMNS[name] + [c for c in df.columns if c not in COLUMNS[name]]]
+
+
+def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    if "value" in out.columns:
+        out["value"] = out["value"].map(_fmt_value).astype("str")
+    if "year" in out.columns:
+        out["year"] = out["year"].map(lambda y: "" if pd.isna(y) else str(int(y))).astype("str")
+    return out
+
+
+def _fmt_value(x) -> str:
+    if pd.isna(x):
+        return ""
+    x = float(x)
+    return str(int(x)) if x.is_integer() else repr(round(x, 6))
+
+
+def write(tables: Tables, out_dir: str | Path) -> list[Path]:
+    """Write every table as CSV (utf-8-sig) and Parquet.  Atomic per run: all files are
+    written to temporary names first and only then moved over the old ones, so a crash
+    leaves the previous outputs intact."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, df in tables:
+            for suffix in (".csv", ".parquet"):
+                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix + ".tmp", dir=out)
+                os.close(fd)
+                tmp_path = Path(tmp)
+                staged.append((tmp_path, out / f"{name}{suffix}"))
+                if suffix == ".csv":
+                    _csv_frame(df).to_csv(tmp_path, index=False, encoding="utf-8-sig", lineterminator="\n",
+                                          quoting=csv.QUOTE_MINIMAL)
+                else:
+                    df.to_parquet(tmp_path, index=False)
+        fd, tmp = tempfile.mkstemp(prefix=".README.", suffix=".md.tmp", dir=out)
+        os.close(fd)
+        Path(tmp).write_text(data_dictionary(), encoding="utf-8")
+        staged.append((Path(tmp), out / "README.md"))
+    except BaseException:
+        for tmp_path, _ in staged:
+            tmp_path.unlink(missing_ok=True)
+        raise
+    for tmp_path, final in staged:
+        os.replace(tmp_path, final)
+    return [final for _, final in staged]
+
+
+def load(processed_dir: str | Path = "data/processed", columns: dict[str, list[str]] | None = None) -> Tables:
+    """Read the tables back with proper dtypes (Parquet when present, else CSV)."""
+    d = Path(processed_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
+    out = {}
+    for name in TABLES:
+        pq, cs = d / f"{name}.parquet", d / f"{name}.csv"
+        cols = (columns or {}).get(name)
+        if pq.is_file():
+            df = pd.read_parquet(pq, columns=cols)
+        elif cs.is_file():
+            df = pd.read_csv(cs, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=cols)
+        else:
+            raise FileNotFoundError(f"{d}: {name}.csv is missing; run `gx parse RAW_DIR --out {d}` again")
+        if cols is None:
+            df = typed(name, df)
+        out[name] = df
+    return Tables(**out)
+
+
+# ---------------------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    "reports": ("one row per input file", {
+        "report_id": "stable id: the same file (relative path + bytes) gives the same id on every run and machine",
+        "source_file": "path of the raw file relative to the raw folder",
+        "sha256": "hash of the raw bytes",
+        "title": "report title as found (may be empty)",
+        "agency": "机关名称 as found in the title (else the 信息来源 line, else the manifest)",
+        "year": "report year: the year the statistics cover, not the publication year",
+        "year_source": "how `year` was found (codes below)",
+        "published": "publication date if found (ISO date)",
+        "template": "table layout detected from the table structure (not the year)",
+        "province": "province name, empty where unknown",
+        "prefecture": "prefecture name, empty where unknown",
+        "county": "county name, empty where unknown",
+        "division_code": "6-digit administrative division code (MCA) of the most specific known level",
+        "level": "administrative level of the agency",
+        "status": "ok / partial / failed",
+        "error": "why, for partial and failed",
+        "format": "file format read (text, html, pdf, docx)",
+        "url": "source address, from manifest.csv when given",
+    }),
+    "disclosure": ("section 二, 主动公开政府信息情况", {
+        "report_id": "see reports", "item": "信息内容 row (codes below)", "measure": "column (codes below)",
+        "value": "number; NA where missing or uncertain (see checks)", "unit": "count or wan_yuan (万元)",
+        "raw": "cell text as found, before normalisation"}),
+    "applications": ("section 三, 收到和处理政府信息公开申请情况", {
+        "report_id": "see reports", "row": "table row (codes below)", "applicant": "申请人 column (codes below)",
+        "value": "number; NA where missing or uncertain (see checks)", "raw": "cell text as found"}),
+    "reviews": ("section 四, 行政复议、行政诉讼", {
+        "report_id": "see reports", "proceeding": "block (codes below)", "outcome": "column (codes below)",
+        "value": "number; NA where missing or uncertain (see checks)", "raw": "cell text as found"}),
+    "checks": ("every consistency problem and every value left NA, one row each", {
+        "report_id": "see reports", "rule": "rule broken (codes below)", "section": "table concerned",
+        "row": "row code (or proceeding / item)", "column": "column code (or outcome / measure)",
+        "expected": "what the rule expects", "observed": "what the report says", "message": "explanation"}),
+}
+
+
+def data_dictionary() -> str:
+    cb = codebook()
+    lines = [
+        "# Data dictionary (generated by `gx parse`; do not edit)",
+        "",
+        "Tidy tables written by `gx parse`. CSV files are UTF-8 with BOM (Excel opens them",
+        "directly); a Parquet copy of each sits beside it. Read them typed with `gxlib.load(folder)`.",
+        "Values: a blank cell inside a present table is 0; `/`, `-`, `—` placeholders are NA;",
+        "a value the parser is not sure of is NA with a row in checks.csv saying why.",
+        "",
+    ]
+    for name in TABLES:
+        what, cols = _DESCRIPTIONS[name]
+        lines += [f"## {name}.csv — {what}", "", "| column | meaning |", "|---|---|"]
+        lines += [f"| {c} | {cols.get(c, '')} |" for c in COLUMNS[name]]
+        lines.append("")
+        for col, var in CODED[name].items():
+            sub = cb[cb["variable"] == var]
+            lines += [f"`{col}` codes:", "", "| code | 中文 | English |", "|---|---|---|"]
+            lines += [f"| {r.code} | {r.zh} | {r.en} |" for r in sub.itertuples()]
+            lines.append("")
+        if name == "applications":
+            # the applicant column
+            pass
+    return "\n".join(lines) + "\n"

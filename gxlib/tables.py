@@ -1,0 +1,870 @@
+"""The one label-based table core: report text -> coded cells of sections 二, 三 and 四.
+
+It works on the text of a :class:`gxlib.readers.Document`, whatever the file format was.
+Rows are found by their labels (``gxlib/layouts/labels.csv``), tolerant of labels broken
+over lines or cells, spaces inside labels and full-width characters.  The numbers of a row
+are the first run of value characters after its label.  Three shapes occur:
+
+* explicit cells (HTML/DOCX grids): ``label | 0 | 0 | | 3``, a blank piece is a blank cell;
+* text captures with one cell per line or ``|`` pieces: separators are certain, blanks are
+  layout padding;
+* flattened captures, a row's digits run together: split under the template's identities
+  (:mod:`gxlib.runs`); cells that stay ambiguous are NA with a check.
+
+Nothing here computes a value that the report does not state.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from itertools import product
+
+from . import runs
+
+APPLICANTS = [
+    "natural_person",
+    "commercial_enterprise",
+    "research_institution",
+    "social_welfare_org",
+    "legal_service_org",
+    "other_org",
+    "total",
+]
+_APPLICANT_HEADERS = [
+    ("natural_person", "自然人"),
+    ("commercial_enterprise", "商业企业"),
+    ("research_institution", "科研机构"),
+    ("social_welfare_org", "社会公益组织"),
+    ("legal_service_org", "法律服务机构"),
+    ("subtotal", "小计"),
+    ("total", "总计"),
+]
+OUTCOME_ROWS_COMMON = [
+    "granted",
+    "partly_granted",
+    "withheld_state_secret",
+    "withheld_prohibited",
+    "withheld_security",
+    "withheld_third_party",
+    "withheld_internal",
+    "withheld_process",
+    "withheld_enforcement",
+    "withheld_query",
+    "unavailable_not_held",
+    "unavailable_needs_creation",
+    "unavailable_unclear",
+    "rejected_petition",
+    "rejected_duplicate",
+    "rejected_publication",
+    "rejected_excessive",
+    "rejected_confirmation",
+]
+OTHER_2019 = ["other"]
+OTHER_2021 = ["other_no_correction", "other_no_fee", "other_misc"]
+
+
+def application_rows(template: str) -> list[str]:
+    other = OTHER_2019 if template == "2019" else OTHER_2021
+    return ["new", "carried_over", *OUTCOME_ROWS_COMMON, *other, "handled_total", "carried_forward"]
+
+
+def outcome_rows(template: str) -> list[str]:
+    return [*OUTCOME_ROWS_COMMON, *(OTHER_2019 if template == "2019" else OTHER_2021)]
+
+
+PROCEEDINGS = ["review", "litigation_direct", "litigation_after_review"]
+OUTCOMES = ["upheld", "corrected", "other", "pending", "total"]
+
+# section 二: measures per item and template (the national layouts)
+DISCLOSURE = {
+    "2019": {
+        "regulations": ["made", "published", "published_total"],
+        "normative_documents": ["made", "published", "published_total"],
+        "licensing": ["prior_items", "change", "decisions"],
+        "other_services": ["prior_items", "change", "decisions"],
+        "penalty": ["prior_items", "change", "decisions"],
+        "coercion": ["prior_items", "change", "decisions"],
+        "fees": ["prior_items", "change"],
+        "procurement": ["projects", "amount"],
+    },
+    "2021": {
+        "regulations": ["issued", "repealed", "in_force"],
+        "normative_documents": ["issued", "repealed", "in_force"],
+        "licensing": ["decisions"],
+        "penalty": ["decisions"],
+        "coercion": ["decisions"],
+        "fees": ["amount"],
+    },
+}
+
+TEMPLATE_MARKERS = {
+    "2019": ["本年新制作数量", "本年新公开数量", "对外公开总数量", "上一年项目数量", "本年增/减", "采购项目数量",
+             "政府集中采购", "其他对外管理服务事项"],
+    "2021": ["本年制发件数", "本年废止件数", "现行有效件数", "本年处理决定数量", "本年收费金额", "逾期不补正",
+             "缴纳费用"],
+}
+
+PLACEHOLDERS = {"/", "-", "--", "---", "—", "——", "–", "－", "\\", "／", "无", "空", "×", "x", "X", "*"}
+_FW = {i: i - 0xFEE0 for i in range(0xFF01, 0xFF5F)}
+_FW[0x3000] = 0x20  # ideographic space
+_FW[0x00A0] = 0x20  # nbsp
+_FW[0x2212] = ord("-")  # minus sign
+_FW[0x3001] = 0x3001
+
+
+def normalize(text: str) -> str:
+    """Full-width ASCII to half-width, one character for one (positions are kept)."""
+    return text.translate(_FW)
+
+
+# ---------------------------------------------------------------------------------------
+# label patterns
+
+_SEP = r"[\s|]*"
+
+
+def fuzzy(keyword: str) -> str:
+    """Regex for a label keyword that may be broken by spaces, newlines or cell pipes."""
+    return _SEP.join(re.escape(ch) for ch in normalize(keyword))
+
+
+@dataclass(frozen=True)
+class Label:
+    section: str
+    code: str
+    kind: str
+    layout: str
+    regex: re.Pattern
+
+
+@lru_cache(maxsize=1)
+def labels() -> tuple[Label, ...]:
+    path = files("gxlib.layouts").joinpath("labels.csv")
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            keys = sorted(row["keywords"].split(";"), key=len, reverse=True)
+            pattern = "|".join(fuzzy(k) for k in keys)
+            out.append(Label(row["section"], row["code"], row["kind"], row["layout"], re.compile(pattern)))
+    return tuple(out)
+
+
+def _labels(section: str) -> list[Label]:
+    return [lab for lab in labels() if lab.section == section]
+
+
+# value characters: digits, separators, decimal point, sign, placeholders, money units
+_VALUE_CHARS = set("0123456789 \t\r\n|.,-—–/\\万元亿%*×xX") | {"\x0b", "\x0c"}
+_NUM = re.compile(r"^(-)?(\d+(?:,\d{3})*)(?:\.(\d+))?\s*(亿元|万元|万|元)?$")
+_LABEL_NUMBER_TAIL = re.compile(r"(?:\d\s*[.、]|\(\s*[一二三四五六七八九十]\s*\)?|[一二三四五六七八九十]\s*、)\s*$")
+
+
+@dataclass
+class Match:
+    code: str
+    kind: str
+    start: int
+    end: int
+
+
+def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
+    found: list[Match] = []
+    for lab in _labels(section):
+        for m in lab.regex.finditer(text, lo, hi):
+            found.append(Match(lab.code, lab.kind, m.start(), m.end()))
+    # earliest first; at the same place the longest; drop overlaps
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    out: list[Match] = []
+    for m in found:
+        if out and m.start < out[-1].end:
+            continue
+        if out and m.code == out[-1].code and not re.search(r"\d", text[out[-1].end:m.start]):
+            out[-1].end = m.end  # two keywords of one label (收费通知 … 缴纳费用)
+            continue
+        out.append(m)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# results
+
+
+@dataclass
+class Cell:
+    value: float | None
+    raw: str
+
+
+@dataclass
+class Check:
+    rule: str
+    section: str
+    row: str = ""
+    column: str = ""
+    expected: str = ""
+    observed: str = ""
+    message: str = ""
+
+
+@dataclass
+class Tables:
+    template: str | None = None
+    disclosure: list[dict] = field(default_factory=list)
+    applications: list[dict] = field(default_factory=list)
+    reviews: list[dict] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    present: dict = field(default_factory=dict)  # section -> bool
+    uncertain: int = 0  # cells left NA for a reason other than a placeholder
+
+
+# ---------------------------------------------------------------------------------------
+# value runs
+
+
+def value_run(text: str, start: int, stop: int, explicit: bool) -> tuple[str, int]:
+    """The run of value characters that follows a label, and where it begins.
+
+    Skips what is left of a long label (``（区分处理的…）``) up to the first value
+    character; stops at the first character that belongs to the next label or heading.
+    """
+    seg = text[start:stop]
+    if explicit:
+        line_end = seg.find("\n")
+        if line_end > 0 and seg[:line_end].strip(" |"):
+            seg = seg[:line_end]
+        elif line_end == 0:
+            nxt = seg.find("\n", 1)
+            seg = seg[: nxt if nxt > 0 else len(seg)]
+    i = 0
+    n = len(seg)
+    # skip the label's remainder: characters up to the first digit or placeholder
+    while i < n and not (seg[i].isdigit() or seg[i] in "/—-–\\" or (explicit and seg[i] == "|")):
+        i += 1
+    j = i
+    while j < n and seg[j] in _VALUE_CHARS:
+        j += 1
+    run = seg[i:j]
+    # a trailing "2." or "（" is the number of the next label
+    run = _strip_label_number(run)
+    return run, start + i
+
+
+def _strip_label_number(run: str) -> str:
+    body = run.rstrip()
+    m = _LABEL_NUMBER_TAIL.search(body)
+    if m and m.start() < len(body):
+        # only when what precedes is a separator or another digit run (never a lone number)
+        return body[: m.start()]
+    return run
+
+
+def chunks_of(run: str, explicit: bool) -> list[str]:
+    """Cell texts of a value run.  In explicit mode blank pieces are blank cells."""
+    if explicit:
+        pieces = run.split("|")
+        if pieces and not pieces[0].strip():
+            pieces = pieces[1:]  # the remainder of the label's own cell
+        pieces = [p.strip() for p in pieces]
+        out: list[str] = []
+        for p in pieces:
+            out.extend(p.split() if p and " " in p and all(_is_number(x) for x in p.split()) else [p])
+        return out
+    return [c for c in re.split(r"[\s|]+", run) if c]
+
+
+def _is_number(s: str) -> bool:
+    return bool(_NUM.match(s))
+
+
+def parse_cell(raw: str, *, allow_negative: bool = False, integer: bool = True,
+               unit_default: str | None = None) -> tuple[float | None, str | None, str | None]:
+    """Return (value, unit_found, problem).  Value is in the cell's own unit (not yet
+    normalised to 万元); ``problem`` is None for a clean number, ``placeholder`` or a
+    reason."""
+    s = raw.strip().replace("，", ",")
+    if s == "":
+        return 0.0, None, None  # blank cell inside a present table
+    if s in PLACEHOLDERS or set(s) <= set("/-—–\\"):
+        return None, None, "placeholder"
+    m = _NUM.match(s)
+    if not m:
+        return None, None, f"not a number: {raw!r}"
+    sign, intpart, frac, unit = m.groups()
+    digits = intpart.replace(",", "")
+    if len(digits) > 1 and digits[0] == "0":
+        if set(digits) == {"0"} and not frac:
+            pass  # "00": a doubled zero
+        else:
+            return None, unit, f"leading zero in {raw!r}"
+    if sign and not allow_negative:
+        return None, unit, f"negative count {raw!r}"
+    if frac and integer and unit is None:
+        return None, unit, f"fraction in a count cell: {raw!r}"
+    value = float(f"{digits}.{frac}" if frac else digits)
+    if sign:
+        value = -value
+    return value, unit, None
+
+
+# ---------------------------------------------------------------------------------------
+# regions
+
+
+_SEC3_ANCHOR = re.compile(fuzzy("本年新收政府信息公开申请") + "|" + fuzzy("本年新收政府信息公开"))
+_SEC2_ANCHOR = re.compile(fuzzy("第二十条第(一)项") + "|" + fuzzy("第二十条第"))
+_SEC2_HEADING = re.compile(fuzzy("主动公开政府信息情况"))
+_SEC3_HEADING = re.compile(fuzzy("收到和处理政府信息公开申请情况") + "|" + fuzzy("申请人情况"))
+_SEC4_HEADING = re.compile(fuzzy("行政复议") + "|" + fuzzy("行政诉讼"))
+_SEC5_HEADING = re.compile(
+    r"[四五六七]\s*[、.]\s*(?:政府信息公开工作)?\s*存在的?\s*主要问题|存在的?主要问题及|[五六]\s*[、.]\s*其他需要报告"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass
+class Regions:
+    sec2: tuple[int, int] | None
+    sec3: tuple[int, int] | None
+    sec4: tuple[int, int] | None
+
+
+def find_regions(text: str) -> Regions:
+    n = len(text)
+    m3 = _SEC3_ANCHOR.search(text)
+    sec3_start = None
+    if m3:
+        # the table begins at its heading or header just before the first row
+        sec3_start = m3.start()
+        head = None
+        for h in _SEC3_HEADING.finditer(text, max(0, m3.start() - 600), m3.start()):
+            head = h
+        if head:
+            sec3_start = head.start()
+    # section 二 table
+    sec2 = None
+    limit2 = sec3_start if sec3_start is not None else n
+    m2 = None
+    for m in _SEC2_ANCHOR.finditer(text, 0, limit2):
+        m2 = m
+        break
+    if m2 is None:
+        heads = list(_SEC2_HEADING.finditer(text, 0, limit2))
+        if heads:
+            m2 = heads[-1]
+    if m2 is not None:
+        sec2 = (m2.start(), limit2)
+    # section 三 ends at the section-四 table
+    sec3 = sec4 = None
+    if m3:
+        tail_from = m3.end()
+        fwd = re.compile(fuzzy("结转下年度"))
+        mfwd = fwd.search(text, tail_from)
+        search4 = mfwd.end() if mfwd else tail_from
+        m4 = _SEC4_HEADING.search(text, search4)
+        sec3_end = m4.start() if m4 else n
+        # pull back to the heading "四、..." that introduces section 四
+        if m4:
+            back = text.rfind("四", max(search4, m4.start() - 40), m4.start())
+            if back >= 0 and re.match(r"四\s*[、.]", text[back:back + 3]):
+                sec3_end = back
+        sec3 = (sec3_start, sec3_end)
+        if m4:
+            m5 = _SEC5_HEADING.search(text, m4.end())
+            sec4 = (sec3_end, m5.start() if m5 else n)
+    else:
+        # no section 三 table: a section 四 table may still stand on its own
+        pass
+    return Regions(sec2, sec3, sec4)
+
+
+def detect_template(text: str, regions: Regions) -> tuple[str | None, dict]:
+    lo = min([r[0] for r in (regions.sec2, regions.sec3, regions.sec4) if r] or [0])
+    hi = max([r[1] for r in (regions.sec2, regions.sec3, regions.sec4) if r] or [0])
+    area = text[lo:hi]
+    score = {}
+    for tpl, marks in TEMPLATE_MARKERS.items():
+        score[tpl] = sum(1 for mk in marks if re.search(fuzzy(mk), area))
+    if score["2019"] == score["2021"]:
+        return None, score
+    return ("2019" if score["2019"] > score["2021"] else "2021"), score
+
+
+def is_flat(text: str, lo: int, hi: int) -> bool:
+    """A table whose rows were flattened into one line (no cell separators survive)."""
+    area = text[lo:hi].strip()
+    return len(area) > 40 and "\n" not in area and "|" not in area
+
+
+# ---------------------------------------------------------------------------------------
+# the parser
+
+
+def parse_tables(text: str, explicit: bool = False) -> Tables:
+    text = normalize(text)
+    out = Tables()
+    regions = find_regions(text)
+    template, _score = detect_template(text, regions)
+    out.template = template
+    if regions.sec3:
+        _parse_applications(text, regions.sec3, explicit, out)
+    if regions.sec2:
+        _parse_disclosure(text, regions.sec2, explicit, template, out)
+    if regions.sec4:
+        _parse_reviews(text, regions.sec4, explicit, out)
+    out.present = {
+        "disclosure": bool(out.disclosure),
+        "applications": bool(out.applications),
+        "reviews": bool(out.reviews),
+    }
+    return out
+
+
+def _columns(text: str, lo: int, first_row: int) -> list[str]:
+    """Applicant columns in the order of the header (7, or 8 with a 小计 column)."""
+    header = text[lo:first_row]
+    cols = ["natural_person"]
+    pos = {}
+    for code, word in _APPLICANT_HEADERS:
+        m = re.search(fuzzy(word), header)
+        if m:
+            pos[code] = m.start()
+    if "subtotal" in pos and "legal_service_org" in pos and pos["subtotal"] > pos["legal_service_org"]:
+        return ["natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+                "legal_service_org", "other_org", "subtotal", "total"]
+    return APPLICANTS
+
+
+def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out: Tables) -> None:
+    lo, hi = region
+    matches = find_labels(text, "applications", lo, hi)
+    first = next((m for m in matches if m.code == "new"), None)
+    if first is None:
+        return
+    matches = [m for m in matches if m.start >= first.start]
+    cols = _columns(text, lo, first.start)
+    k = len(cols)
+    has_2021_other = any(m.code in OTHER_2021 for m in matches)
+    flat = is_flat(text, first.start, hi)
+    rows: dict[str, list[Cell]] = {}
+    runs_of: dict[str, list[str]] = {}
+    candidates: dict[str, list[tuple[int, ...]]] = {}
+    seen_codes: list[str] = []
+    for i, m in enumerate(matches):
+        if m.kind != "row":
+            continue
+        code = m.code
+        if code == "other" and has_2021_other:
+            continue  # （六）其他处理 is a group heading in the 2021 layout
+        if code in rows or code in candidates:
+            out.checks.append(Check("duplicate_row", "applications", code, "", "", "",
+                                    "row label found twice; the first occurrence is used"))
+            continue
+        stop = matches[i + 1].start if i + 1 < len(matches) else hi
+        run, _ = value_run(text, m.end, stop, explicit)
+        seen_codes.append(code)
+        chunks = chunks_of(run, explicit)
+        if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
+            runs_of[code] = chunks
+            continue
+        rows[code] = _cells_from_chunks(chunks, cols, code, out, truncated=(i == len(matches) - 1 and stop == len(text)))
+    # flattened rows: solve under the identities
+    if runs_of:
+        _solve_flat_rows(runs_of, cols, rows, out)
+    template = "2021" if has_2021_other else "2019" if "other" in rows else (out.template or "2021")
+    expected = application_rows(template)
+    for code in expected:
+        if code not in rows:
+            out.checks.append(Check("missing_row", "applications", code, "", "", "",
+                                    "row label not found in the section-三 table"))
+    for code in expected:
+        if code not in rows:
+            continue
+        for col, cell in zip(cols, rows[code]):
+            if col == "subtotal":
+                continue
+            out.applications.append({"row": code, "applicant": col, "value": cell.value, "raw": cell.raw})
+    _blank_totals_applications(out, cols)
+
+
+def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool) -> list[Cell]:
+    k = len(cols)
+    if len(chunks) > k and all(c == "" for c in chunks[k:]):
+        chunks = chunks[:k]
+    if len(chunks) != k:
+        nonblank = [c for c in chunks if c != ""]
+        if len(nonblank) == k:
+            chunks = nonblank
+    if len(chunks) != k:
+        if truncated and len(chunks) < k:
+            # the document stops inside this row: keep the cells before the cut
+            cells = [_cell(c, code, col, out) for c, col in zip(chunks, cols)]
+            cells += [Cell(None, "") for _ in range(k - len(chunks))]
+            out.uncertain += k - len(chunks)
+            out.checks.append(Check("cell_count", "applications", code, "", str(k), str(len(chunks)),
+                                    "the text ends inside this row; later cells are missing"))
+            return cells
+        out.uncertain += k
+        out.checks.append(Check("cell_count", "applications", code, "", str(k), str(len(chunks)),
+                                f"expected {k} cells, found {len(chunks)} ({' '.join(chunks)[:60]}); "
+                                "cells cannot be placed by position, all left NA"))
+        return [Cell(None, " ".join(chunks)) for _ in cols]
+    return [_cell(c, code, col, out) for c, col in zip(chunks, cols)]
+
+
+def _cell(raw: str, row: str, col: str, out: Tables, section: str = "applications", **kw) -> Cell:
+    value, _unit, problem = parse_cell(raw, **kw)
+    if problem == "placeholder":
+        out.checks.append(Check("placeholder", section, row, col, "", raw, "placeholder instead of a number: NA"))
+    elif problem:
+        out.uncertain += 1
+        out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
+    return Cell(value, raw)
+
+
+def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[str, list[Cell]],
+                     out: Tables) -> None:
+    k = len(cols)
+    total_idx = cols.index("total")
+    cands: dict[str, list[tuple[int, ...]]] = {}
+    for code, chunks in runs_of.items():
+        try:
+            free = runs.splits(chunks, k)
+            summed = [s for s in free if sum(s[:6]) == s[total_idx] and (k == 7 or sum(s[1:6]) == s[6])]
+        except runs.TooMany:
+            free, summed = [], []
+            out.checks.append(Check("ambiguous_split", "applications", code, "", "", "".join(chunks),
+                                    "too many possible splits of the flattened digits"))
+        if summed:
+            cands[code] = summed
+        else:
+            if free and len(free) > 1:
+                out.checks.append(Check("ambiguous_split", "applications", code, "", "", " ".join(chunks),
+                                        "no split of the flattened digits makes the row add up to its 总计"))
+            cands[code] = free
+    # column identities across rows narrow the candidates further
+    ambiguous = [c for c in cands if len(cands[c]) > 1]
+    fixed = {c: cands[c][0] for c in cands if len(cands[c]) == 1}
+    chosen: dict[str, set] = {c: set(cands[c]) for c in cands}
+    if ambiguous:
+        size = 1
+        for c in ambiguous:
+            size *= len(cands[c])
+        if size <= 200000:
+            ok_combos = []
+            for combo in product(*(cands[c] for c in ambiguous)):
+                assign = dict(fixed)
+                assign.update(zip(ambiguous, combo))
+                if _column_identities_hold(assign, rows, cols):
+                    ok_combos.append(combo)
+            if ok_combos:
+                chosen = {c: {combo[i] for combo in ok_combos} for i, c in enumerate(ambiguous)}
+                chosen.update({c: {v} for c, v in fixed.items()})
+                # per cell agreement across all consistent combinations
+                cell_sets = {c: [{combo[i][j] for combo in ok_combos} for j in range(k)]
+                             for i, c in enumerate(ambiguous)}
+                for c in ambiguous:
+                    rows[c] = _cells_from_sets(c, cell_sets[c], runs_of[c], cols, out)
+                for c, v in fixed.items():
+                    rows[c] = [Cell(float(x), str(x)) for x in v]
+                return
+    for c, cs in cands.items():
+        if not cs:
+            out.uncertain += k
+            out.checks.append(Check("ambiguous_split", "applications", c, "", "", " ".join(runs_of[c]),
+                                    f"the digits cannot be split into {k} cells: all NA"))
+            rows[c] = [Cell(None, " ".join(runs_of[c])) for _ in cols]
+            continue
+        sets = [{s[j] for s in cs} for j in range(k)]
+        rows[c] = _cells_from_sets(c, sets, runs_of[c], cols, out)
+
+
+def _cells_from_sets(code: str, sets: list[set], chunks: list[str], cols: list[str], out: Tables) -> list[Cell]:
+    cells = []
+    for col, vals in zip(cols, sets):
+        if len(vals) == 1:
+            v = next(iter(vals))
+            cells.append(Cell(float(v), str(v)))
+        else:
+            out.uncertain += 1
+            cells.append(Cell(None, "".join(chunks) if len(chunks) == 1 else " ".join(chunks)))
+            out.checks.append(Check("ambiguous_split", "applications", code, col, "",
+                                    "/".join(str(v) for v in sorted(vals)),
+                                    f"flattened digits {' '.join(chunks)} split several ways that all satisfy "
+                                    "the identities; this cell differs between them"))
+    return cells
+
+
+def _column_identities_hold(assign: dict[str, tuple[int, ...]], rows: dict[str, list[Cell]], cols: list[str]) -> bool:
+    def col_values(code: str) -> list[float | None] | None:
+        if code in assign:
+            return [float(x) for x in assign[code]]
+        if code in rows:
+            return [c.value for c in rows[code]]
+        return None
+
+    tpl_other = OTHER_2021 if any(c in assign or c in rows for c in OTHER_2021) else OTHER_2019
+    outcome = [*OUTCOME_ROWS_COMMON, *tpl_other]
+    new, carried, handled, fwd = (col_values(c) for c in ("new", "carried_over", "handled_total", "carried_forward"))
+    outs = [col_values(c) for c in outcome]
+    for j, col in enumerate(cols):
+        if handled is not None and all(o is not None for o in outs):
+            vals = [o[j] for o in outs]
+            if handled[j] is not None and all(v is not None for v in vals) and sum(vals) != handled[j]:
+                return False
+        if None not in (new, carried, handled, fwd):
+            vals = [new[j], carried[j], handled[j], fwd[j]]
+            if all(v is not None for v in vals) and vals[0] + vals[1] != vals[2] + vals[3]:
+                return False
+    return True
+
+
+def _blank_totals_applications(out: Tables, cols: list[str]) -> None:
+    """A blank 总计 beside non-zero parts cannot be 0: NA with a check."""
+    by_row: dict[str, dict[str, dict]] = {}
+    for rec in out.applications:
+        by_row.setdefault(rec["row"], {})[rec["applicant"]] = rec
+    for row, recs in by_row.items():
+        tot = recs.get("total")
+        if tot is None or tot["raw"].strip() != "":
+            continue
+        parts = [recs[a]["value"] for a in APPLICANTS[:-1] if a in recs]
+        if any(v not in (None, 0.0) for v in parts):
+            tot["value"] = None
+            out.uncertain += 1
+            out.checks.append(Check("blank_total", "applications", row, "total", str(int(sum(v or 0 for v in parts))),
+                                    "", "总计 cell is blank although the applicant cells are not all zero: NA"))
+    handled = by_row.get("handled_total", {})
+    for col, rec in handled.items():
+        if rec["raw"].strip() != "":
+            continue
+        parts = [by_row[r][col]["value"] for r in by_row if r in OUTCOME_ROWS_COMMON + OTHER_2019 + OTHER_2021
+                 and col in by_row[r]]
+        if any(v not in (None, 0.0) for v in parts):
+            rec["value"] = None
+            out.uncertain += 1
+            out.checks.append(Check("blank_total", "applications", "handled_total", col, "", "",
+                                    "（七）总计 cell is blank although outcome rows are not all zero: NA"))
+
+
+# ---------------------------------------------------------------------------------------
+# section 二
+
+
+_UNIT_HEADER = re.compile(r"金额\s*[(（]?[^)）\n|]{0,6}?(亿元|万元|元)")
+_UNIT_FACTOR = {"元": 1e-4, "万元": 1.0, "万": 1.0, "亿元": 1e4}
+
+
+def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, template: str | None, out: Tables) -> None:
+    lo, hi = region
+    if template is None:
+        out.checks.append(Check("template_unknown", "disclosure", "", "", "", "",
+                                "section 二 found but its layout (2019/2021) could not be recognised"))
+        return
+    layout = DISCLOSURE[template]
+    matches = find_labels(text, "disclosure", lo, hi)
+    flat = is_flat(text, lo, hi)
+    done: set[str] = set()
+    for i, m in enumerate(matches):
+        if m.kind != "item" or m.code not in layout or m.code in done:
+            continue
+        done.add(m.code)
+        stop = matches[i + 1].start if i + 1 < len(matches) else hi
+        run, _ = value_run(text, m.end, stop, explicit)
+        measures = layout[m.code]
+        k = len(measures)
+        chunks = chunks_of(run, explicit)
+        if len(chunks) > k and all(c == "" for c in chunks[k:]):
+            chunks = chunks[:k]
+        header_unit = None
+        if "amount" in measures:
+            prev = matches[i - 1].start if i > 0 else lo
+            hm = None
+            for hm in _UNIT_HEADER.finditer(text, max(lo, prev - 20), m.start):
+                pass
+            header_unit = hm.group(1) if hm else ("万元" if template == "2021" else None)
+        cells = _disclosure_cells(chunks, measures, m.code, flat, out)
+        for measure, (raw, certain) in zip(measures, cells):
+            unit = "wan_yuan" if measure == "amount" else "count"
+            if not certain:
+                out.disclosure.append(_drec(m.code, measure, None, unit, raw))
+                continue
+            value, cell_unit, problem = parse_cell(
+                raw, allow_negative=(measure == "change"), integer=(measure != "amount"))
+            if problem:
+                if problem == "placeholder":
+                    out.checks.append(Check("placeholder", "disclosure", m.code, measure, "", raw,
+                                            "placeholder instead of a number: NA"))
+                else:
+                    out.uncertain += 1
+                    out.checks.append(Check("unreadable_value", "disclosure", m.code, measure, "", raw, problem))
+                out.disclosure.append(_drec(m.code, measure, None, unit, raw))
+                continue
+            if measure == "amount":
+                u = cell_unit or header_unit
+                if value and u is None:
+                    out.uncertain += 1
+                    out.checks.append(Check("unit_unknown", "disclosure", m.code, measure, "", raw,
+                                            "amount has no unit in the cell or the header: NA"))
+                    value = None
+                elif value:
+                    value = round(value * _UNIT_FACTOR[u], 6)
+            out.disclosure.append(_drec(m.code, measure, value, unit, raw))
+    for code in layout:
+        if code not in done and out.disclosure:
+            out.checks.append(Check("missing_row", "disclosure", code, "", "", "",
+                                    "item not found in the section-二 table"))
+
+
+def _drec(item, measure, value, unit, raw):
+    return {"item": item, "measure": measure, "value": value, "unit": unit, "raw": raw}
+
+
+def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: bool,
+                      out: Tables) -> list[tuple[str, bool]]:
+    k = len(measures)
+    if len(chunks) == k:
+        return [(c, True) for c in chunks]
+    nonblank = [c for c in chunks if c]
+    if len(nonblank) == k:
+        return [(c, True) for c in nonblank]
+    joined = " ".join(chunks)
+    if flat and chunks and len(chunks) < k:
+        # digits run together: only the splits allowed by the leading-zero rule
+        unit = ""
+        last = chunks[-1]
+        um = re.search(r"(亿元|万元|万|元)$", last)
+        if um:
+            unit = um.group(1)
+            chunks = [*chunks[:-1], last[: um.start()]]
+        simple = [c for c in chunks]
+        decimal_tail = None
+        if "." in simple[-1]:
+            head, frac = simple[-1].split(".", 1)
+            decimal_tail = frac
+            simple[-1] = head
+        if all(c.isdigit() for c in simple):
+            try:
+                cands = runs.splits(simple, k)
+            except runs.TooMany:
+                cands = []
+            if cands:
+                result = []
+                for j, measure in enumerate(measures):
+                    vals = {c[j] for c in cands}
+                    if len(vals) == 1:
+                        v = str(next(iter(vals)))
+                        if j == k - 1:
+                            v = v + (f".{decimal_tail}" if decimal_tail is not None else "") + unit
+                        result.append((v, True))
+                    else:
+                        out.uncertain += 1
+                        out.checks.append(Check("ambiguous_split", "disclosure", item, measure, "",
+                                                "/".join(str(v) for v in sorted(vals))[:200],
+                                                f"flattened digits {joined} can be split several ways "
+                                                "(section 二 has no identity to decide): NA"))
+                        result.append((joined, False))
+                return result
+    out.uncertain += k
+    out.checks.append(Check("cell_count", "disclosure", item, "", str(k), str(len(chunks)),
+                            f"expected {k} cells, found {len(chunks)} ({joined[:60]}): all NA"))
+    return [(joined, False) for _ in measures]
+
+
+# ---------------------------------------------------------------------------------------
+# section 四
+
+
+def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tables) -> None:
+    lo, hi = region
+    area = text[lo:hi]
+    # the values follow the last header word of the block
+    last_cjk = None
+    for last_cjk in _CJK.finditer(area):
+        pass
+    if last_cjk is None:
+        return
+    start = last_cjk.end()
+    # skip a closing bracket etc. right after the header
+    run = area[start:]
+    if explicit:
+        lines = [ln for ln in run.split("\n") if ln.strip(" |")]
+        chunks: list[str] = []
+        for ln in lines:
+            pieces = [p.strip() for p in ln.split("|")]
+            if pieces and pieces[0] == "" and ln.lstrip().startswith("|"):
+                pieces = pieces[1:]
+            chunks.extend(pieces)
+        while chunks and chunks[-1] == "":
+            chunks.pop()
+    else:
+        chunks = [c for c in re.split(r"[\s|]+", run) if c]
+    chunks = [c for c in chunks if not re.fullmatch(r"[.,。]", c)]
+    if not chunks:
+        return
+    k = 15
+    flat = is_flat(text, lo, hi)
+    cells: list[Cell]
+    if len(chunks) > k and all(c == "" for c in chunks[k:]):
+        chunks = chunks[:k]
+    if len(chunks) != k and len([c for c in chunks if c]) == k:
+        chunks = [c for c in chunks if c]
+    if len(chunks) == k:
+        cells = []
+        for j, raw in enumerate(chunks):
+            cells.append(_cell(raw, PROCEEDINGS[j // 5], OUTCOMES[j % 5], out, section="reviews"))
+    elif flat and all(c.isdigit() for c in chunks) and len(chunks) < k:
+        try:
+            cands = runs.block_splits(chunks, 3, 5)
+        except runs.TooMany:
+            cands = []
+        if not cands:
+            try:
+                cands_free = runs.splits(chunks, k)
+            except runs.TooMany:
+                cands_free = []
+            if cands_free:
+                out.checks.append(Check("ambiguous_split", "reviews", "", "", "", " ".join(chunks),
+                                        "no split of the flattened digits makes each block add up to its 总计"))
+            cands = cands_free
+        cells = []
+        for j in range(k):
+            vals = {c[j] for c in cands}
+            if len(vals) == 1:
+                v = next(iter(vals))
+                cells.append(Cell(float(v), str(v)))
+            else:
+                out.uncertain += 1
+                cells.append(Cell(None, " ".join(chunks)))
+                if cands:
+                    out.checks.append(Check("ambiguous_split", "reviews", PROCEEDINGS[j // 5], OUTCOMES[j % 5], "",
+                                            "/".join(str(v) for v in sorted(vals))[:200],
+                                            f"flattened digits {' '.join(chunks)} split several ways: NA"))
+        if not cands:
+            out.checks.append(Check("ambiguous_split", "reviews", "", "", "", " ".join(chunks),
+                                    "the digits cannot be split into 15 cells: all NA"))
+    else:
+        truncated = hi == len(text) and len(chunks) < k
+        if truncated:
+            cells = [_cell(raw, PROCEEDINGS[j // 5], OUTCOMES[j % 5], out, section="reviews")
+                     for j, raw in enumerate(chunks)]
+            cells += [Cell(None, "") for _ in range(k - len(chunks))]
+            msg = "the text ends inside the section-四 table; later cells are missing"
+        else:
+            cells = [Cell(None, " ".join(chunks)) for _ in range(k)]
+            msg = f"expected 15 cells, found {len(chunks)}: cells cannot be placed by position, all NA"
+        out.uncertain += k - (len(chunks) if truncated else 0)
+        out.checks.append(Check("cell_count", "reviews", "", "", str(k), str(len(chunks)), msg))
+    for j, cell in enumerate(cells):
+        out.reviews.append({"proceeding": PROCEEDINGS[j // 5], "outcome": OUTCOMES[j % 5],
+                            "value": cell.value, "raw": cell.raw})
+    # blank 总计 beside non-zero parts
+    for b, proc in enumerate(PROCEEDINGS):
+        block = out.reviews[-15 + b * 5: -15 + b * 5 + 5] if len(out.reviews) >= 15 else []
+        if len(block) == 5 and block[4]["raw"].strip() == "" and any(r["value"] not in (None, 0.0) for r in block[:4]):
+            block[4]["value"] = None
+            out.uncertain += 1
+            out.checks.append(Check("blank_total", "reviews", proc, "total", "", "",
+                                    "总计 cell is blank although the outcomes are not all zero: NA"))
