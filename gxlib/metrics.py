@@ -1,0 +1,685 @@
+"""Metrics over the tidy tables (report-format.md §2.2).
+
+Every function takes the long tables of the data contract (``gxlib.load`` returns them as
+``Tables``) and pivots only the rows it needs, so memory grows with the number of reports,
+not with the number of cells.
+
+Three rules hold everywhere:
+
+* **NA is never a zero.**  A report whose section 三 (or 四, or the 二 block a metric reads)
+  is absent or whose needed cells are NA does not enter that metric; it is counted in
+  ``n_excluded`` instead.  Sums over several rows (e.g. 不予公开 = Σ（三）1–8) are NA as soon
+  as one part is NA.
+* **Small groups are flagged, not hidden.**  Every grouped result carries the number of
+  reports behind it (``n_reports``) and a ``small`` flag (denominator below ``min_n``).
+  Groups with nothing to measure appear with ``value`` NA.
+* **Proportions come with a 95 % Wilson interval.**  Pooled application-based rates treat
+  each application as a trial (numerator and denominator are summed over the reports of a
+  group first); report-based rates (zero-application) treat each report as a trial.
+
+Notation as in report-format.md: N 本年新收, C 上年结转, P （七）总计, F 结转下年度,
+G 予以公开, Pa 部分公开, D Σ不予公开, U Σ无法提供, X Σ不予处理, O Σ其他处理.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "GROUP_KEYS",
+    "RATES",
+    "VOLUMES",
+    "Rate",
+    "applicant_mix",
+    "check_counts",
+    "coverage",
+    "missing_values",
+    "missing_tables",
+    "rates",
+    "reason_shares",
+    "report_quantities",
+    "report_table",
+    "resolve_agency",
+    "select",
+    "status_counts",
+    "t_quantile",
+    "volumes",
+    "wilson_interval",
+]
+
+#: report columns a metric may be grouped by.
+GROUP_KEYS = ("year", "province", "prefecture", "county", "level", "template", "agency",
+              "division_code")
+
+Z95 = 1.959963984540054
+
+APPLICANT_PARTS = ("natural_person", "commercial_enterprise", "research_institution",
+                   "social_welfare_org", "legal_service_org", "other_org")
+WITHHELD = ("withheld_state_secret", "withheld_prohibited", "withheld_security",
+            "withheld_third_party", "withheld_internal", "withheld_process",
+            "withheld_enforcement", "withheld_query")
+UNAVAILABLE = ("unavailable_not_held", "unavailable_needs_creation", "unavailable_unclear")
+REJECTED = ("rejected_petition", "rejected_duplicate", "rejected_publication",
+            "rejected_excessive", "rejected_confirmation")
+OTHER_2021 = ("other_no_correction", "other_no_fee", "other_misc")
+#: the sub-reason rows whose shares of （七）总计 ``reason_shares`` reports.
+REASON_ROWS = WITHHELD + UNAVAILABLE + REJECTED + ("other",) + OTHER_2021
+SINGLE_ROWS = {"new": "new", "carried_over": "carried_over", "handled": "handled_total",
+               "carried_forward": "carried_forward", "granted": "granted",
+               "partly_granted": "partly_granted"}
+APPLICATION_ROWS = tuple(SINGLE_ROWS.values()) + REASON_ROWS
+PROCEEDINGS = ("review", "litigation_direct", "litigation_after_review")
+OUTCOMES = ("upheld", "corrected", "other", "pending", "total")
+
+
+# --------------------------------------------------------------------------- statistics
+def wilson_interval(k: Any, n: Any, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
+    """95 % Wilson score interval for ``k`` successes out of ``n`` trials (element-wise).
+
+    NA (``nan``) where ``n`` is missing or ≤ 0, or ``k`` is not within ``0..n`` (a ratio
+    that is not a proportion has no Wilson interval).
+
+    >>> lo, hi = wilson_interval(5, 5)
+    >>> round(float(lo[0]), 4), float(hi[0])
+    (0.5655, 1.0)
+    """
+    k = pd.array(np.atleast_1d(np.asarray(k, dtype=object)), dtype="Float64")
+    n = pd.array(np.atleast_1d(np.asarray(n, dtype=object)), dtype="Float64")
+    k = k.to_numpy(float, na_value=np.nan)
+    n = n.to_numpy(float, na_value=np.nan)
+    valid = (n > 0) & (k >= 0) & (k <= n)
+    n_safe = np.where(valid, n, 1.0)
+    p = np.where(valid, k / n_safe, 0.0)
+    denom = 1 + z**2 / n_safe
+    centre = (p + z**2 / (2 * n_safe)) / denom
+    half = z / denom * np.sqrt(p * (1 - p) / n_safe + z**2 / (4 * n_safe**2))
+    low = np.where(valid, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(valid, np.clip(centre + half, 0.0, 1.0), np.nan)
+    # exact ends: k == 0 gives low 0, k == n gives high 1 (clip removes rounding noise)
+    low = np.where(valid & (k == 0), 0.0, low)
+    high = np.where(valid & (k == n), 1.0, high)
+    return low, high
+
+
+# two-sided 95 % Student t quantiles for 1..30 degrees of freedom
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_quantile(df: Any) -> np.ndarray:
+    """0.975 quantile of Student's t for ``df`` degrees of freedom (NA where df < 1).
+
+    Tabulated up to 30, a Cornish–Fisher expansion of the normal quantile above (error
+    below 1e-4 there).
+    """
+    d = np.atleast_1d(np.asarray(df, dtype=float))
+    z = Z95
+    safe = np.where(d >= 1, d, 1.0)
+    cf = (z + (z**3 + z) / (4 * safe) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * safe**2)
+          + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * safe**3))
+    table = np.asarray(_T975)
+    idx = np.clip(safe.astype(int), 1, 30) - 1
+    out = np.where(safe <= 30, table[idx], cf)
+    return np.where(d >= 1, out, np.nan)
+
+
+# --------------------------------------------------------------------------- selection
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "") or (
+        not isinstance(value, str) and value == 0)
+
+
+def _fields(tables: Any) -> dict[str, pd.DataFrame]:
+    if dataclasses.is_dataclass(tables):
+        return {f.name: getattr(tables, f.name) for f in dataclasses.fields(tables)}
+    return dict(vars(tables))
+
+
+def _replace(tables: Any, **frames: pd.DataFrame) -> Any:
+    if dataclasses.is_dataclass(tables):
+        return dataclasses.replace(tables, **frames)
+    clone = type(tables).__new__(type(tables))
+    clone.__dict__.update(_fields(tables))
+    clone.__dict__.update(frames)
+    return clone
+
+
+def resolve_agency(reports: pd.DataFrame, agency: str) -> pd.Series:
+    """Boolean mask of the reports of ``agency``: an exact 机关名称 or a division code.
+
+    A 6-digit code matches ``division_code``; otherwise the name must equal ``agency``
+    after stripping spaces.  An empty ``agency`` matches nothing.
+    """
+    agency = (agency or "").strip()
+    if not agency:
+        return pd.Series(False, index=reports.index)
+    names = reports["agency"].astype("str").str.strip()
+    mask = names == agency
+    if "division_code" in reports and agency.isdigit():
+        mask = mask | (reports["division_code"].astype("str").str.strip() == agency)
+    return mask.fillna(False).astype(bool)
+
+
+def select(tables: Any, *, year_from: int | None = None, year_to: int | None = None,
+           province: str | None = None, prefecture: str | None = None,
+           county: str | None = None, level: str | None = None,
+           template: str | None = None, agency: str | None = None) -> Any:
+    """Return ``tables`` restricted to the reports matching every given filter.
+
+    Empty strings, ``0`` and ``None`` mean "no filter", so notebook parameters can be
+    passed straight through.  Reports with an unknown year are dropped as soon as a year
+    bound is set (they cannot be placed in the range).
+    """
+    reports = tables.reports
+    mask = pd.Series(True, index=reports.index)
+    year = reports["year"]
+    if not _blank(year_from):
+        mask &= (year >= int(year_from)).fillna(False).astype(bool)
+    if not _blank(year_to):
+        mask &= (year <= int(year_to)).fillna(False).astype(bool)
+    for column, wanted in (("province", province), ("prefecture", prefecture),
+                           ("county", county), ("level", level), ("template", template)):
+        if not _blank(wanted):
+            mask &= (reports[column].astype("str") == str(wanted)).fillna(False).astype(bool)
+    if not _blank(agency):
+        mask &= resolve_agency(reports, str(agency))
+    keep = reports.loc[mask, "report_id"]
+    frames = {}
+    for name, frame in _fields(tables).items():
+        if isinstance(frame, pd.DataFrame) and "report_id" in frame:
+            frames[name] = frame[frame["report_id"].isin(keep)].reset_index(drop=True)
+    return _replace(tables, **frames)
+
+
+def coverage(reports: pd.DataFrame) -> dict[str, Any]:
+    """How much there is to look at: reports, agencies, years, agencies seen in ≥ 2 years."""
+    years = reports["year"].dropna()
+    per_agency = reports.dropna(subset=["year"]).groupby("agency", observed=True)["year"].nunique()
+    return {
+        "n_reports": int(len(reports)),
+        "n_agencies": int(reports["agency"].nunique()),
+        "n_years": int(years.nunique()),
+        "year_min": int(years.min()) if len(years) else None,
+        "year_max": int(years.max()) if len(years) else None,
+        "n_agencies_multi_year": int((per_agency >= 2).sum()),
+        "n_provinces": int(reports["province"].replace("", pd.NA).dropna().nunique()),
+    }
+
+
+# --------------------------------------------------------------------------- per report
+def _as_str(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    return frame.assign(**{c: frame[c].astype("str") for c in columns})
+
+
+def _pivot_unique(frame: pd.DataFrame, index: list[str], columns: str, table: str) -> pd.DataFrame:
+    dup = frame.duplicated(index + [columns], keep=False)
+    if dup.any():
+        sample = frame.loc[dup, index + [columns]].head(3).to_dict("records")
+        raise ValueError(f"{table}: duplicate cells, e.g. {sample}; the tidy table must have "
+                         "one row per cell")
+    values = frame.set_index(index + [columns])["value"].astype("Float64")
+    return values.unstack(columns)
+
+
+def _application_cells(applications: pd.DataFrame, rows: Sequence[str], applicant: str,
+                       derive_total: bool) -> pd.DataFrame:
+    """report_id × row frame of one applicant column (Float64, NA where absent)."""
+    wanted = applications[applications["row"].isin(list(rows))]
+    use_parts = applicant == "total" and derive_total
+    if not use_parts:
+        wanted = wanted[wanted["applicant"] == applicant]
+    wanted = _as_str(wanted[["report_id", "row", "applicant", "value"]], ["row", "applicant"])
+    if wanted.empty:
+        return pd.DataFrame(index=pd.Index([], name="report_id"), columns=list(rows),
+                            dtype="Float64")
+    wide = _pivot_unique(wanted, ["report_id", "row"], "applicant", "applications")
+    cell = wide.reindex(columns=[applicant])[applicant].astype("Float64")
+    if use_parts:
+        parts = wide.reindex(columns=list(APPLICANT_PARTS)).astype("Float64")
+        cell = cell.fillna(parts.sum(axis=1, skipna=False))
+    return cell.unstack("row").reindex(columns=list(rows)).astype("Float64")
+
+
+def _sum(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    return frame.reindex(columns=list(columns)).astype("Float64").sum(axis=1, skipna=False)
+
+
+def report_quantities(tables: Any, applicant: str = "total",
+                      derive_total: bool = True) -> pd.DataFrame:
+    """One row per report (index ``report_id``, in the order of ``tables.reports``).
+
+    Columns (Float64, NA where the source has no value):
+
+    * section 三 for the chosen ``applicant`` column: ``new, carried_over, handled,
+      carried_forward, granted, partly_granted, withheld, unavailable, rejected,
+      other_handling`` and every sub-reason row under its contract code;
+    * section 四: ``<proceeding>__<outcome>`` for the 15 cells;
+    * section 二: ``procurement_projects``, ``procurement_amount`` (万元; 2019 layout
+      only, NA for other templates) and ``fee_amount`` (万元; 2021 layout only).
+
+    With ``derive_total`` (default) a 总计 cell that is NA or missing is replaced by the sum of
+    the six applicant columns when all six are known (a derived total belongs in the
+    metrics, never in the tidy tables).  ``other_handling`` is the 2019 single row where
+    present, else the sum of the three 2021 rows.
+    """
+    reports = tables.reports
+    ids = pd.Index(reports["report_id"], name="report_id")
+    cells = _application_cells(tables.applications, APPLICATION_ROWS, applicant,
+                                derive_total).reindex(ids)
+    out = pd.DataFrame(index=ids)
+    for name, row in SINGLE_ROWS.items():
+        out[name] = cells[row]
+    out["withheld"] = _sum(cells, WITHHELD)
+    out["unavailable"] = _sum(cells, UNAVAILABLE)
+    out["rejected"] = _sum(cells, REJECTED)
+    out["other_handling"] = cells["other"].fillna(_sum(cells, OTHER_2021))
+    for row in REASON_ROWS:
+        out[row] = cells[row]
+
+    reviews = _as_str(tables.reviews[["report_id", "proceeding", "outcome", "value"]],
+                      ["proceeding", "outcome"])
+    reviews = reviews.assign(cell=reviews["proceeding"] + "__" + reviews["outcome"])
+    review_cols = [f"{p}__{o}" for p in PROCEEDINGS for o in OUTCOMES]
+    if reviews.empty:
+        wide = pd.DataFrame(index=ids, columns=review_cols, dtype="Float64")
+    else:
+        wide = _pivot_unique(reviews[["report_id", "cell", "value"]], ["report_id"], "cell",
+                             "reviews")
+    wide = wide.reindex(index=ids, columns=review_cols).astype("Float64")
+    out = pd.concat([out, wide], axis=1)
+
+    disc = tables.disclosure
+    disc = disc[disc["item"].isin(["procurement", "fees"]) & disc["measure"].isin(
+        ["projects", "amount"])]
+    disc = _as_str(disc[["report_id", "item", "measure", "value"]], ["item", "measure"])
+    disc = disc.assign(cell=disc["item"] + "__" + disc["measure"])
+    disc_cols = ["procurement__projects", "procurement__amount", "fees__amount"]
+    if disc.empty:
+        dwide = pd.DataFrame(index=ids, columns=disc_cols, dtype="Float64")
+    else:
+        dwide = _pivot_unique(disc[["report_id", "cell", "value"]], ["report_id"], "cell",
+                              "disclosure")
+    dwide = dwide.reindex(index=ids, columns=disc_cols).astype("Float64")
+    template = reports["template"].astype("str").to_numpy()
+    is2019 = pd.Series(template == "2019", index=ids)
+    is2021 = pd.Series(template == "2021", index=ids)
+    out["procurement_projects"] = dwide["procurement__projects"].where(is2019)
+    out["procurement_amount"] = dwide["procurement__amount"].where(is2019)
+    out["fee_amount"] = dwide["fees__amount"].where(is2021)
+    return out
+
+
+# --------------------------------------------------------------------------- definitions
+@dataclass(frozen=True)
+class Rate:
+    """A rate Σnumerator / Σ(denominator − subtract) over the reports of a group.
+
+    ``indicator`` rates count reports: the per-report numerator is 1 when the condition
+    (all ``numerator`` quantities == 0) holds, and the denominator is 1 for every report
+    where those quantities are known.  ``proportion`` rates get a Wilson interval; a
+    ``ratio`` (which may exceed 1) does not.
+    """
+
+    name: str
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...] = ()
+    subtract: tuple[str, ...] = ()
+    kind: str = "proportion"  # proportion | ratio | indicator
+
+    def per_report(self, q: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        if self.kind == "indicator":
+            known = q.reindex(columns=list(self.numerator)).notna().all(axis=1)
+            hit = (q.reindex(columns=list(self.numerator)) == 0).all(axis=1)
+            num = hit.astype("Float64").where(known)
+            den = pd.Series(1.0, index=q.index, dtype="Float64").where(known)
+            return num, den
+        num = _sum(q, self.numerator)
+        den = _sum(q, self.denominator)
+        if self.subtract:
+            den = den - _sum(q, self.subtract)
+        return num, den
+
+
+RATES: dict[str, Rate] = {r.name: r for r in (
+    Rate("zero_application", ("new",), kind="indicator"),
+    Rate("zero_application_strict", ("new", "carried_over"), kind="indicator"),
+    Rate("granted_rate", ("granted",), ("handled",)),
+    Rate("substantive_disclosure_rate", ("granted", "partly_granted"), ("handled",)),
+    Rate("withheld_rate", ("withheld",), ("handled",)),
+    Rate("unavailable_rate", ("unavailable",), ("handled",)),
+    Rate("rejected_rate", ("rejected",), ("handled",)),
+    Rate("other_handling_rate", ("other_handling",), ("handled",)),
+    Rate("backlog_rate", ("carried_forward",), ("new", "carried_over")),
+    Rate("review_correction_rate", ("review__corrected",), ("review__total",),
+         ("review__pending",)),
+    Rate("litigation_correction_rate",
+         ("litigation_direct__corrected", "litigation_after_review__corrected"),
+         ("litigation_direct__total", "litigation_after_review__total"),
+         ("litigation_direct__pending", "litigation_after_review__pending")),
+    Rate("dispute_conversion_rate", ("review__total", "litigation_direct__total"), ("new",),
+         kind="ratio"),
+)}
+
+#: volume metric -> (quantity column, unit)
+VOLUMES: dict[str, tuple[str, str]] = {
+    "applications_new": ("new", "count"),
+    "applications_carried_over": ("carried_over", "count"),
+    "applications_handled": ("handled", "count"),
+    "applications_carried_forward": ("carried_forward", "count"),
+    "reviews_total": ("review__total", "count"),
+    "litigation_direct_total": ("litigation_direct__total", "count"),
+    "litigation_after_review_total": ("litigation_after_review__total", "count"),
+    "procurement_projects": ("procurement_projects", "count"),
+    "procurement_amount": ("procurement_amount", "wan_yuan"),
+    "fee_amount": ("fee_amount", "wan_yuan"),
+}
+
+RATE_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "n_reports",
+                "n_excluded", "small"]
+VOLUME_COLUMNS = ["unit", "total", "mean", "ci_low", "ci_high", "median", "n_reports",
+                  "n_excluded", "small"]
+
+
+# --------------------------------------------------------------------------- aggregation
+def _check_by(reports: pd.DataFrame, by: Sequence[str] | str | None) -> list[str]:
+    if by is None:
+        return []
+    by = [by] if isinstance(by, str) else list(by)
+    unknown = [b for b in by if b not in reports.columns]
+    if unknown:
+        raise KeyError(f"cannot group by {unknown}: not a column of reports "
+                       f"(use any of {', '.join(GROUP_KEYS)})")
+    return by
+
+
+def _keys(reports: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return reports.set_index("report_id")[by]
+
+
+def _group(frame: pd.DataFrame, by: list[str]):
+    if by:
+        return frame.groupby(by, observed=True, dropna=False, sort=True)
+    return frame.groupby(np.zeros(len(frame), dtype=int), sort=False)
+
+
+def _ratio_table(keys: pd.DataFrame, num: pd.Series, den: pd.Series, by: list[str],
+                 kind: str, min_n: float) -> pd.DataFrame:
+    ok = (num.notna() & den.notna()).astype(bool)
+    frame = keys.assign(_num=num.where(ok).astype("Float64"),
+                        _den=den.where(ok).astype("Float64"), _ok=ok)
+    agg = _group(frame, by).agg(numerator=("_num", "sum"), denominator=("_den", "sum"),
+                                n_reports=("_ok", "sum"), _size=("_ok", "size"))
+    if not by:
+        agg = agg.reset_index(drop=True)
+        if agg.empty:
+            agg = pd.DataFrame({"numerator": [0.0], "denominator": [0.0], "n_reports": [0],
+                                "_size": [0]})
+    else:
+        agg = agg.reset_index()
+    agg["numerator"] = agg["numerator"].astype("Float64")
+    agg["denominator"] = agg["denominator"].astype("Float64")
+    agg["n_reports"] = agg["n_reports"].astype("int64")
+    agg["n_excluded"] = agg.pop("_size").astype("int64") - agg["n_reports"]
+    den_pos = agg["denominator"] > 0
+    agg["value"] = (agg["numerator"] / agg["denominator"].where(den_pos)).astype("Float64")
+    if kind in ("proportion", "indicator"):
+        low, high = wilson_interval(agg["numerator"], agg["denominator"])
+    else:
+        low = high = np.full(len(agg), np.nan)
+    agg["ci_low"] = pd.array(low, dtype="Float64")
+    agg["ci_high"] = pd.array(high, dtype="Float64")
+    agg["small"] = (agg["denominator"].fillna(0) < min_n).astype(bool)
+    return agg
+
+
+def _finish(parts: list[pd.DataFrame], by: list[str], label_col: str, columns: list[str],
+            reports: pd.DataFrame) -> pd.DataFrame:
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=by + [label_col] + columns)
+    for b in by:  # keep the reports' dtypes (ordered categoricals, Int64) on the keys
+        out[b] = out[b].astype(reports[b].dtype)
+    return out[by + [label_col] + columns]
+
+
+def rates(tables: Any, metrics: Sequence[str] | None = None,
+          by: Sequence[str] | str | None = ("year",), *, min_n: float = 10,
+          applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
+    """Grouped rates, one row per group × metric (long format).
+
+    ``metrics`` are names from :data:`RATES` (default: all).  Columns: the ``by`` keys,
+    ``metric``, ``numerator``, ``denominator``, ``value``, ``ci_low``, ``ci_high``
+    (95 % Wilson; NA for ratios), ``n_reports`` (reports behind the value),
+    ``n_excluded`` (reports of the group left out because a needed value is NA or the
+    table is absent), ``small`` (denominator < ``min_n``).
+    """
+    by = _check_by(tables.reports, by)
+    names = list(RATES) if metrics is None else list(metrics)
+    unknown = [m for m in names if m not in RATES]
+    if unknown:
+        raise KeyError(f"unknown rate(s) {unknown}; known: {', '.join(RATES)}")
+    q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
+    keys = _keys(tables.reports, by)
+    parts = []
+    for name in names:
+        rate = RATES[name]
+        num, den = rate.per_report(q)
+        parts.append(_ratio_table(keys, num, den, by, rate.kind, min_n).assign(metric=name))
+    return _finish(parts, by, "metric", RATE_COLUMNS, tables.reports)
+
+
+def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
+                  rows: Sequence[str] = REASON_ROWS, derive_total: bool = True) -> pd.DataFrame:
+    """Share of （七）总计 handled by each sub-reason row (不予公开 1–8, 无法提供 1–3, ...).
+
+    Same columns as :func:`rates`, with ``row`` (contract code) instead of ``metric``.
+    A report enters a row's share only if that row is present and known: the 2019 single
+    （六） row and the three 2021 rows therefore have different report bases.
+    """
+    by = _check_by(tables.reports, by)
+    q = report_quantities(tables, derive_total=derive_total)
+    keys = _keys(tables.reports, by)
+    parts = [_ratio_table(keys, q[row], q["handled"], by, "proportion", min_n).assign(row=row)
+             for row in rows]
+    out = _finish(parts, by, "row", RATE_COLUMNS, tables.reports)
+    return _recode(out, "row", tables.applications)
+
+
+def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
+                  derive_total: bool = True) -> pd.DataFrame:
+    """Share of 本年新收 (N) by applicant type: applicant N / 总计 N.
+
+    Same columns as :func:`rates`, with ``applicant`` instead of ``metric``.
+    """
+    by = _check_by(tables.reports, by)
+    ids = pd.Index(tables.reports["report_id"], name="report_id")
+    keys = _keys(tables.reports, by)
+    total = _application_cells(tables.applications, ("new",), "total", derive_total)
+    total = total.reindex(ids)["new"]
+    parts = []
+    for applicant in APPLICANT_PARTS:
+        part = _application_cells(tables.applications, ("new",), applicant, False)
+        parts.append(_ratio_table(keys, part.reindex(ids)["new"], total, by, "proportion",
+                                  min_n).assign(applicant=applicant))
+    out = _finish(parts, by, "applicant", RATE_COLUMNS, tables.reports)
+    return _recode(out, "applicant", tables.applications)
+
+
+def _recode(out: pd.DataFrame, column: str, source: pd.DataFrame) -> pd.DataFrame:
+    """Give ``column`` the categorical dtype it has in ``source`` (codebook order)."""
+    dtype = source[column].dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        out[column] = out[column].astype(dtype)
+    return out
+
+
+def volumes(tables: Any, metrics: Sequence[str] | None = None,
+            by: Sequence[str] | str | None = ("year",), *, min_n: float = 10,
+            applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
+    """Grouped volumes, one row per group × metric (long format).
+
+    ``metrics`` are names from :data:`VOLUMES` (default: all).  Columns: the ``by`` keys,
+    ``metric``, ``unit`` (count / wan_yuan), ``total`` (sum over reports with a value),
+    ``mean`` per report with a 95 % t interval (``ci_low``, ``ci_high``; NA for fewer than
+    two reports), ``median``, ``n_reports``, ``n_excluded`` (reports without a value, e.g.
+    procurement for 2021-layout reports), ``small`` (n_reports < ``min_n``).
+    """
+    by = _check_by(tables.reports, by)
+    names = list(VOLUMES) if metrics is None else list(metrics)
+    unknown = [m for m in names if m not in VOLUMES]
+    if unknown:
+        raise KeyError(f"unknown volume(s) {unknown}; known: {', '.join(VOLUMES)}")
+    q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
+    keys = _keys(tables.reports, by)
+    parts = []
+    for name in names:
+        column, unit = VOLUMES[name]
+        x = q[column].astype("Float64").to_numpy(float, na_value=np.nan)
+        frame = keys.assign(_x=x)
+        agg = _group(frame, by)["_x"].agg(["sum", "mean", "median", "std", "count", "size"])
+        agg = agg.reset_index(drop=not by)
+        if not by and agg.empty:
+            agg = pd.DataFrame({"sum": [0.0], "mean": [np.nan], "median": [np.nan],
+                                "std": [np.nan], "count": [0], "size": [0]})
+        n = agg["count"].to_numpy(float)
+        half = t_quantile(n - 1) * agg["std"].to_numpy(float) / np.sqrt(np.where(n > 0, n, 1))
+        half = np.where(n >= 2, half, np.nan)
+        res = agg.drop(columns=["sum", "mean", "median", "std", "count", "size"]).assign(
+            metric=name, unit=unit,
+            total=pd.array(np.where(n > 0, agg["sum"], np.nan), dtype="Float64"),
+            mean=pd.array(agg["mean"], dtype="Float64"),
+            # every volume is a non-negative count or amount: clip the interval at 0
+            ci_low=pd.array(np.maximum(agg["mean"] - half, 0.0), dtype="Float64"),
+            ci_high=pd.array(agg["mean"] + half, dtype="Float64"),
+            median=pd.array(agg["median"], dtype="Float64"),
+            n_reports=agg["count"].astype("int64"),
+            n_excluded=(agg["size"] - agg["count"]).astype("int64"),
+            small=(n < min_n))
+        parts.append(res)
+    return _finish(parts, by, "metric", VOLUME_COLUMNS, tables.reports)
+
+
+def report_table(tables: Any, columns: Sequence[str] = (
+        "new", "carried_over", "handled", "carried_forward", "granted", "partly_granted",
+        "withheld", "unavailable", "rejected", "other_handling", "review__total",
+        "litigation_direct__total", "litigation_after_review__total"),
+        rate_names: Sequence[str] = ("substantive_disclosure_rate", "backlog_rate"),
+        meta: Sequence[str] = ("agency", "year", "template", "status")) -> pd.DataFrame:
+    """One row per report: metadata, chosen quantities and per-report rates (for profiles).
+
+    Per-report rates are NA where the denominator is 0 or unknown.
+    """
+    q = report_quantities(tables)
+    out = tables.reports.set_index("report_id")[list(meta)].join(q[list(columns)])
+    for name in rate_names:
+        num, den = RATES[name].per_report(q)
+        out[name] = (num / den.where(den > 0)).astype("Float64")
+    sort = [c for c in ("year", "agency") if c in out]
+    return out.sort_values(sort).reset_index() if sort else out.reset_index()
+
+
+# --------------------------------------------------------------------------- data quality
+def status_counts(reports: pd.DataFrame, by: Sequence[str] | str | None = None) -> pd.DataFrame:
+    """Number of files per parse status (ok / partial / failed), optionally per group."""
+    by = _check_by(reports, by)
+    counts = reports.groupby(by + ["status"], observed=False, dropna=False).size()
+    return counts.rename("n_reports").reset_index()
+
+
+def check_counts(tables: Any, by: Sequence[str] | str | None = ("rule",)) -> pd.DataFrame:
+    """Consistency problems: number of check rows and of distinct reports per group.
+
+    ``by`` may name columns of ``checks`` (rule, section, ...) or of ``reports``.
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    checks = tables.checks
+    extra = [b for b in by if b not in checks.columns]
+    if extra:
+        _check_by(tables.reports, extra)
+        checks = checks.merge(tables.reports[["report_id", *extra]], on="report_id", how="left")
+    if checks.empty:
+        return pd.DataFrame({**{b: pd.Series([], dtype=checks[b].dtype) for b in by},
+                             "n_checks": pd.Series([], dtype="int64"),
+                             "n_reports": pd.Series([], dtype="int64")})
+    agg = checks.groupby(by, observed=True, dropna=False).agg(
+        n_checks=("report_id", "size"), n_reports=("report_id", "nunique"))
+    return agg.reset_index().sort_values("n_checks", ascending=False, kind="stable")
+
+
+PLACEHOLDERS = {"/", "-", "--", "—", "——", "／", "－", "─"}
+
+
+def missing_values(tables: Any) -> pd.DataFrame:
+    """Every NA cell of disclosure / applications / reviews and why it is NA.
+
+    Columns: ``report_id, source_file, agency, year, table, row, column, raw, reason``.
+    ``row``/``column`` are (item, measure), (row, applicant) or (proceeding, outcome).
+    The reason is the message of the most specific matching ``checks`` row (same report
+    and section, then: same row and column; same row; check column naming the cell's row
+    or column; a check about the whole table), else "placeholder in source" for "/"-like
+    cells, else "no reason recorded".
+    """
+    specs = (("disclosure", "item", "measure"), ("applications", "row", "applicant"),
+             ("reviews", "proceeding", "outcome"))
+    parts = []
+    for table, rcol, ccol in specs:
+        frame = getattr(tables, table)
+        na = frame[frame["value"].isna()]
+        parts.append(pd.DataFrame({
+            "report_id": na["report_id"].astype("str"), "table": table,
+            "row": na[rcol].astype("str"), "column": na[ccol].astype("str"),
+            "raw": na["raw"].astype("str") if "raw" in na else ""}))
+    cols = ["report_id", "source_file", "agency", "year", "table", "row", "column", "raw",
+            "reason"]
+    out = pd.concat(parts, ignore_index=True)
+    if out.empty:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
+    checks = tables.checks
+    chk = pd.DataFrame({"report_id": checks["report_id"].astype("str"),
+                        "table": checks["section"].astype("str"),
+                        "c_row": checks["row"].astype("str").fillna(""),
+                        "c_col": checks["column"].astype("str").fillna(""),
+                        "message": checks["message"].astype("str")})
+    # most specific first: same cell; same row; the check's column names the cell's row
+    # or column (e.g. a proceeding of section 四); a check about the whole table
+    candidates = [
+        (chk, ["report_id", "table", "c_row", "c_col"], ["report_id", "table", "row", "column"]),
+        (chk, ["report_id", "table", "c_row"], ["report_id", "table", "row"]),
+        (chk, ["report_id", "table", "c_col"], ["report_id", "table", "row"]),
+        (chk, ["report_id", "table", "c_col"], ["report_id", "table", "column"]),
+        (chk[(chk["c_row"] == "") & (chk["c_col"] == "")], ["report_id", "table"],
+         ["report_id", "table"]),
+    ]
+    reason = pd.Series(pd.NA, index=out.index, dtype="str")
+    for source, right, left in candidates:
+        source = source[source[right[-1]] != ""] if len(right) > 2 else source
+        found = out[left].merge(source.drop_duplicates(right)[right + ["message"]],
+                                left_on=left, right_on=right, how="left")["message"]
+        reason = reason.fillna(pd.Series(found.to_numpy(), index=out.index, dtype="str"))
+    raw = out["raw"].fillna("").str.strip()
+    reason = reason.fillna(pd.Series(np.where(raw.isin(PLACEHOLDERS),
+                                              "placeholder in source: " + raw,
+                                              "no reason recorded"), index=out.index))
+    out["reason"] = reason.astype("str")
+    meta = tables.reports[["report_id", "source_file", "agency", "year"]].assign(
+        report_id=lambda d: d["report_id"].astype("str"))
+    out = out.merge(meta, on="report_id", how="left")
+    return out[cols]
+
+
+def missing_tables(tables: Any) -> pd.DataFrame:
+    """Per report: whether sections 二, 三, 四 gave any rows (absent tables are not zeros)."""
+    reports = tables.reports
+    out = reports[["report_id", "source_file", "agency", "year", "template", "status",
+                   "error"]].copy()
+    for table in ("disclosure", "applications", "reviews"):
+        present = set(getattr(tables, table)["report_id"].astype("str"))
+        out[f"has_{table}"] = reports["report_id"].astype("str").isin(present).to_numpy()
+    return out
