@@ -1,0 +1,323 @@
+"""HTML pages and fragments (.html, .htm, .shtml): lxml, never a script, never the network.
+
+Text outside tables becomes ordinary lines in document order.  Every leaf ``<table>`` is
+expanded into its rowspan/colspan grid and each row is written on one line as
+``cell | cell | cell`` (``Document.explicit_cells = True``):
+
+* a cell spanning several columns or rows is written once, in the row where it starts;
+  the positions it covers produce nothing (so no number is ever counted twice);
+* an empty cell in a data column of a data row is written as an empty piece (the table
+  core reads it as a blank cell); an empty cell in a label column (an empty sub-label
+  beside ``（六）其他处理``, say) or in a header row is dropped, because it is not a value;
+* a table that contains another table is page layout: its cells are read as blocks.
+
+The grid helpers here (:func:`clean_cell`, :func:`grid_lines`) are shared by the PDF and
+DOCX readers so that all three formats write tables the same way.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import Document, ReadError
+from .decode import decode
+
+# ---------------------------------------------------------------------------------------
+# shared: cell text and grid rows -> lines
+
+# CJK ideographs, CJK punctuation, full-width forms: whitespace between two of these is
+# layout (a line break inside a cell, justified PDF text), not a word boundary.
+_WIDE = "\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u201c\u201d\u2018\u2019"
+_WIDE_GAP = re.compile(rf"(?<=[{_WIDE}])\s+(?=[{_WIDE}])")
+# a wide char and an ASCII digit/letter with a gap between: keep one space
+_WS = re.compile(r"[\s\u00a0\u3000\u2000-\u200a\u202f\u205f]+")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+_NUMERIC = re.compile(
+    r"^[+\-−－]?\s*[\d０-９][\d０-９,，.．\s]*"
+    r"\s*(%|％|元|千元|万元|万|亿元|亿|件|个|条|次|项|人次|份|家|人)?$"
+)
+_PLACEHOLDER = re.compile(r"^[/／\\\-－—–‐~～_]+$")
+
+
+def clean_cell(text: str) -> str:
+    """Normalise the text of one cell (or one line): collapse whitespace, drop whitespace
+    between two Chinese characters (a wrapped label stays one label), never a ``|``."""
+    text = _INVISIBLE.sub("", _CTRL.sub("", text))
+    text = _WS.sub(" ", text).strip()
+    text = _WIDE_GAP.sub("", text)
+    return text.replace("|", "｜")
+
+
+def join_pieces(pieces: list[str]) -> str:
+    """Join text pieces that were on separate lines inside one cell."""
+    out = ""
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and not (re.match(rf"[{_WIDE}]", out[-1]) and re.match(rf"[{_WIDE}]", piece[0])):
+            out += " "
+        out += piece
+    return out
+
+
+def is_value_text(text: str) -> bool:
+    """A number (with separators or a unit) or a placeholder such as ``/`` or ``—``."""
+    return bool(_NUMERIC.match(text) or _PLACEHOLDER.match(text))
+
+
+def grid_lines(rows: list[list[tuple[int, str]]]) -> list[str]:
+    """Table rows -> text lines.
+
+    ``rows`` holds, for every grid row, the cells that START in that row as
+    ``(grid column, cleaned text)`` in left-to-right order; positions covered by a span
+    from another cell are simply absent.
+    """
+    ncols = 1 + max((c for row in rows for c, _ in row), default=-1)
+    numeric = [0] * ncols
+    label = [0] * ncols
+    for row in rows:
+        value_cols = [c for c, t in row if t and is_value_text(t)]
+        for c, t in row:
+            if not t:
+                continue
+            if is_value_text(t):
+                numeric[c] += 1
+            elif value_cols and max(value_cols) > c:
+                label[c] += 1  # text with a value to its right: a row label
+    label_col = [label[c] > numeric[c] for c in range(ncols)]
+
+    lines = []
+    for row in rows:
+        if not any(t for _, t in row):
+            continue
+        has_value = any(t and is_value_text(t) for _, t in row)
+        text_in_data_col = any(t and not is_value_text(t) and not label_col[c] for c, t in row)
+        data_row = has_value or not text_in_data_col
+        pieces = []
+        for c, t in row:
+            if t:
+                pieces.append(t)
+            elif data_row and not label_col[c]:
+                pieces.append("")
+        if len(pieces) == 1:
+            lines.append(pieces[0])
+        else:
+            lines.append(" | ".join(pieces).rstrip())
+    return lines
+
+
+# ---------------------------------------------------------------------------------------
+# HTML
+
+_DROP = {
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
+    "canvas", "select", "option", "button", "input", "textarea", "nav", "head", "frameset",
+    "frame", "audio", "video", "map",
+}
+_BLOCK = {
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd",
+    "table", "tr", "td", "th", "thead", "tbody", "tfoot", "caption", "section", "article",
+    "header", "footer", "aside", "main", "blockquote", "pre", "center", "form", "hr",
+    "address", "figure", "figcaption", "body", "html", "fieldset", "legend", "details",
+    "summary",
+}
+_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
+_XML_ENC = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_\-]+)""", re.I)
+_DATE = re.compile(r"((?:19|20)\d{2})\s*[-/年.]\s*(\d{1,2})\s*[-/月.]\s*(\d{1,2})")
+_PUB_META = (
+    "pubdate", "publishdate", "publish_date", "firstpublishedtime", "article:published_time",
+    "dc.date", "dc.date.issued", "articlepubdate", "publishtime", "releasedate",
+)
+_MAX_SPAN = 1000
+
+
+def declared_charset(data: bytes) -> str | None:
+    head = data[:8192]
+    m = _META_CHARSET.search(head) or _XML_ENC.search(head)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+def _unescape_js(text: str) -> str:
+    """An HTML fragment copied out of a JavaScript string literal (``<\\/p>``, ``\\"``)."""
+    if "<\\/" not in text and '=\\"' not in text:
+        return text
+
+    def sub(m: re.Match) -> str:
+        s = m.group(0)
+        if s.startswith("\\u"):
+            return chr(int(s[2:], 16))
+        return {"\\n": "\n", "\\r": "\n", "\\t": "\t"}.get(s, s[1:])
+
+    return re.sub(r"\\u[0-9a-fA-F]{4}|\\[nrt\"'/\\]", sub, text)
+
+
+def _hidden(el) -> bool:
+    style = el.get("style")
+    if style and _HIDDEN.search(style):
+        return True
+    return el.get("hidden") is not None
+
+
+def _has_table(el) -> bool:
+    return any(True for _ in el.iterdescendants("table"))
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buf: list[str] = []
+
+    def add(self, text: str | None) -> None:
+        if text:
+            self.buf.append(text)
+
+    def flush(self) -> None:
+        if self.buf:
+            line = clean_cell("".join(self.buf))
+            if line:
+                self.lines.append(line)
+            self.buf = []
+
+    def line(self, text: str) -> None:
+        self.flush()
+        if text:
+            self.lines.append(text)
+
+
+def _walk(el, out: _Lines) -> None:
+    tag = el.tag if isinstance(el.tag, str) else None
+    if tag is None:  # comment or processing instruction: its text is not shown
+        return
+    tag = tag.lower()
+    if tag in _DROP or _hidden(el):
+        return
+    if tag == "br":
+        out.flush()
+        return
+    if tag == "table" and not _has_table(el):
+        out.flush()
+        for line in _table_lines(el):
+            out.line(line)
+        out.flush()
+        return
+    block = tag in _BLOCK
+    if block:
+        out.flush()
+    out.add(el.text)
+    for child in el:
+        _walk(child, out)
+        out.add(child.tail)
+    if block:
+        out.flush()
+
+
+def _cell_text(cell) -> str:
+    out = _Lines()
+    out.add(cell.text)
+    for child in cell:
+        _walk(child, out)
+        out.add(child.tail)
+    out.flush()
+    return clean_cell(join_pieces(out.lines))
+
+
+def _span(value: str | None, limit: int) -> int:
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        return 1
+    return max(1, min(n, limit))
+
+
+def _table_lines(table) -> list[str]:
+    lines = []
+    for cap in table.findall("caption"):
+        text = _cell_text(cap)
+        if text:
+            lines.append(text)
+    trs = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+    occupied: dict[tuple[int, int], bool] = {}
+    rows: list[list[tuple[int, str]]] = []
+    for r, tr in enumerate(trs):
+        if _hidden(tr):
+            rows.append([])
+            continue
+        row = []
+        c = 0
+        for cell in tr:
+            if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
+                continue
+            while occupied.get((r, c)):
+                c += 1
+            colspan = _span(cell.get("colspan"), _MAX_SPAN)
+            rowspan = cell.get("rowspan")
+            rowspan = len(trs) - r if str(rowspan).strip() == "0" else _span(rowspan, len(trs) - r)
+            for dr in range(rowspan):
+                for dc in range(colspan):
+                    occupied[(r + dr, c + dc)] = True
+            row.append((c, "" if _hidden(cell) else _cell_text(cell)))
+            c += colspan
+        rows.append(row)
+    return lines + grid_lines(rows)
+
+
+def _iso_date(text: str | None) -> str | None:
+    if not text:
+        return None
+    m = _DATE.search(text)
+    if not m:
+        return None
+    y, mo, d = (int(x) for x in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}"
+
+
+def read(data: bytes, path: Path | None = None) -> Document:
+    import lxml.html
+    from lxml import etree
+
+    declared = declared_charset(data)
+    text, enc = decode(data, declared)
+    text = _unescape_js(text)
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL.sub("", text))
+    if not text.strip():
+        raise ReadError("empty HTML document")
+    try:
+        root = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as err:
+        raise ReadError(f"HTML could not be parsed: {err}") from None
+
+    title = None
+    for xp in ("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()"):
+        found = clean_cell(" ".join(root.xpath(xp)))
+        if found:
+            title = found
+            break
+    published = None
+    for meta in root.iter("meta"):
+        name = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
+        if name in _PUB_META:
+            published = _iso_date(meta.get("content"))
+            if published:
+                break
+
+    out = _Lines()
+    body = root.find("body")
+    _walk(body if body is not None else root, out)
+    out.flush()
+    notes = [f"encoding {enc}" + (f" (declared {declared})" if declared else " (none declared)")]
+    ntables = sum(1 for t in root.iter("table") if not _has_table(t))
+    notes.append(f"{ntables} table(s)")
+    return Document(
+        text="\n".join(out.lines) + "\n",
+        explicit_cells=True,
+        format="html",
+        title=title,
+        published=published,
+        notes=notes,
+    )
