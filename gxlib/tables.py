@@ -157,8 +157,9 @@ def _labels(section: str) -> list[Label]:
 
 
 # value characters: digits, separators, decimal point, sign, placeholders, money units
-_VALUE_CHARS = set("0123456789 \t\r\n|.,-—–/\\万元亿%*×xX") | {"\x0b", "\x0c"}
-_NUM = re.compile(r"^(-)?(\d+(?:,\d{3})*)(?:\.(\d+))?\s*(亿元|万元|万|元)?$")
+_VALUE_CHARS = set("0123456789 \t\r\n|.,+-—–/\\万元亿%*×xX个笔件宗") | {"\x0b", "\x0c"}
+_NUM = re.compile(r"^([-+])?(\d+(?:,\d{3})*)(?:\.(\d+))?\s*(亿元|万元|万|元|个|笔|件|宗)?$")
+_COUNT_UNITS = {"个", "笔", "件", "宗"}
 _LABEL_NUMBER_TAIL = re.compile(r"(?:\d\s*[.、]|\(\s*[一二三四五六七八九十]\s*\)?|[一二三四五六七八九十]\s*、)\s*$")
 
 
@@ -246,10 +247,19 @@ def value_run(text: str, start: int, stop: int, explicit: bool) -> tuple[str, in
     j = i
     while j < n and seg[j] in _VALUE_CHARS:
         j += 1
-    run = seg[i:j]
+    run = _strip_year_tail(text, start + i, start + j)
     # a trailing "2." or "（" is the number of the next label
     run = _strip_label_number(run)
     return run, start + i
+
+
+def _strip_year_tail(text: str, i: int, j: int) -> str:
+    """``text[i:j]`` without a trailing ``2025`` that is the year of the narrative that
+    follows (``…0000002025年，我局…``)."""
+    run = text[i:j]
+    if text[j:j + 1] == "年" and re.search(r"(?:19|20)\d\d$", run):
+        run = run[:-4]
+    return run
 
 
 def _strip_label_number(run: str) -> str:
@@ -299,12 +309,14 @@ def parse_cell(raw: str, *, allow_negative: bool = False, integer: bool = True,
             pass  # "00": a doubled zero
         else:
             return None, unit, f"leading zero in {raw!r}"
-    if sign and not allow_negative:
+    if sign == "-" and not allow_negative:
         return None, unit, f"negative count {raw!r}"
+    if unit in _COUNT_UNITS:
+        unit = None
     if frac and integer and unit is None:
         return None, unit, f"fraction in a count cell: {raw!r}"
     value = float(f"{digits}.{frac}" if frac else digits)
-    if sign:
+    if sign == "-":
         value = -value
     return value, unit, None
 
@@ -732,6 +744,10 @@ def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: b
         return [(c, True) for c in nonblank]
     joined = " ".join(chunks)
     if flat and chunks and len(chunks) < k:
+        # a unit word or a sign is a certain cell boundary: "1个246900元", "0+11"
+        pieces = [p for c in chunks for p in re.split(r"(?<=[个笔件宗])|(?=[+-]\d)", c) if p]
+        if len(pieces) == k:
+            return [(p, True) for p in pieces]
         # digits run together: only the splits allowed by the leading-zero rule
         unit = ""
         last = chunks[-1]
@@ -777,29 +793,42 @@ def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: b
 # section 四
 
 
+_REVIEW_HEADER_TAILS = ("总计", "审结", "尚未", "起诉", "结果", "维持", "纠正", "其他", "合计")
+
+
 def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tables) -> None:
     lo, hi = region
-    area = text[lo:hi]
-    # the values follow the last header word of the block
-    last_cjk = None
-    for last_cjk in _CJK.finditer(area):
-        pass
-    if last_cjk is None:
+    # the values are the first run of value characters that follows a header word
+    # (…尚未审结 总计 | 0 0 0 …); a year in a sentence before the table is skipped
+    pos = None
+    for m in re.finditer(r"\d", text[lo:hi]):
+        p = lo + m.start()
+        if pos is not None and p < pos:
+            continue
+        before = re.sub(r"[\s|]+", "", text[max(lo, p - 12):p])
+        if before.endswith(_REVIEW_HEADER_TAILS):
+            pos = p
+            break
+    if pos is None:
         return
-    start = last_cjk.end()
-    # skip a closing bracket etc. right after the header
-    run = area[start:]
     if explicit:
-        lines = [ln for ln in run.split("\n") if ln.strip(" |")]
-        chunks: list[str] = []
-        for ln in lines:
-            pieces = [p.strip() for p in ln.split("|")]
-            if pieces and pieces[0] == "" and ln.lstrip().startswith("|"):
-                pieces = pieces[1:]
-            chunks.extend(pieces)
+        line_start = text.rfind("\n", lo, pos) + 1
+        line_end = text.find("\n", pos)
+        line = text[line_start: line_end if line_end >= 0 else hi]
+        cjk = None
+        for cjk in _CJK.finditer(line):
+            pass
+        line = line[cjk.end():] if cjk else line
+        chunks = [p.strip() for p in line.split("|")]
+        if chunks and chunks[0] == "":
+            chunks = chunks[1:]
         while chunks and chunks[-1] == "":
             chunks.pop()
     else:
+        j = pos
+        while j < hi and text[j] in _VALUE_CHARS:
+            j += 1
+        run = _strip_year_tail(text, pos, j)
         chunks = [c for c in re.split(r"[\s|]+", run) if c]
     chunks = [c for c in chunks if not re.fullmatch(r"[.,。]", c)]
     if not chunks:
