@@ -1,0 +1,215 @@
+"""HTML reader on small inline pages shaped like the real ones (Word exports, GBK pages,
+saved portal pages with navigation and scripts, fragments from JS strings)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from gxlib.readers import Document, ReadError, read
+from gxlib.readers.html import clean_cell, grid_lines
+
+SEC3 = """
+<table border="1"><tbody>
+<tr><td colspan="3" rowspan="3">（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）</td>
+    <td colspan="3">申请人情况</td></tr>
+<tr><td rowspan="2">自然人</td><td>法人或其他组织</td><td rowspan="2">总计</td></tr>
+<tr><td>商业企业</td></tr>
+<tr><td colspan="3">一、本年新收政府信息公开申请数量</td><td>821</td><td>35</td><td>856</td></tr>
+<tr><td rowspan="4">三、本年度办理结果</td><td colspan="2">（一）予以公开</td><td>258</td><td>&nbsp;</td><td></td></tr>
+<tr><td rowspan="2">（三）不予公开</td><td>1.属于国家秘密</td><td>14</td><td>&nbsp;</td><td>14</td></tr>
+<tr><td>2.其他法律行政法规禁止公开</td><td>&nbsp;</td><td>&nbsp;</td><td>&nbsp;</td></tr>
+<tr><td>（六）其他处理</td><td></td><td>0</td><td>0</td><td>0</td></tr>
+</tbody></table>"""
+
+
+def read_html(data: bytes | str, name: str = "page.html") -> Document:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return read(name, data)
+
+
+def lines_of(doc: Document) -> list[str]:
+    return doc.text.splitlines()
+
+
+def test_rowspan_colspan_grid_each_cell_once():
+    lines = lines_of(read_html(f"<html><body><p>三、收到和处理政府信息公开申请情况</p>{SEC3}</body></html>"))
+    assert lines == [
+        "三、收到和处理政府信息公开申请情况",
+        "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和） | 申请人情况",
+        "自然人 | 法人或其他组织 | 总计",
+        "商业企业",
+        "一、本年新收政府信息公开申请数量 | 821 | 35 | 856",
+        # the blank 总计 stays a blank piece: never filled, never dropped
+        "三、本年度办理结果 | （一）予以公开 | 258 |  |",
+        "（三）不予公开 | 1.属于国家秘密 | 14 |  | 14",
+        "2.其他法律行政法规禁止公开 |  |  |",
+        # an empty sub-label cell is not a value: dropped
+        "（六）其他处理 | 0 | 0 | 0",
+    ]
+
+
+def test_colspan_value_cell_counted_once():
+    html = """<table>
+    <tr><td>信息内容</td><td>本年新<br/>制作数量</td><td colspan="2">本年新<br/>公开数量</td><td>对外公开总数量</td></tr>
+    <tr><td>行政许可</td><td colspan="2">0</td><td>0</td><td>0</td></tr>
+    <tr><td>政府集中采购</td><td colspan="2">6</td><td colspan="2">251000元</td></tr></table>"""
+    assert lines_of(read_html(html)) == [
+        "信息内容 | 本年新制作数量 | 本年新公开数量 | 对外公开总数量",
+        "行政许可 | 0 | 0 | 0",
+        "政府集中采购 | 6 | 251000元",
+    ]
+
+
+def test_word_exported_markup():
+    html = """<html xmlns:o="urn:schemas-microsoft-com:office:office"><head>
+    <meta http-equiv=Content-Type content="text/html; charset=utf-8">
+    <style>p.MsoNormal {margin:0cm}</style><!--[if gte mso 9]><xml><o:DocumentProperties>
+    <o:Author>x</o:Author></o:DocumentProperties></xml><![endif]--></head>
+    <body lang=ZH-CN><div class=WordSection1>
+    <p class=MsoNormal align=center><b><span style='font-size:22pt'>某某县人民政府<span lang=EN-US>2023</span>年政府信息公开工作年度报告</span></b></p>
+    <table class=MsoNormalTable border=1>
+    <tr><td><p class=MsoNormal><span style='font-family:宋体'>一、本年新收政府信息公开申请
+    数量</span></p></td>
+        <td><p class=MsoNormal align=center><span lang=EN-US>3</span><span lang=EN-US>0</span><span lang=EN-US>0</span><span lang=EN-US>1</span><o:p></o:p></p></td>
+        <td><p class=MsoNormal><span lang=EN-US>&nbsp;<o:p></o:p></span></p></td>
+        <td><p class=MsoNormal><span lang=EN-US style='mso-hide:all'>9</span><span lang=EN-US>4</span></p></td></tr>
+    </table></div></body></html>"""
+    assert lines_of(read_html(html)) == [
+        "某某县人民政府2023年政府信息公开工作年度报告",
+        "一、本年新收政府信息公开申请数量 | 3001 |  | 4",
+    ]
+
+
+def test_nbsp_and_fullwidth_space_cells_are_blank():
+    html = "<table><tr><td>行政处罚</td><td>&nbsp;</td><td>\u3000</td><td> &#160; </td><td>5</td></tr></table>"
+    assert lines_of(read_html(html)) == ["行政处罚 |  |  |  | 5"]
+
+
+def test_header_row_blanks_are_not_cells():
+    html = """<table><tr><td>行政复议</td><td></td><td>行政诉讼</td></tr>
+    <tr><td>结果维持</td><td>总计</td><td>结果维持</td></tr><tr><td>5</td><td></td><td>1</td></tr></table>"""
+    assert lines_of(read_html(html)) == ["行政复议 | 行政诉讼", "结果维持 | 总计 | 结果维持", "5 |  | 1"]
+
+
+GBK_PAGE = (
+    "<html><head>{meta}<title>2020年某某市人民政府政府信息公开工作年度报告</title></head><body>"
+    "<p>二、上年结转政府信息公开申请数量</p><table><tr><td>二、上年结转政府信息公开申请数量</td>"
+    "<td>18</td><td>&nbsp;</td></tr></table></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">',
+        '<meta charset="GBK">',
+        "",  # no declaration at all: sniffed
+        '<meta charset="utf-8">',  # a wrong declaration does not win over clean GB18030
+    ],
+)
+def test_gbk_pages(meta):
+    data = GBK_PAGE.format(meta=meta).encode("gbk")
+    doc = read_html(data)
+    assert "二、上年结转政府信息公开申请数量 | 18 |" in lines_of(doc)
+    assert doc.title == "2020年某某市人民政府政府信息公开工作年度报告"
+    assert any("gb18030" in n for n in doc.notes)
+
+
+def test_saved_portal_page_noise_dropped():
+    html = """<!DOCTYPE html><html><head><title>年报 - 某某区人民政府门户网站</title>
+    <meta name="ArticleTitle" content="某某区人民政府2021年政府信息公开工作年度报告">
+    <meta name="PubDate" content="2022-01-28 09:30">
+    <script>var x = "一、本年新收政府信息公开申请数量 | 999";</script>
+    <style>.nav{color:red}</style></head><body>
+    <nav><ul><li>首页</li><li>政务公开</li></ul></nav>
+    <div class="nav" style="display:none">隐藏的菜单 123</div>
+    <div class="content"><h1>某某区人民政府2021年政府信息公开工作年度报告</h1>
+    <p>发布时间：2022-01-28</p>
+    <table><tr><td>一、本年新收政府信息公开申请数量</td><td>12</td><td>12</td></tr></table></div>
+    <script type="text/javascript">document.write("<p>四、结转 77</p>")</script>
+    <noscript>请启用脚本</noscript></body></html>"""
+    doc = read_html(html)
+    assert lines_of(doc) == [
+        "某某区人民政府2021年政府信息公开工作年度报告",
+        "发布时间：2022-01-28",
+        "一、本年新收政府信息公开申请数量 | 12 | 12",
+    ]
+    assert doc.title == "某某区人民政府2021年政府信息公开工作年度报告"
+    assert doc.published == "2022-01-28"
+
+
+def test_layout_table_around_the_report_tables():
+    html = """<table width="100%"><tr><td><p>二、主动公开政府信息情况</p>
+    <table><tr><td>规章</td><td>1</td><td>0</td><td>11</td></tr></table>
+    <p>三、收到和处理政府信息公开申请情况</p>
+    <table><tr><td>（七）总计</td><td>20</td><td>&nbsp;</td></tr></table></td></tr></table>"""
+    assert lines_of(read_html(html)) == [
+        "二、主动公开政府信息情况",
+        "规章 | 1 | 0 | 11",
+        "三、收到和处理政府信息公开申请情况",
+        "（七）总计 | 20 |",
+    ]
+
+
+def test_fragment_from_js_string():
+    frag = r'<p style=\"text-align: center\">发布日期：2020-01-31<\/p><table><tr><td>（七）总计<\/td><td>805<\/td><\/tr><\/table>'
+    assert lines_of(read_html(frag)) == ["发布日期：2020-01-31", "（七）总计 | 805"]
+
+
+def test_bare_fragment_without_html_or_body():
+    frag = "<p>标题</p>\t<p>正文 &lt;规划&gt;</p><table><tr><td>a</td><td>1</td></tr></table>"
+    assert lines_of(read_html(frag)) == ["标题", "正文 <规划>", "a | 1"]
+
+
+def test_pipe_inside_a_cell_cannot_split_it():
+    assert lines_of(read_html("<table><tr><td>A|B</td><td>1</td></tr></table>")) == ["A｜B | 1"]
+
+
+def test_empty_and_binary_files():
+    with pytest.raises(ReadError):
+        read_html(b"")
+    with pytest.raises(ReadError):
+        read_html(b"\x00\x01\x02\x03" * 100)
+
+
+def test_clean_cell_joins_wrapped_chinese_only():
+    assert clean_cell("本年新\n 制作数量") == "本年新制作数量"
+    assert clean_cell("2024 年  1 月") == "2024 年 1 月"
+    assert clean_cell("96171.6 万元") == "96171.6 万元"
+
+
+def test_grid_lines_blank_cells_only_in_data_columns():
+    rows = [[(0, "三、本年度办理结果"), (1, "（一）予以公开"), (2, "1"), (3, "")],
+            [(1, "（六）其他处理"), (2, ""), (3, "")],
+            [(1, "3、其他"), (2, "5"), (3, "5")]]
+    assert grid_lines(rows) == ["三、本年度办理结果 | （一）予以公开 | 1 |", "（六）其他处理 |  |", "3、其他 | 5 | 5"]
+
+
+TAGS = st.sampled_from(
+    ["<table>", "</table>", "<tr>", "</tr>", "<td>", "</td>", '<td colspan="3">', '<td rowspan="99999">',
+     '<td rowspan="0">', '<td colspan="-2">', '<td colspan="x">', "<p>", "</p>", "<br>", "<script>", "</script>",
+     "&nbsp;", "12", "总计", "|", "<!--", "-->", "<meta charset='gbk'>", "<?xml version='1.0' encoding='utf-8'?>",
+     "\\\"", "<\\/td>", "<th>", "<caption>x</caption>", "<span style='display:none'>", "</span>"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(TAGS, max_size=60))
+def test_never_crashes_on_tag_soup(parts):
+    try:
+        doc = read_html("".join(parts))
+    except ReadError:
+        return
+    assert isinstance(doc, Document)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_never_crashes_on_garbage(data):
+    for name in ("x.html", "x.htm"):
+        try:
+            doc = read(name, data)
+        except ReadError:
+            continue
+        assert isinstance(doc, Document)
