@@ -134,3 +134,13 @@ def test_never_crashes_on_damaged_docx(data):
     except ReadError:
         return
     assert isinstance(doc, Document)
+
+
+def test_parse_report_marks_legacy_doc_failed(tmp_path):
+    gxlib = pytest.importorskip("gxlib")
+    pytest.importorskip("gxlib.parse")
+    path = tmp_path / "old.doc"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    res = gxlib.parse_report(path)
+    assert res.report["status"] == "failed"
+    assert "legacy Word .doc" in res.report["error"]

@@ -205,3 +205,14 @@ def test_never_crashes_on_damaged_pdf(data):
     except ReadError:
         return
     assert isinstance(doc, Document)
+
+
+def test_parse_report_marks_a_scan_failed_with_the_reason(tmp_path):
+    gxlib = pytest.importorskip("gxlib")
+    pytest.importorskip("gxlib.parse")
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(build_pdf([{"image": True}]))
+    res = gxlib.parse_report(path)
+    assert res.report["status"] == "failed"
+    assert res.report["error"] == "no text layer (scanned PDF)"
+    assert len(res.applications) == 0 and len(res.reviews) == 0 and len(res.disclosure) == 0
