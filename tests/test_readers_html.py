@@ -213,3 +213,9 @@ def test_never_crashes_on_garbage(data):
         except ReadError:
             continue
         assert isinstance(doc, Document)
+
+
+def test_escaped_quotes_inside_a_script_do_not_unescape_the_page():
+    html = ('<html><body><script>document.write("<a href=\\"x\\">")</script>'
+            '<p>路径 C:\\new\\table</p><table><tr><td>a</td><td>1</td></tr></table></body></html>')
+    assert lines_of(read_html(html)) == ["路径 C:\\new\\table", "a | 1"]

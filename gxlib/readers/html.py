@@ -143,7 +143,8 @@ def declared_charset(data: bytes) -> str | None:
 
 def _unescape_js(text: str) -> str:
     """An HTML fragment copied out of a JavaScript string literal (``<\\/p>``, ``\\"``)."""
-    if "<\\/" not in text and '=\\"' not in text:
+    outside_scripts = re.sub(r"<script\b.*?</script\s*>", "", text, flags=re.S | re.I)
+    if "<\\/" not in outside_scripts and '=\\"' not in outside_scripts:
         return text
 
     def sub(m: re.Match) -> str:
