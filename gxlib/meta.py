@@ -11,6 +11,11 @@ _TITLE = re.compile(
     r"(?P<agency>[^\n|]{0,60}?)\s*(?P<year>(?:19|20)\d\d)\s*年\s*度?\s*"
     r"(?:的)?\s*(?:政府信息公开|政务公开|政府信息与政务公开|信息公开)\s*(?:工作)?\s*(?:年度)?\s*报告"
 )
+# year first: "2019年上海市人民政府办公厅政府信息公开工作年度报告"
+_TITLE_YEAR_FIRST = re.compile(
+    r"(?P<year>(?:19|20)\d\d)\s*年\s*度?\s*(?P<agency>[^\n|\d]{2,40}?)\s*"
+    r"(?:政府信息公开|政务公开|政府信息与政务公开)\s*(?:工作)?\s*(?:年度)?\s*报告"
+)
 _HEADER_TITLE = re.compile(r"^\s*(?:标题|题名|名称)\s*[:：]\s*(.+?)\s*$", re.M)
 _DATE = re.compile(
     r"(?:发布时间|发布日期|生成日期|成文日期|公开日期|发文日期|印发日期|日期)\s*[:：]?\s*"
@@ -39,6 +44,8 @@ def _clean_agency(s: str) -> str:
     s = re.sub(r"\s+", "", s)
     s = re.sub(r"^(?:关于|印发)", "", s)
     s = s.strip("《》<>“”\"'：:，,。·-—|")
+    # "…管理局关于报送2020年度…报告": the agency ends before 关于
+    s = re.sub(r"关于(?:报送|印发|公布|发布|公开)?(?:的)?$", "", s)
     # a leading header word left over ("标题平潭…")
     return s
 
@@ -52,8 +59,10 @@ def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None
     for cand in candidates:
         c = normalize(cand)
         m = _TITLE.search(c)
+        if m is None or not m.group("agency").strip():
+            m = _TITLE_YEAR_FIRST.search(c) or m
         if m and len(c) <= 120:
-            start = m.start("agency") if m.group("agency") else m.start("year")
+            start = min(m.start("agency") if m.group("agency") else m.start("year"), m.start("year"))
             return c[start:m.end()].strip(), m
     return "", None
 

@@ -179,7 +179,7 @@ def level_hint(agency: str) -> str | None:
         return "central" if a.startswith(("国务院", "国家", "中华人民共和国")) else None
     if a.startswith("省"):
         return "province"
-    if a.startswith(("市", "州", "盟")):
+    if a.startswith(("市", "州", "盟")) and not a.startswith(("市场", "州际")):
         return "prefecture"
     if a.startswith(("县", "区", "旗")):
         return "county"
