@@ -38,6 +38,8 @@ __all__ = [
     "applicant_mix",
     "check_counts",
     "coverage",
+    "default_agency",
+    "missing_summary",
     "missing_values",
     "missing_tables",
     "rates",
@@ -46,6 +48,7 @@ __all__ = [
     "report_table",
     "resolve_agency",
     "select",
+    "similar_agencies",
     "status_counts",
     "t_quantile",
     "volumes",
@@ -195,6 +198,26 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
         if isinstance(frame, pd.DataFrame) and "report_id" in frame:
             frames[name] = frame[frame["report_id"].isin(keep)].reset_index(drop=True)
     return _replace(tables, **frames)
+
+
+def default_agency(reports: pd.DataFrame) -> str:
+    """The agency with the most reports (ties: first by name); "" when there is none."""
+    names = reports["agency"].astype("str").str.strip()
+    names = names[names != ""]
+    if names.empty:
+        return ""
+    counts = names.value_counts()
+    top = counts[counts == counts.max()].index
+    return str(sorted(top)[0])
+
+
+def similar_agencies(reports: pd.DataFrame, text: str, limit: int = 10) -> list[str]:
+    """Agency names containing ``text`` (to suggest when an exact name did not match)."""
+    text = (text or "").strip()
+    names = sorted(set(reports["agency"].astype("str")) - {""})
+    if not text:
+        return names[:limit]
+    return [n for n in names if text in n or n in text][:limit]
 
 
 def coverage(reports: pd.DataFrame) -> dict[str, Any]:
@@ -683,3 +706,16 @@ def missing_tables(tables: Any) -> pd.DataFrame:
         present = set(getattr(tables, table)["report_id"].astype("str"))
         out[f"has_{table}"] = reports["report_id"].astype("str").isin(present).to_numpy()
     return out
+
+
+def missing_summary(tables: Any) -> pd.DataFrame:
+    """NA cells counted by table and reason (from :func:`missing_values`)."""
+    na = missing_values(tables)
+    if na.empty:
+        return pd.DataFrame({"table": pd.Series([], dtype="str"),
+                             "reason": pd.Series([], dtype="str"),
+                             "n_cells": pd.Series([], dtype="int64"),
+                             "n_reports": pd.Series([], dtype="int64")})
+    agg = na.groupby(["table", "reason"], sort=True).agg(
+        n_cells=("report_id", "size"), n_reports=("report_id", "nunique"))
+    return agg.reset_index().sort_values("n_cells", ascending=False, kind="stable")
