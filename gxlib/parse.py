@@ -103,6 +103,8 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
         for s in missing:
             checks.append(Check("missing_table", s, message=f"section {_SECTION_ZH[s]} table not found"))
             problems.append(f"section {_SECTION_ZH[s]} table not found")
+        if tables.missing_rows:
+            problems.append(f"{tables.missing_rows} row(s) not found, see checks")
         if tables.uncertain:
             problems.append(f"{tables.uncertain} cell(s) left NA, see checks")
         report["status"] = "partial" if problems else "ok"

@@ -127,8 +127,9 @@ _SEP = r"[\s|]*"
 
 
 def fuzzy(keyword: str) -> str:
-    """Regex for a label keyword that may be broken by spaces, newlines or cell pipes."""
-    return _SEP.join(re.escape(ch) for ch in normalize(keyword))
+    """Regex for a label keyword that may be broken by spaces, newlines or cell pipes
+    (a "." in a keyword also matches "、" and "．": ``3.其他`` = ``3、其他``)."""
+    return _SEP.join("[.、．]" if ch == "." else re.escape(ch) for ch in normalize(keyword))
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class Tables:
     checks: list[Check] = field(default_factory=list)
     present: dict = field(default_factory=dict)  # section -> bool
     uncertain: int = 0  # cells left NA for a reason other than a placeholder
+    missing_rows: int = 0  # rows of a present table whose label was not found
 
 
 # ---------------------------------------------------------------------------------------
@@ -489,6 +491,7 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     expected = application_rows(template)
     for code in expected:
         if code not in rows:
+            out.missing_rows += 1
             out.checks.append(Check("missing_row", "applications", code, "", "", "",
                                     "row label not found in the section-三 table"))
     for code in expected:
@@ -726,6 +729,7 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
             out.disclosure.append(_drec(m.code, measure, value, unit, raw))
     for code in layout:
         if code not in done and out.disclosure:
+            out.missing_rows += 1
             out.checks.append(Check("missing_row", "disclosure", code, "", "", "",
                                     "item not found in the section-二 table"))
 
@@ -822,8 +826,8 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         chunks = [p.strip() for p in line.split("|")]
         if chunks and chunks[0] == "":
             chunks = chunks[1:]
-        while chunks and chunks[-1] == "":
-            chunks.pop()
+        while len(chunks) > 15 and chunks[-1] == "":
+            chunks.pop()  # only padding beyond the 15 cells; blank cells inside are 0
     else:
         j = pos
         while j < hi and text[j] in _VALUE_CHARS:

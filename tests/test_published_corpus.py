@@ -304,20 +304,34 @@ def test_end_to_end_cells_match_golden(name):
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
-CORE_META_GAPS = {
-    # reported to the table-core owner; strict: this turns into a failure once fixed,
-    # so the marker must then be removed
-    "shanghai_1.html": "meta._TITLE wants the agency before the year; this title is "
-                       "'2019年上海市人民政府办公厅政府信息公开工作年度报告' (year first), agency comes out empty",
-}
 
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(f, marks=pytest.mark.xfail(reason=CORE_META_GAPS[f], strict=True)) if f in CORE_META_GAPS else f
-     for f in FILES],
+    FILES,
 )
 def test_end_to_end_metadata_matches_golden(name):
     pytest.importorskip("gxlib.parse")
     problems = compare_metadata(name)
     assert not problems, f"{name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_end_to_end_no_gaps(name):
+    """Stricter than the comparison above: every cell the document states (golden not
+    null) comes out as a number, and the report is ``ok`` unless something is NA."""
+    pytest.importorskip("gxlib.parse")
+    g = golden(name)
+    res = parsed(name)
+    gaps = []
+    for section, keys, frame in (("applications", ("row", "applicant"), res.applications),
+                                 ("reviews", ("proceeding", "outcome"), res.reviews)):
+        got = {(r[keys[0]], r[keys[1]]): r["value"] for r in frame.to_dict("records")}
+        for row, vals in g[section]["rows"].items():
+            for col, want in zip(g[section]["columns"], vals):
+                if want is not None and _na(got.get((row, col))):
+                    gaps.append(f"{section}/{row}/{col} (golden {want})")
+    got = {(r["item"], r["measure"]): r["value"] for r in res.disclosure.to_dict("records")}
+    gaps += [f"disclosure/{r['item']}/{r['measure']}" for r in g["disclosure"]
+             if r["value"] is not None and _na(got.get((r["item"], r["measure"])))]
+    assert not gaps, gaps
