@@ -108,7 +108,12 @@ def load_grid(config: str | Path, data_dir: str | Path,
     """Expand the YAML grid into jobs (``for_each`` entries read the reports table)."""
     import yaml
 
-    config = Path(config).resolve()
+    config = Path(config)
+    if not config.is_file() and not config.is_absolute() and (REPO_ROOT / config).is_file():
+        config = REPO_ROOT / config          # the default grid, when run outside the repo
+    if not config.is_file():
+        raise FileNotFoundError(f"{config}: grid file not found (see notebooks/render.yml)")
+    config = config.resolve()
     data_dir = Path(data_dir).resolve()
     spec = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     defaults = dict(spec.get("defaults") or {})

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gxlib import metrics as m
-from tests import contract_frames as cf
+import contract_frames as cf  # tests/ is on sys.path (pytest rootdir-relative import)
 
 
 def approx(x, rel=1e-4):

@@ -1,0 +1,133 @@
+"""Batch rendering: grid expansion, a deliberately failing notebook that does not stop the
+others, and HTML escaping of values taken from data (a malicious agency name)."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from gxlib import render
+import contract_frames as cf  # tests/ is on sys.path (pytest rootdir-relative import)
+
+REPO = Path(__file__).resolve().parents[1]
+EVIL_AGENCY = '<script>alert("agency")</script>局'
+EVIL_PROVINCE = "<img src=x onerror=alert(1)>省"
+FAILING_MESSAGE = "boom <b>not bold</b>"
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> Path:
+    """Two zero-application reports: one from an agency whose name is an XSS attempt."""
+    reps = [cf.report("e1", EVIL_AGENCY, 2021, "2021", province=EVIL_PROVINCE),
+            cf.report("e2", "正常局", 2022, "2021", province="福建省")]
+    apps = cf.full_section3("e1") + cf.full_section3("e2")
+    t = cf.tables(reps, [], apps, cf.review_rows("e1") + cf.review_rows("e2"))
+    return cf.write_processed(t, tmp_path_factory.mktemp("evil") / "processed")
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("grid")
+    bad = new_notebook(cells=[
+        new_code_cell('lang: str = "zh"  # label language', metadata={"tags": ["parameters"]}),
+        new_code_cell(f"raise RuntimeError({FAILING_MESSAGE!r})"),
+    ])
+    bad.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                  "language": "python"}
+    nbformat.write(bad, folder / "fails.ipynb")
+    profile = (REPO / "notebooks" / "05_agency_profile.ipynb").as_posix()
+    (folder / "grid.yml").write_text(f"""
+defaults:
+  lang: zh
+reports:
+  - notebook: fails.ipynb
+    title: 故意失败 / fails on purpose
+  - notebook: {profile}
+    title: 机关概况
+    for_each: agency
+""", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def rendered(grid, processed):
+    out = grid / "reports"
+    results = render.render_grid(grid / "grid.yml", processed, out, jobs=2, log=lambda *_: None)
+    return out, results
+
+
+def test_load_grid_expands_for_each(grid, processed):
+    jobs = render.load_grid(grid / "grid.yml", processed, {"lang": "en"})
+    assert [j.title for j in jobs] == ["故意失败 / fails on purpose",
+                                       f"机关概况 · {EVIL_AGENCY}", "机关概况 · 正常局"]
+    assert jobs[1].parameters["agency"] == EVIL_AGENCY
+    assert all(j.parameters["lang"] == "en" for j in jobs)          # override wins
+    assert all(Path(j.parameters["data_dir"]).is_absolute() for j in jobs)
+    for j in jobs:
+        assert re.fullmatch(r"[\w\-]+", j.name), j.name                # safe file names
+
+
+def test_repo_grid_lists_every_notebook(tmp_path):
+    t = cf.seed_like()
+    data = cf.write_processed(t, tmp_path / "p")
+    jobs = render.load_grid(REPO / "notebooks" / "render.yml", data)
+    stems = {Path(j.notebook).stem for j in jobs}
+    assert {p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")} <= stems
+    agencies = {j.parameters.get("agency") for j in jobs} - {None}
+    assert agencies == set(t.reports["agency"])
+    provinces = {j.parameters.get("province") for j in jobs} - {None}
+    assert provinces == set(t.reports["province"]) - {""}
+
+
+def test_slug_is_collision_resistant():
+    assert render.slug("a/b") != render.slug("a_b")
+    assert re.fullmatch(r"[\w\-]+", render.slug("../../etc/passwd"))
+
+
+def test_failing_notebook_does_not_stop_the_others(rendered):
+    out, results = rendered
+    status = {r.job.title: r.status for r in results}
+    assert status["故意失败 / fails on purpose"] == "failed"
+    assert status[f"机关概况 · {EVIL_AGENCY}"] == "ok"
+    assert status["机关概况 · 正常局"] == "ok"
+    failed = next(r for r in results if r.status == "failed")
+    assert "RuntimeError" in failed.error and "boom" in failed.error
+    assert (out / failed.executed).is_file()                       # kept for debugging
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'class="failed"' in index
+    assert "boom &lt;b&gt;not bold&lt;/b&gt;" in index              # error shown, escaped
+    records = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in records] == [r.status for r in results]
+
+
+def test_every_html_output_escapes_data_values(rendered):
+    out, results = rendered
+    pages = [out / "index.html"] + sorted((out / "html").glob("*.html"))
+    assert len(pages) == 1 + len(results)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert '<script>alert("agency")' not in text, page.name
+        assert "<img src=x onerror" not in text, page.name
+        assert "<b>not bold</b>" not in text, page.name
+    evil = next(r for r in results if r.job.parameters.get("agency") == EVIL_AGENCY)
+    page = (out / evil.html).read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(" in page                           # shown, as text
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(" in index
+    assert evil.figures["agency"] == EVIL_AGENCY and evil.figures["n_reports"] == 1
+
+
+def test_cli_exit_codes(grid, processed, tmp_path):
+    parser = argparse.ArgumentParser()
+    render.add_arguments(parser)
+    base = ["--config", str(grid / "grid.yml"), "--data", str(processed),
+            "--out", str(tmp_path / "r"), "--jobs", "1", "--only", "fails"]
+    assert render.run(parser.parse_args(base)) == 1
+    assert render.run(parser.parse_args(base + ["--allow-failures"])) == 0
+    assert render.run(parser.parse_args(base[:3] + [str(tmp_path / "nowhere")] + base[4:])) == 2
+    assert render.run(parser.parse_args(base[:-1] + ["no-such-entry"])) == 2
