@@ -495,7 +495,7 @@ def rates(tables: Any, metrics: Sequence[str] | None = None,
         rate = RATES[name]
         num, den = rate.per_report(q)
         parts.append(_ratio_table(keys, num, den, by, rate.kind, min_n).assign(metric=name))
-    return _finish(parts, by, "metric", RATE_COLUMNS, tables.reports)
+    return _ordered(_finish(parts, by, "metric", RATE_COLUMNS, tables.reports), names)
 
 
 def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
@@ -533,6 +533,13 @@ def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: 
                                   min_n).assign(applicant=applicant))
     out = _finish(parts, by, "applicant", RATE_COLUMNS, tables.reports)
     return _recode(out, "applicant", tables.applications)
+
+
+def _ordered(out: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``metric`` as an ordered categorical in the order asked for (legends, tables)."""
+    out["metric"] = pd.Categorical(out["metric"], categories=list(dict.fromkeys(names)),
+                                   ordered=True)
+    return out
 
 
 def _recode(out: pd.DataFrame, column: str, source: pd.DataFrame) -> pd.DataFrame:
@@ -586,7 +593,7 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None,
             n_excluded=(agg["size"] - agg["count"]).astype("int64"),
             small=(n < min_n))
         parts.append(res)
-    return _finish(parts, by, "metric", VOLUME_COLUMNS, tables.reports)
+    return _ordered(_finish(parts, by, "metric", VOLUME_COLUMNS, tables.reports), names)
 
 
 def report_table(tables: Any, columns: Sequence[str] = (

@@ -339,7 +339,8 @@ def rate_plot(df: pd.DataFrame, x: str = "year", hue: str | None = None, *, lang
     if title:
         ax.set_title(title)
     if hue is not None:
-        ax.legend(title=field(hue, lang), fontsize=8, loc="best")
+        ax.legend(title=field(hue, lang), fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     footnote(ax, t("竖线：95% Wilson 区间；空心点：样本过少；n：分母", "bars: 95% Wilson interval; "
                    "hollow: small group; n: denominator", lang))
     return ax
@@ -389,7 +390,8 @@ def volume_plot(df: pd.DataFrame, x: str = "year", hue: str | None = None, *,
     if title:
         ax.set_title(title)
     if hue is not None:
-        ax.legend(title=field(hue, lang), fontsize=8)
+        ax.legend(title=field(hue, lang), fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     footnote(ax, t("n：报告数；斜线：样本过少", "n: reports; hatched: small group", lang)
              + (t("；竖线：95% t 区间", "; bars: 95% t interval", lang) if stat == "mean" else ""))
     return ax
