@@ -53,11 +53,10 @@ def _clean_agency(s: str) -> str:
 def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None]:
     candidates = []
     if hint:
-        candidates.append(hint)
+        candidates.append(normalize(hint))
     candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
     candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
-    for cand in candidates:
-        c = normalize(cand)
+    for c in candidates:
         m = _TITLE.search(c)
         if m is None or not m.group("agency").strip():
             m = _TITLE_YEAR_FIRST.search(c) or m
@@ -67,8 +66,10 @@ def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None
     return "", None
 
 
-def extract(text: str, title_hint: str | None = None, published_hint: str | None = None) -> Meta:
-    text = normalize(text)
+def extract(text: str, title_hint: str | None = None, published_hint: str | None = None,
+            normalized: bool = False) -> Meta:
+    if not normalized:
+        text = normalize(text)
     meta = Meta()
     title, m = find_title(text, title_hint)
     if m:

@@ -9,11 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
-import sys
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +17,7 @@ from . import checks as rules
 from . import meta as metamod
 from . import regions
 from .readers import Document, ReadError, is_candidate, read
-from .tables import Check, Tables, parse_tables
+from .tables import Check, Tables, normalize, parse_tables
 
 REPORT_COLUMNS = [
     "report_id", "source_file", "sha256", "title", "agency", "year", "year_source", "published", "template",
@@ -75,17 +71,17 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
         _apply_manifest(report, manifest_row, "")
         return result
     report["format"] = doc.format
-    text = doc.text
+    text = normalize(doc.text)
     if not text.strip():
         report.update(status="failed", error="empty file (no text)")
         _apply_manifest(report, manifest_row, "")
         return result
     try:
-        tables = parse_tables(text, doc.explicit_cells)
+        tables = parse_tables(text, doc.explicit_cells, normalized=True)
     except Exception as err:  # never crash a batch on one file
         tables = Tables()
         tables.checks.append(Check("parser_error", "report", message=f"{type(err).__name__}: {err}"))
-    m = metamod.extract(text, doc.title, doc.published)
+    m = metamod.extract(text, doc.title, doc.published, normalized=True)
     report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
                   published=m.published, template=tables.template or "")
     _apply_manifest(report, manifest_row, text)
@@ -162,55 +158,3 @@ def list_files(raw_dir: Path) -> list[Path]:
     return sorted((p for p in raw_dir.rglob("*") if is_candidate(p)
                    and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)),
                   key=lambda p: p.relative_to(raw_dir).as_posix())
-
-
-def _work(args: tuple[str, str, dict | None]) -> dict:
-    path, rel, mrow = args
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        report = {c: "" for c in REPORT_COLUMNS}
-        report.update(report_id=report_id(rel, ""), source_file=rel, year=None, level="unknown",
-                      status="failed", error=f"cannot open the file: {err.strerror or err}")
-        return {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
-    return parse_bytes(data, rel, mrow)
-
-
-def parse_files(raw_dir: Path, files: list[Path], jobs: int | None = None, progress: bool | None = None) -> Iterable[dict]:
-    manifest = read_manifest(raw_dir)
-    tasks = []
-    for p in files:
-        rel = p.relative_to(raw_dir).as_posix()
-        tasks.append((str(p), rel, manifest.get(rel) or manifest.get(p.name)))
-    jobs = jobs or os.cpu_count() or 1
-    if progress is None:
-        progress = len(tasks) > 50 and sys.stderr.isatty()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), unit="file", desc="parsing", file=sys.stderr)
-    try:
-        if jobs == 1 or len(tasks) < 20:
-            for t in tasks:
-                yield _work(t)
-                if bar:
-                    bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for res in pool.map(_work, tasks, chunksize=max(1, min(64, len(tasks) // (jobs * 8) or 1))):
-                    yield res
-                    if bar:
-                        bar.update()
-    finally:
-        if bar:
-            bar.close()
-
-
-def cross_report_checks(results: list[dict]) -> None:
-    """Add the carry-over warning between reports of the same agency in consecutive years."""
-    reports = [r["report"] for r in results if r["report"]["status"] != "failed"]
-    apps = {r["report"]["report_id"]: r["applications"] for r in results}
-    by_id = {r["report"]["report_id"]: r for r in results}
-    for rid, check in rules.carry_over_checks(reports, apps):
-        by_id[rid]["checks"].append({"report_id": rid, **asdict(check)})

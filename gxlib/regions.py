@@ -108,15 +108,23 @@ def by_code(code: str, year: int) -> Division | None:
     return _year_table(_clamp(year))[1].get(code)
 
 
+@lru_cache(maxsize=64)
+def _automaton(year: int):
+    """Aho-Corasick automaton over every full division name of a year."""
+    import ahocorasick
+
+    auto = ahocorasick.Automaton()
+    for name in _names(year):
+        if name not in _GENERIC:
+            auto.add_word(name, name)
+    auto.make_automaton()
+    return auto
+
+
 def _matches(text: str, year: int, min_len: int) -> list[tuple[int, str, list[Division]]]:
     names = _names(year)
-    found: list[tuple[int, int, str]] = []
-    for i in range(len(text)):
-        for L in range(12, min_len - 1, -1):
-            s = text[i:i + L]
-            if len(s) == L and s in names and s not in _GENERIC:
-                found.append((i, i + L, s))
-                break
+    found = [(end - len(name) + 1, end + 1, name) for end, name in _automaton(_clamp(year)).iter(text)
+             if len(name) >= min_len]
     # longest non-overlapping, left to right
     found.sort(key=lambda t: (t[0], -(t[1] - t[0])))
     out, last = [], -1

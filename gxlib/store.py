@@ -11,6 +11,10 @@ from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS)
 
@@ -109,45 +113,47 @@ def typed(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return df[COLUMNS[name] + [c for c in df.columns if c not in COLUMNS[name]]]
 
 
-def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    if "value" in out.columns:
-        out["value"] = out["value"].map(_fmt_value).astype("str")
-    if "year" in out.columns:
-        out["year"] = out["year"].map(lambda y: "" if pd.isna(y) else str(int(y))).astype("str")
-    return out
+def _csv_table(table: pa.Table) -> pa.Table:
+    """Columns as CSV wants them: codes as text, numbers unquoted (0, 26.048), NA empty."""
+    cols = {}
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_dictionary(col.type):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_floating(col.type):
+            col = pc.round(col, 6)
+        cols[name] = col
+    return pa.table(cols)
 
 
-def _fmt_value(x) -> str:
-    if pd.isna(x):
-        return ""
-    x = float(x)
-    return str(int(x)) if x.is_integer() else repr(round(x, 6))
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
 
 
-def write(tables: Tables, out_dir: str | Path) -> list[Path]:
-    """Write every table as CSV (utf-8-sig) and Parquet.  Atomic per run: all files are
-    written to temporary names first and only then moved over the old ones, so a crash
-    leaves the previous outputs intact."""
+def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write every table as CSV (utf-8-sig) and Parquet, plus the data dictionary.
+
+    Atomic per run: all files are written under temporary names first and only then moved
+    over the old ones, so a crash leaves the previous outputs intact."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    tables = {"reports": _arrow(reports), **long, "checks": _arrow(checks)}
     staged: list[tuple[Path, Path]] = []
-    try:
-        for name, df in tables:
-            for suffix in (".csv", ".parquet"):
-                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix + ".tmp", dir=out)
-                os.close(fd)
-                tmp_path = Path(tmp)
-                staged.append((tmp_path, out / f"{name}{suffix}"))
-                if suffix == ".csv":
-                    _csv_frame(df).to_csv(tmp_path, index=False, encoding="utf-8-sig", lineterminator="\n",
-                                          quoting=csv.QUOTE_MINIMAL)
-                else:
-                    df.to_parquet(tmp_path, index=False)
-        fd, tmp = tempfile.mkstemp(prefix=".README.", suffix=".md.tmp", dir=out)
+
+    def stage(final: Path) -> Path:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=out)
         os.close(fd)
-        Path(tmp).write_text(data_dictionary(), encoding="utf-8")
-        staged.append((Path(tmp), out / "README.md"))
+        staged.append((Path(tmp), final))
+        return Path(tmp)
+
+    try:
+        for name in TABLES:
+            table = tables[name]
+            _write_parquet(table, stage(out / f"{name}.parquet"))
+            with open(stage(out / f"{name}.csv"), "wb") as fh:
+                fh.write(b"\xef\xbb\xbf")
+                pcsv.write_csv(_csv_table(table), fh, write_options=pcsv.WriteOptions(quoting_style="needed"))
+        stage(out / "README.md").write_text(data_dictionary(), encoding="utf-8")
     except BaseException:
         for tmp_path, _ in staged:
             tmp_path.unlink(missing_ok=True)
@@ -155,6 +161,23 @@ def write(tables: Tables, out_dir: str | Path) -> list[Path]:
     for tmp_path, final in staged:
         os.replace(tmp_path, final)
     return [final for _, final in staged]
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path)
+
+
+def write(tables: Tables, out_dir: str | Path) -> list[Path]:
+    """Write pandas contract tables (see :func:`write_arrow`)."""
+    long = {}
+    for name in ("disclosure", "applications", "reviews"):
+        df = getattr(tables, name).copy()
+        for c in df.columns:
+            if c != "value":
+                df[c] = df[c].astype("str").astype("category")
+        df["value"] = df["value"].astype("float64")
+        long[name] = _arrow(df)
+    return write_arrow(tables.reports, long, tables.checks, out_dir)
 
 
 def load(processed_dir: str | Path = "data/processed", columns: dict[str, list[str]] | None = None) -> Tables:

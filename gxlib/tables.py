@@ -336,6 +336,7 @@ _SEC5_HEADING = re.compile(
     r"[四五六七]\s*[、.]\s*(?:政府信息公开工作)?\s*存在的?\s*主要问题|存在的?主要问题及|[五六]\s*[、.]\s*其他需要报告"
 )
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_FORWARD = re.compile(fuzzy("结转下年度"))
 
 
 @dataclass
@@ -374,8 +375,7 @@ def find_regions(text: str) -> Regions:
     sec3 = sec4 = None
     if m3:
         tail_from = m3.end()
-        fwd = re.compile(fuzzy("结转下年度"))
-        mfwd = fwd.search(text, tail_from)
+        mfwd = _FORWARD.search(text, tail_from)
         search4 = mfwd.end() if mfwd else tail_from
         m4 = _SEC4_HEADING.search(text, search4)
         sec3_end = m4.start() if m4 else n
@@ -399,8 +399,8 @@ def detect_template(text: str, regions: Regions) -> tuple[str | None, dict]:
     hi = max([r[1] for r in (regions.sec2, regions.sec3, regions.sec4) if r] or [0])
     area = text[lo:hi]
     score = {}
-    for tpl, marks in TEMPLATE_MARKERS.items():
-        score[tpl] = sum(1 for mk in marks if re.search(fuzzy(mk), area))
+    for tpl, marks in _TEMPLATE_MARKER_RES.items():
+        score[tpl] = sum(1 for rx in marks if rx.search(area))
     if score["2019"] == score["2021"]:
         return None, score
     return ("2019" if score["2019"] > score["2021"] else "2021"), score
@@ -416,8 +416,9 @@ def is_flat(text: str, lo: int, hi: int) -> bool:
 # the parser
 
 
-def parse_tables(text: str, explicit: bool = False) -> Tables:
-    text = normalize(text)
+def parse_tables(text: str, explicit: bool = False, normalized: bool = False) -> Tables:
+    if not normalized:
+        text = normalize(text)
     out = Tables()
     regions = find_regions(text)
     template, _score = detect_template(text, regions)
@@ -436,13 +437,16 @@ def parse_tables(text: str, explicit: bool = False) -> Tables:
     return out
 
 
+_APPLICANT_HEADER_RES = [(code, re.compile(fuzzy(word))) for code, word in _APPLICANT_HEADERS]
+_TEMPLATE_MARKER_RES = {tpl: [re.compile(fuzzy(mk)) for mk in marks] for tpl, marks in TEMPLATE_MARKERS.items()}
+
+
 def _columns(text: str, lo: int, first_row: int) -> list[str]:
     """Applicant columns in the order of the header (7, or 8 with a 小计 column)."""
     header = text[lo:first_row]
-    cols = ["natural_person"]
     pos = {}
-    for code, word in _APPLICANT_HEADERS:
-        m = re.search(fuzzy(word), header)
+    for code, rx in _APPLICANT_HEADER_RES:
+        m = rx.search(header)
         if m:
             pos[code] = m.start()
     if "subtotal" in pos and "legal_service_org" in pos and pos["subtotal"] > pos["legal_service_org"]:
@@ -545,9 +549,20 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
     total_idx = cols.index("total")
     cands: dict[str, list[tuple[int, ...]]] = {}
     for code, chunks in runs_of.items():
+        if sum(len(c) for c in chunks) == k:
+            # one digit per cell: the only split there is
+            only = tuple(int(d) for c in chunks for d in c)
+            cands[code] = [only]
+            continue
         try:
-            free = runs.splits(chunks, k)
-            summed = [s for s in free if sum(s[:6]) == s[total_idx] and (k == 7 or sum(s[1:6]) == s[6])]
+            free = []
+            if k == 7:
+                summed = runs.row_splits(chunks, k)  # pruned search: only splits that add up
+            else:
+                free = runs.splits(chunks, k)
+                summed = [s for s in free if sum(s[:6]) == s[total_idx] and sum(s[1:6]) == s[6]]
+            if not summed and not free:
+                free = runs.splits(chunks, k)
         except runs.TooMany:
             free, summed = [], []
             out.checks.append(Check("ambiguous_split", "applications", code, "", "", "".join(chunks),
