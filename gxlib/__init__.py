@@ -43,10 +43,13 @@ def parse_dir(raw_dir: str | Path, jobs: int | None = None, progress: bool | Non
     return run(Path(raw_dir), jobs=jobs, progress=progress).tables
 
 
-def load(processed_dir: str | Path = "data/processed", columns: dict | None = None) -> "Tables":
+def load(processed_dir: str | Path = "data/processed", columns: dict | None = None,
+         filters: dict | None = None) -> "Tables":
+    """The tables of a processed folder, typed; see :func:`gxlib.store.load` for
+    column projection and filters pushed down into the Parquet scan."""
     from .store import load as _load
 
-    return _load(processed_dir, columns)
+    return _load(processed_dir, columns, filters)
 
 
 def codebook():

@@ -82,9 +82,16 @@ def label(variable: str, code: str, lang: str = "zh") -> str:
 
 def _category(values: pd.Series, variable: str) -> pd.Series:
     cats = codes(variable)
-    extra = sorted(set(values.dropna().astype(str)) - set(cats) - {""})
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # from Parquet dictionaries: recode the categories, not every row
+        present = {str(c) for c in values.cat.categories}
+        extra = sorted(present - set(cats) - {""})
+        return values.cat.rename_categories([str(c) for c in values.cat.categories]).astype(
+            pd.CategoricalDtype(cats + extra, ordered=True))
+    values = values.astype("str").where(values.notna(), "")
+    extra = sorted(set(values.unique()) - set(cats) - {""})
     dtype = pd.CategoricalDtype(cats + extra, ordered=True)
-    return values.astype("str").replace({"": None}).astype(dtype)
+    return values.replace({"": None}).astype(dtype)
 
 
 def frame(name: str, records: list[dict]) -> pd.DataFrame:
@@ -94,22 +101,32 @@ def frame(name: str, records: list[dict]) -> pd.DataFrame:
     return typed(name, df)
 
 
-def typed(name: str, df: pd.DataFrame) -> pd.DataFrame:
+def typed(name: str, df: pd.DataFrame, sort: bool = True, complete: bool = True) -> pd.DataFrame:
+    """Contract dtypes; ``complete=False`` types only the columns present (a projection)."""
     df = df.copy()
     for col in COLUMNS[name]:
-        if col not in df.columns:
+        if col not in df.columns and complete:
             df[col] = pd.NA
     if "value" in df.columns:
         df["value"] = pd.to_numeric(df["value"], errors="coerce").astype("Float64")
-    if name == "reports":
+    if "year" in df.columns:
         df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
     for col in df.columns:
         if col in CODED[name] or col in ("value", "year"):
             continue
-        df[col] = df[col].astype("str").where(df[col].notna(), "").astype("str")
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.cat.add_categories([""]) if "" not in s.cat.categories else s
+            df[col] = s.fillna("").astype("str")
+        else:
+            df[col] = s.astype("str").where(s.notna(), "").astype("str")
     for col, var in CODED[name].items():
-        df[col] = _category(df[col].astype("str").where(df[col].notna(), ""), var)
-    df = df.sort_values(SORT[name], kind="stable").reset_index(drop=True)
+        if col in df.columns:
+            df[col] = _category(df[col], var)
+    if not complete:
+        return df
+    if sort:
+        df = df.sort_values(SORT[name], kind="stable").reset_index(drop=True)
     return df[COLUMNS[name] + [c for c in df.columns if c not in COLUMNS[name]]]
 
 
@@ -180,23 +197,32 @@ def write(tables: Tables, out_dir: str | Path) -> list[Path]:
     return write_arrow(tables.reports, long, tables.checks, out_dir)
 
 
-def load(processed_dir: str | Path = "data/processed", columns: dict[str, list[str]] | None = None) -> Tables:
-    """Read the tables back with proper dtypes (Parquet when present, else CSV)."""
+def load(processed_dir: str | Path = "data/processed", columns: dict[str, list[str]] | None = None,
+         filters: dict[str, list] | None = None) -> Tables:
+    """Read the tables back with proper dtypes (Parquet when present, else CSV).
+
+    ``columns`` maps a table name to the columns to read, ``filters`` to pyarrow filters
+    pushed down into the Parquet scan, e.g.
+    ``load(d, columns={"applications": ["report_id", "row", "applicant", "value"]},
+    filters={"applications": [("row", "in", ["new", "handled_total"])]})``."""
     d = Path(processed_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
     out = {}
     for name in TABLES:
-        pq, cs = d / f"{name}.parquet", d / f"{name}.csv"
+        pqf, cs = d / f"{name}.parquet", d / f"{name}.csv"
         cols = (columns or {}).get(name)
-        if pq.is_file():
-            df = pd.read_parquet(pq, columns=cols)
+        flt = (filters or {}).get(name)
+        if pqf.is_file():
+            df = pd.read_parquet(pqf, columns=cols, filters=flt)
         elif cs.is_file():
             df = pd.read_csv(cs, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=cols)
+            if flt:
+                raise ValueError(f"{cs}: filters need the Parquet files (run `gx parse` again)")
         else:
             raise FileNotFoundError(f"{d}: {name}.csv is missing; run `gx parse RAW_DIR --out {d}` again")
-        if cols is None:
-            df = typed(name, df)
+        # our Parquet files are written sorted; a projection is typed column by column
+        df = typed(name, df, sort=not pqf.is_file(), complete=cols is None)
         out[name] = df
     return Tables(**out)
 
