@@ -1,0 +1,455 @@
+"""The scale benchmark (issue 5): parse N generated reports with ``gx parse`` and print the figures.
+
+    python -m benchmarks.run --n 100000 --jobs 2 --workdir /tmp/gxbench
+
+Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
+
+1. data     generate N reports into WORKDIR/raw (reused when the folder is complete for the
+            same N and seed; files changed by an earlier incremental step are restored first);
+2. small    ``gx parse`` on the first N/10 reports (hard links in WORKDIR/raw_small): the
+            memory and speed at a tenth of the size, to see whether memory is flat in N;
+3. full     ``gx parse WORKDIR/raw --out WORKDIR/out`` from an empty output folder: wall
+            time, reports/s, MB/s, peak memory;
+4. floor    in this process, a ProcessPoolExecutor with the same --jobs reads the same files
+            and finds every number with one compiled regex; the ratio full / floor;
+5. incremental  rewrite 1 % of the files with new numbers, re-run ``gx parse`` into the same
+            output folder; its time and its ratio to the full run; then a fresh full parse of
+            the changed folder into WORKDIR/out_fresh and a byte comparison of the CSVs;
+6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists.
+
+Memory is measured two ways for every ``gx`` run: the peak of the summed RSS of the gx
+process and all its descendants, sampled every 0.1 s with psutil (an upper bound: pages
+shared between forked workers count once per process), and the largest single-process
+max RSS reported by the kernel for the finished process tree (``os.wait4`` rusage).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import generate as gen
+
+NUMBER_RX = re.compile(rb"\d+(?:\.\d+)?")
+TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
+
+try:  # psutil ships with the notebook stack (ipykernel depends on it); optional here
+    import psutil
+except ImportError:  # pragma: no cover
+    psutil = None
+
+
+# ---------------------------------------------------------------------------------------
+# measuring a subprocess
+
+
+def gx_command() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m gxlib.cli``."""
+    exe = Path(sys.executable).parent / "gx"
+    if exe.is_file() and os.access(exe, os.X_OK):
+        return [str(exe)]
+    found = shutil.which("gx")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "gxlib.cli"]
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop a process this benchmark started, and its descendants, by their ids."""
+    pids = []
+    if psutil is not None:
+        try:
+            pids = [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            pids = []
+    for p in [pid] + pids:
+        try:
+            os.kill(p, 15)
+        except OSError:
+            pass
+
+
+def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: float | None = None) -> dict:
+    """Run ``cmd``; return wall seconds, exit code, peak tree RSS (psutil) and max single RSS.
+    With ``timeout``, the process tree is stopped after that many seconds (``timed_out``)."""
+    log_prefix.parent.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = log_prefix.with_suffix(".out"), log_prefix.with_suffix(".err")
+    peak = {"tree": 0, "procs": 0}
+    stop = threading.Event()
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+
+        def sample():
+            if psutil is None:
+                return
+            try:
+                root = psutil.Process(proc.pid)
+            except psutil.Error:
+                return
+            while not stop.is_set():
+                try:
+                    procs = [root] + root.children(recursive=True)
+                    total = 0
+                    for p in procs:
+                        try:
+                            total += p.memory_info().rss
+                        except psutil.Error:
+                            pass
+                    if total > peak["tree"]:
+                        peak["tree"] = total
+                    peak["procs"] = max(peak["procs"], len(procs))
+                except psutil.Error:
+                    break
+                stop.wait(interval)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        timed_out = False
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and not timed_out and time.perf_counter() - t0 > timeout:
+                timed_out = True
+                _kill_tree(proc.pid)
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stop.set()
+        th.join()
+    stdout = out_path.read_text(errors="replace")
+    stderr = err_path.read_text(errors="replace")
+    return {
+        "cmd": " ".join(cmd), "wall": wall, "rc": proc.returncode, "timed_out": timed_out,
+        "peak_tree_rss": peak["tree"] if psutil is not None else None, "max_procs": peak["procs"],
+        "max_single_rss": ru.ru_maxrss * 1024,  # Linux reports KiB
+        "stdout": stdout, "stderr": stderr, "log": str(out_path),
+    }
+
+
+def _mb(x: float | None) -> str:
+    return "n/a" if x is None else f"{x / 2**20:,.0f} MiB"
+
+
+def _tail(text: str, n: int = 6) -> str:
+    lines = [ln for ln in text.replace("\r", "\n").splitlines() if ln.strip()]
+    return "\n".join("      | " + ln[:200] for ln in lines[-n:])
+
+
+# ---------------------------------------------------------------------------------------
+# data
+
+
+def _count_files(folder: Path) -> tuple[int, int]:
+    n = size = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for f in files:
+            if not f.startswith("."):
+                n += 1
+                size += os.stat(os.path.join(root, f)).st_size
+    return n, size
+
+
+def ensure_data(raw: Path, n: int, seed: int, jobs: int) -> dict:
+    """Generate, or reuse a complete folder (restoring files an incremental step changed)."""
+    info = {"generated": False, "restored": 0, "gen_seconds": 0.0}
+    if gen.is_complete(raw, n, seed):
+        marker = gen.read_marker(raw)
+        changed = marker.get("changed") or {}
+        if changed:
+            for idx in changed:
+                gen.write_report(raw, seed, int(idx), 0)
+            marker["changed"] = {}
+            gen.write_marker(raw, marker)
+            info["restored"] = len(changed)
+        count, _ = _count_files(raw)
+        if count == n:
+            return info
+        print(f"  {raw}: {count} files, expected {n}: regenerating")
+    if raw.exists():
+        if gen.read_marker(raw) is None and any(raw.iterdir()):
+            raise SystemExit(f"{raw} exists, is not empty and was not made by the generator: choose another --workdir")
+        shutil.rmtree(raw)
+    st = gen.generate(raw, n, seed, jobs=jobs, progress=sys.stderr.isatty())
+    info.update(generated=True, gen_seconds=st["seconds"], stats=st)
+    return info
+
+
+def link_subset(raw: Path, small: Path, n_small: int, seed: int) -> None:
+    """WORKDIR/raw_small: hard links to reports 0..n_small-1 (same bytes, no copy)."""
+    if small.exists():
+        shutil.rmtree(small)
+    small.mkdir(parents=True)
+    for idx in range(n_small):
+        s = gen.spec(seed, idx)
+        dst = small / s["file"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(raw / s["file"], dst)
+        except OSError:
+            shutil.copyfile(raw / s["file"], dst)
+
+
+# ---------------------------------------------------------------------------------------
+# the floor
+
+
+def _scan(path: str) -> tuple[int, int]:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return len(data), len(NUMBER_RX.findall(data))
+
+
+def floor(raw: Path, jobs: int) -> dict:
+    """Read every file under ``raw`` and find every number with one compiled regex, in a
+    ProcessPoolExecutor with ``jobs`` workers (listing and pool start-up included)."""
+    t0 = time.perf_counter()
+    paths = []
+    for root, dirs, files in os.walk(raw):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        paths += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".")]
+    chunk = max(1, min(256, len(paths) // (jobs * 8) or 1))
+    nbytes = numbers = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for b, k in pool.map(_scan, paths, chunksize=chunk):
+            nbytes += b
+            numbers += k
+    return {"wall": time.perf_counter() - t0, "files": len(paths), "bytes": nbytes, "numbers": numbers}
+
+
+# ---------------------------------------------------------------------------------------
+# incremental
+
+
+def change_files(raw: Path, n: int, seed: int, share: float) -> list[int]:
+    """Rewrite ``share`` of the (undamaged) reports with new numbers; record them in the marker."""
+    k = max(1, round(n * share))
+    rng = random.Random(f"gxbench-change:{seed}:{n}")
+    order = rng.sample(range(n), min(n, k * 2 + 10))
+    chosen, changed = [], {}
+    for idx in order:
+        if len(chosen) == k:
+            break
+        s = gen.spec(seed, idx)
+        if s["damage"]:
+            continue
+        before = (raw / s["file"]).read_bytes()
+        for variant in range(1, 6):
+            if gen.render(gen.spec(seed, idx, variant)) != before:
+                gen.write_report(raw, seed, idx, variant)
+                changed[str(idx)] = variant
+                chosen.append(idx)
+                break
+    marker = gen.read_marker(raw) or {}
+    marker["changed"] = changed
+    gen.write_marker(raw, marker)
+    return chosen
+
+
+def _digest(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def compare_outputs(a: Path, b: Path) -> dict:
+    return {t: (_digest(a / f"{t}.csv"), _digest(b / f"{t}.csv")) for t in TABLES}
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _gx_summary(stdout: str) -> str:
+    for line in stdout.splitlines():
+        if "files:" in line and "reports/s" in line:
+            return line.strip()
+    return ""
+
+
+def _git_head() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + (" (work tree has uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=10000, help="number of reports (default 10000; the issue's figure is 100000)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes for gx and the floor (default: all cores)")
+    ap.add_argument("--workdir", default="/tmp/gxbench", help="folder for the generated data and outputs (default /tmp/gxbench)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--change", type=float, default=0.01, help="share of files changed for the incremental run (default 0.01)")
+    ap.add_argument("--small", type=int, default=None, help="size of the small run for the memory comparison (default N/10; 0 = skip)")
+    ap.add_argument("--no-render", action="store_true", help="skip the gx render step")
+    ap.add_argument("--render-timeout", type=float, default=1800,
+                    help="stop gx render after this many seconds and say so (default 1800; 0 = no limit)")
+    ap.add_argument("--no-fresh", action="store_true", help="skip the fresh full parse used to check incremental outputs")
+    args = ap.parse_args(argv)
+
+    work = Path(args.workdir).resolve()
+    raw, small_raw = work / "raw", work / "raw_small"
+    out, out_small, out_fresh, reports = work / "out", work / "out_small", work / "out_fresh", work / "reports"
+    logs = work / "logs"
+    gen.check_out_dir(raw)  # refuses data/raw
+    work.mkdir(parents=True, exist_ok=True)
+    gx = gx_command()
+    n_small = args.n // 10 if args.small is None else args.small
+    results: dict = {"n": args.n, "jobs": args.jobs, "seed": args.seed}
+
+    print("== gxlib scale benchmark ==")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    print(f"gx: {' '.join(gx)}; code at {_git_head()}")
+    print(f"memory: {'psutil ' + psutil.__version__ + ' (sum of RSS over the gx process tree, sampled every 0.1 s)' if psutil else 'psutil not installed: only the kernel rusage figure'}"
+          " + os.wait4 rusage (largest single process)")
+    print(f"workdir: {work}")
+
+    # 1. data ------------------------------------------------------------------------------
+    print("\n[1/6] data")
+    info = ensure_data(raw, args.n, args.seed, args.jobs)
+    n_files, size = _count_files(raw)
+    if info["generated"]:
+        st = info["stats"]
+        print(f"  generated {st['files']} files in {info['gen_seconds']:.1f} s")
+        print("  " + "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in sorted(st[k].items()))
+                               for k in ("shape", "encoding", "template", "damage")))
+    else:
+        restored = f", restored {info['restored']} files changed by the last run" if info["restored"] else ""
+        print(f"  reused the complete folder{restored}")
+    print(f"  N = {n_files} files, total {size / 1e6:,.1f} MB")
+    results.update(files=n_files, mb=size / 1e6)
+
+    def gx_parse(src: Path, dst: Path, name: str, fresh: bool = True) -> dict:
+        if fresh and dst.exists():
+            shutil.rmtree(dst)
+        r = measure(gx + ["parse", str(src), "--out", str(dst), "--jobs", str(args.jobs), "--no-progress"], logs / name)
+        if r["rc"] != 0:
+            print(f"  gx parse exited {r['rc']}; last lines of {logs / name}.err:\n{_tail(r['stderr'])}")
+        return r
+
+    def show(r: dict, files: int, mb: float) -> None:
+        print(f"  wall time      {r['wall']:.1f} s   (gx exit code {r['rc']})")
+        print(f"  reports/s      {files / r['wall']:,.0f}")
+        print(f"  MB/s           {mb / r['wall']:,.2f}")
+        print(f"  peak memory    {_mb(r['peak_tree_rss'])} summed over the gx process tree ({r['max_procs']} processes at most); "
+              f"largest single process {_mb(r['max_single_rss'])}")
+        if _gx_summary(r["stdout"]):
+            print(f"  gx said        {_gx_summary(r['stdout'])}")
+
+    # 2. small --------------------------------------------------------------------------------
+    r_small = None
+    if n_small:
+        print(f"\n[2/6] small run: gx parse on the first {n_small} reports (N/10)")
+        link_subset(raw, small_raw, n_small, args.seed)
+        s_files, s_size = _count_files(small_raw)
+        r_small = gx_parse(small_raw, out_small, "parse_small")
+        show(r_small, s_files, s_size / 1e6)
+        results["small"] = {"files": s_files, "mb": s_size / 1e6, **{k: r_small[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}}
+    else:
+        print("\n[2/6] small run skipped")
+
+    # 3. full ---------------------------------------------------------------------------------
+    print(f"\n[3/6] full run: gx parse on all {n_files} reports (empty output folder)")
+    r_full = gx_parse(raw, out, "parse_full")
+    show(r_full, n_files, size / 1e6)
+    results["full"] = {k: r_full[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}
+
+    # 4. floor --------------------------------------------------------------------------------
+    print(f"\n[4/6] floor: read the same bytes and find every number with one regex, ProcessPoolExecutor({args.jobs})")
+    fl = floor(raw, args.jobs)
+    print(f"  wall time      {fl['wall']:.2f} s   ({fl['files']} files, {fl['bytes'] / 1e6:,.1f} MB, {fl['numbers']:,} numbers)")
+    print(f"  reports/s      {fl['files'] / fl['wall']:,.0f}")
+    print(f"  MB/s           {fl['bytes'] / 1e6 / fl['wall']:,.1f}")
+    print(f"  parse / floor  {r_full['wall'] / fl['wall']:.1f}x")
+    results["floor"] = {**fl, "ratio": r_full["wall"] / fl["wall"]}
+
+    # 5. incremental --------------------------------------------------------------------------
+    print(f"\n[5/6] incremental: change {args.change:.0%} of the files, re-run gx parse into the same output folder")
+    changed = change_files(raw, args.n, args.seed, args.change)
+    print(f"  rewrote {len(changed)} files with new numbers")
+    r_inc = gx_parse(raw, out, "parse_incremental", fresh=False)
+    print(f"  wall time      {r_inc['wall']:.1f} s   (gx exit code {r_inc['rc']})")
+    print(f"  ratio to full  {r_inc['wall'] / r_full['wall']:.1%}")
+    print(f"  peak memory    {_mb(r_inc['peak_tree_rss'])} summed over the process tree; largest single process {_mb(r_inc['max_single_rss'])}")
+    if _gx_summary(r_inc["stdout"]):
+        print(f"  gx said        {_gx_summary(r_inc['stdout'])}")
+    results["incremental"] = {"changed": len(changed), "ratio": r_inc["wall"] / r_full["wall"],
+                              **{k: r_inc[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}}
+    if not args.no_fresh:
+        print("  fresh full parse of the changed folder (for the comparison)")
+        r_fresh = gx_parse(raw, out_fresh, "parse_fresh")
+        print(f"  fresh wall     {r_fresh['wall']:.1f} s")
+        cmp = compare_outputs(out, out_fresh)
+        same = all(a is not None and a == b for a, b in cmp.values())
+        for t, (a, b) in cmp.items():
+            print(f"    {t + '.csv':18} {'identical' if a is not None and a == b else 'DIFFERENT' if a and b else 'missing'}")
+        print(f"  identical to a full run: {'yes' if same else 'no'}")
+        results["incremental"].update(identical=same, fresh_wall=r_fresh["wall"])
+
+    # 6. render -------------------------------------------------------------------------------
+    print("\n[6/6] render")
+    has_render = subprocess.run(gx + ["render", "--help"], capture_output=True).returncode == 0
+    if args.no_render:
+        print("  skipped (--no-render)")
+    elif not has_render:
+        print("  gx render does not exist in this version: skipped")
+    else:
+        if reports.exists():
+            shutil.rmtree(reports)
+        r_render = measure(gx + ["render", "--data", str(out), "--out", str(reports), "--jobs", str(args.jobs)], logs / "render",
+                           timeout=args.render_timeout or None)
+        pages = sum(1 for _ in reports.rglob("*.html")) if reports.is_dir() else 0
+        if r_render["timed_out"]:
+            print(f"  NOT FINISHED: stopped after {args.render_timeout:.0f} s (--render-timeout), {pages} HTML pages written by then")
+        print(f"  wall time      {r_render['wall']:.1f} s   (gx render exit code {r_render['rc']}; {pages} HTML pages)")
+        print(f"  peak memory    {_mb(r_render['peak_tree_rss'])} summed over the process tree; largest single process {_mb(r_render['max_single_rss'])}")
+        if r_render["rc"] != 0:
+            print(f"  last lines of {logs / 'render'}.err:\n{_tail(r_render['stderr'])}")
+        results["render"] = {"pages": pages, **{k: r_render[k] for k in ("wall", "rc", "timed_out", "peak_tree_rss", "max_single_rss")}}
+
+    # summary ---------------------------------------------------------------------------------
+    print("\n== summary (as measured) ==")
+    print(f"  N                          {n_files} reports, {size / 1e6:,.1f} MB, --jobs {args.jobs}")
+    print(f"  parse                      {r_full['wall']:.1f} s, {n_files / r_full['wall']:,.0f} reports/s, {size / 1e6 / r_full['wall']:,.2f} MB/s")
+    print(f"  floor                      {fl['wall']:.2f} s; parse is {r_full['wall'] / fl['wall']:.1f}x the floor")
+    if r_small:
+        print(f"  peak memory (tree)         {_mb(r_small['peak_tree_rss'])} at N={n_small}; {_mb(r_full['peak_tree_rss'])} at N={n_files}")
+        print(f"  largest single process     {_mb(r_small['max_single_rss'])} at N={n_small}; {_mb(r_full['max_single_rss'])} at N={n_files}")
+    else:
+        print(f"  peak memory (tree)         {_mb(r_full['peak_tree_rss'])}; largest single process {_mb(r_full['max_single_rss'])}")
+    inc = results["incremental"]
+    print(f"  incremental ({inc['changed']} changed)  {inc['wall']:.1f} s = {inc['ratio']:.1%} of the full run"
+          + (f"; outputs identical to a full run: {'yes' if inc.get('identical') else 'no'}" if "identical" in inc else ""))
+    if "render" in results:
+        rr = results["render"]
+        print(f"  render                     {rr['wall']:.1f} s (exit {rr['rc']}{', stopped by --render-timeout' if rr['timed_out'] else ''}; "
+              f"{rr['pages']} HTML pages), peak {_mb(rr['peak_tree_rss'])} tree")
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"  (figures also in {work / 'results.json'}; logs in {logs})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
