@@ -2,7 +2,9 @@
 
 Every function takes the long tables of the data contract (``gxlib.load`` returns them as
 ``Tables``) and pivots only the rows it needs, so memory grows with the number of reports,
-not with the number of cells.
+not with the number of cells.  They equally take a :class:`gxlib.panel.Panel`, which holds
+the per-report quantities already aggregated from the Parquet files (one row per report,
+see :func:`gxlib.panel.load`): that is how the notebooks work at national scale.
 
 Three rules hold everywhere:
 
@@ -42,6 +44,8 @@ __all__ = [
     "missing_summary",
     "missing_values",
     "missing_tables",
+    "QUANTITY_COLUMNS",
+    "quantities_from_cells",
     "rates",
     "reason_shares",
     "report_quantities",
@@ -78,6 +82,12 @@ SINGLE_ROWS = {"new": "new", "carried_over": "carried_over", "handled": "handled
 APPLICATION_ROWS = tuple(SINGLE_ROWS.values()) + REASON_ROWS
 PROCEEDINGS = ("review", "litigation_direct", "litigation_after_review")
 OUTCOMES = ("upheld", "corrected", "other", "pending", "total")
+REVIEW_CELLS = tuple(f"{p}__{o}" for p in PROCEEDINGS for o in OUTCOMES)
+DISCLOSURE_CELLS = ("procurement__projects", "procurement__amount", "fees__amount")
+#: the columns of :func:`report_quantities`, in order.
+QUANTITY_COLUMNS = (tuple(SINGLE_ROWS) + ("withheld", "unavailable", "rejected",
+                                          "other_handling") + REASON_ROWS + REVIEW_CELLS
+                    + ("procurement_projects", "procurement_amount", "fee_amount"))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -273,6 +283,21 @@ def _sum(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return frame.reindex(columns=list(columns)).astype("Float64").sum(axis=1, skipna=False)
 
 
+def _precomputed(tables: Any, applicant: str = "total",
+                 derive_total: bool = True) -> pd.DataFrame | None:
+    """The per-report quantities a :class:`gxlib.panel.Panel` carries (None for long tables),
+    indexed by ``report_id`` in the order of ``tables.reports``."""
+    q = getattr(tables, "quantities", None)
+    if q is None:
+        return None
+    if applicant != "total" or not derive_total:
+        raise ValueError("a Panel holds the quantities of the 总计 column with derived totals "
+                         "only; use gxlib.load() (the long tables) for applicant="
+                         f"{applicant!r}, derive_total={derive_total}")
+    return q.set_index("report_id").reindex(
+        pd.Index(tables.reports["report_id"], name="report_id"))
+
+
 def report_quantities(tables: Any, applicant: str = "total",
                       derive_total: bool = True) -> pd.DataFrame:
     """One row per report (index ``report_id``, in the order of ``tables.reports``).
@@ -290,11 +315,47 @@ def report_quantities(tables: Any, applicant: str = "total",
     the six applicant columns when all six are known (a derived total belongs in the
     metrics, never in the tidy tables).  ``other_handling`` is the 2019 single row where
     present, else the sum of the three 2021 rows.
+
+    A :class:`gxlib.panel.Panel` already carries these columns (computed the same way,
+    by :func:`quantities_from_cells`); they are returned as they are.
     """
+    pre = _precomputed(tables, applicant, derive_total)
+    if pre is not None:
+        return pre[list(QUANTITY_COLUMNS)]
     reports = tables.reports
     ids = pd.Index(reports["report_id"], name="report_id")
     cells = _application_cells(tables.applications, APPLICATION_ROWS, applicant,
                                 derive_total).reindex(ids)
+
+    reviews = _as_str(tables.reviews[["report_id", "proceeding", "outcome", "value"]],
+                      ["proceeding", "outcome"])
+    reviews = reviews.assign(cell=reviews["proceeding"] + "__" + reviews["outcome"])
+    if reviews.empty:
+        wide = pd.DataFrame(index=ids, columns=list(REVIEW_CELLS), dtype="Float64")
+    else:
+        wide = _pivot_unique(reviews[["report_id", "cell", "value"]], ["report_id"], "cell",
+                             "reviews")
+
+    disc = tables.disclosure
+    disc = disc[disc["item"].isin(["procurement", "fees"]) & disc["measure"].isin(
+        ["projects", "amount"])]
+    disc = _as_str(disc[["report_id", "item", "measure", "value"]], ["item", "measure"])
+    disc = disc.assign(cell=disc["item"] + "__" + disc["measure"])
+    if disc.empty:
+        dwide = pd.DataFrame(index=ids, columns=list(DISCLOSURE_CELLS), dtype="Float64")
+    else:
+        dwide = _pivot_unique(disc[["report_id", "cell", "value"]], ["report_id"], "cell",
+                              "disclosure")
+    return quantities_from_cells(ids, cells, wide, dwide, reports["template"])
+
+
+def quantities_from_cells(ids: pd.Index, cells: pd.DataFrame, reviews: pd.DataFrame,
+                          disclosure: pd.DataFrame, template: Any) -> pd.DataFrame:
+    """The columns of :func:`report_quantities` from per-report cells (index report_id):
+    ``cells`` has the :data:`APPLICATION_ROWS` of one applicant column (totals already
+    derived), ``reviews`` the :data:`REVIEW_CELLS`, ``disclosure`` the
+    :data:`DISCLOSURE_CELLS`; ``template`` is aligned with ``ids``."""
+    cells = cells.reindex(index=ids, columns=list(APPLICATION_ROWS)).astype("Float64")
     out = pd.DataFrame(index=ids)
     for name, row in SINGLE_ROWS.items():
         out[name] = cells[row]
@@ -304,32 +365,10 @@ def report_quantities(tables: Any, applicant: str = "total",
     out["other_handling"] = cells["other"].fillna(_sum(cells, OTHER_2021))
     for row in REASON_ROWS:
         out[row] = cells[row]
-
-    reviews = _as_str(tables.reviews[["report_id", "proceeding", "outcome", "value"]],
-                      ["proceeding", "outcome"])
-    reviews = reviews.assign(cell=reviews["proceeding"] + "__" + reviews["outcome"])
-    review_cols = [f"{p}__{o}" for p in PROCEEDINGS for o in OUTCOMES]
-    if reviews.empty:
-        wide = pd.DataFrame(index=ids, columns=review_cols, dtype="Float64")
-    else:
-        wide = _pivot_unique(reviews[["report_id", "cell", "value"]], ["report_id"], "cell",
-                             "reviews")
-    wide = wide.reindex(index=ids, columns=review_cols).astype("Float64")
+    wide = reviews.reindex(index=ids, columns=list(REVIEW_CELLS)).astype("Float64")
     out = pd.concat([out, wide], axis=1)
-
-    disc = tables.disclosure
-    disc = disc[disc["item"].isin(["procurement", "fees"]) & disc["measure"].isin(
-        ["projects", "amount"])]
-    disc = _as_str(disc[["report_id", "item", "measure", "value"]], ["item", "measure"])
-    disc = disc.assign(cell=disc["item"] + "__" + disc["measure"])
-    disc_cols = ["procurement__projects", "procurement__amount", "fees__amount"]
-    if disc.empty:
-        dwide = pd.DataFrame(index=ids, columns=disc_cols, dtype="Float64")
-    else:
-        dwide = _pivot_unique(disc[["report_id", "cell", "value"]], ["report_id"], "cell",
-                              "disclosure")
-    dwide = dwide.reindex(index=ids, columns=disc_cols).astype("Float64")
-    template = reports["template"].astype("str").to_numpy()
+    dwide = disclosure.reindex(index=ids, columns=list(DISCLOSURE_CELLS)).astype("Float64")
+    template = np.asarray(pd.Series(template).astype("str"))
     is2019 = pd.Series(template == "2019", index=ids)
     is2021 = pd.Series(template == "2021", index=ids)
     out["procurement_projects"] = dwide["procurement__projects"].where(is2019)
@@ -512,7 +551,7 @@ def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: 
     parts = [_ratio_table(keys, q[row], q["handled"], by, "proportion", min_n).assign(row=row)
              for row in rows]
     out = _finish(parts, by, "row", RATE_COLUMNS, tables.reports)
-    return _recode(out, "row", tables.applications)
+    return _recode(out, "row", getattr(tables, "applications", None))
 
 
 def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
@@ -524,15 +563,19 @@ def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: 
     by = _check_by(tables.reports, by)
     ids = pd.Index(tables.reports["report_id"], name="report_id")
     keys = _keys(tables.reports, by)
-    total = _application_cells(tables.applications, ("new",), "total", derive_total)
-    total = total.reindex(ids)["new"]
-    parts = []
-    for applicant in APPLICANT_PARTS:
-        part = _application_cells(tables.applications, ("new",), applicant, False)
-        parts.append(_ratio_table(keys, part.reindex(ids)["new"], total, by, "proportion",
-                                  min_n).assign(applicant=applicant))
+    pre = _precomputed(tables, "total", derive_total)
+    if pre is not None:      # a Panel: the new row of every applicant column is there
+        total = pre["new"]
+        new = {a: pre[f"new__{a}"] for a in APPLICANT_PARTS}
+    else:
+        total = _application_cells(tables.applications, ("new",), "total", derive_total)
+        total = total.reindex(ids)["new"]
+        new = {a: _application_cells(tables.applications, ("new",), a, False).reindex(ids)["new"]
+               for a in APPLICANT_PARTS}
+    parts = [_ratio_table(keys, new[a], total, by, "proportion", min_n).assign(applicant=a)
+             for a in APPLICANT_PARTS]
     out = _finish(parts, by, "applicant", RATE_COLUMNS, tables.reports)
-    return _recode(out, "applicant", tables.applications)
+    return _recode(out, "applicant", getattr(tables, "applications", None))
 
 
 def _ordered(out: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -542,8 +585,16 @@ def _ordered(out: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return out
 
 
-def _recode(out: pd.DataFrame, column: str, source: pd.DataFrame) -> pd.DataFrame:
-    """Give ``column`` the categorical dtype it has in ``source`` (codebook order)."""
+def _recode(out: pd.DataFrame, column: str, source: pd.DataFrame | None) -> pd.DataFrame:
+    """Give ``column`` the categorical dtype it has in ``source`` (codebook order; the
+    codebook itself when there is no long table, as in a Panel)."""
+    if source is None or column not in source:
+        from .store import codes
+
+        known = codes(column)
+        extra = sorted(set(out[column].astype("str")) - set(known))
+        out[column] = out[column].astype(pd.CategoricalDtype(known + extra, ordered=True))
+        return out
     dtype = source[column].dtype
     if isinstance(dtype, pd.CategoricalDtype):
         out[column] = out[column].astype(dtype)
@@ -629,7 +680,7 @@ def check_counts(tables: Any, by: Sequence[str] | str | None = ("rule",)) -> pd.
     ``by`` may name columns of ``checks`` (rule, section, ...) or of ``reports``.
     """
     by = [by] if isinstance(by, str) else list(by or [])
-    checks = tables.checks
+    checks = _need(tables, "checks")
     extra = [b for b in by if b not in checks.columns]
     if extra:
         _check_by(tables.reports, extra)
@@ -641,6 +692,14 @@ def check_counts(tables: Any, by: Sequence[str] | str | None = ("rule",)) -> pd.
     agg = checks.groupby(by, observed=True, dropna=False).agg(
         n_checks=("report_id", "size"), n_reports=("report_id", "nunique"))
     return agg.reset_index().sort_values("n_checks", ascending=False, kind="stable")
+
+
+def _need(tables: Any, name: str) -> pd.DataFrame:
+    frame = getattr(tables, name, None)
+    if frame is None:
+        raise ValueError(f"this Panel has no {name!r} rows loaded; use "
+                         "panel.attach(checks=True, na_cells=True) first")
+    return frame
 
 
 PLACEHOLDERS = {"/", "-", "--", "—", "——", "／", "－", "─"}
@@ -660,7 +719,7 @@ def missing_values(tables: Any) -> pd.DataFrame:
              ("reviews", "proceeding", "outcome"))
     parts = []
     for table, rcol, ccol in specs:
-        frame = getattr(tables, table)
+        frame = _need(tables, table)
         na = frame[frame["value"].isna()]
         parts.append(pd.DataFrame({
             "report_id": na["report_id"].astype("str"), "table": table,
@@ -671,7 +730,7 @@ def missing_values(tables: Any) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     if out.empty:
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
-    checks = tables.checks
+    checks = _need(tables, "checks")
     chk = pd.DataFrame({"report_id": checks["report_id"].astype("str"),
                         "table": checks["section"].astype("str"),
                         "c_row": checks["row"].astype("str").fillna(""),
@@ -709,7 +768,12 @@ def missing_tables(tables: Any) -> pd.DataFrame:
     reports = tables.reports
     out = reports[["report_id", "source_file", "agency", "year", "template", "status",
                    "error"]].copy()
+    pre = getattr(tables, "quantities", None)
     for table in ("disclosure", "applications", "reviews"):
+        if pre is not None:  # a Panel counted the rows of every table per report
+            has = pre.set_index("report_id")[f"has_{table}"].reindex(reports["report_id"])
+            out[f"has_{table}"] = has.fillna(False).astype(bool).to_numpy()
+            continue
         present = set(getattr(tables, table)["report_id"].astype("str"))
         out[f"has_{table}"] = reports["report_id"].astype("str").isin(present).to_numpy()
     return out

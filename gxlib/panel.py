@@ -1,0 +1,365 @@
+"""The analysis panel: one row per report, aggregated from the Parquet files before any of
+it reaches pandas.
+
+The long tables hold about 200 rows per report (section 三 alone is 26 rows × 7 applicant
+columns), so ``gxlib.load`` on a national panel means tens of millions of pandas rows.  The
+notebooks only ever use a few dozen numbers per report.  :func:`load` therefore
+
+* reads ``reports`` with the columns the notebooks group and show by;
+* streams ``applications``, ``reviews`` and ``disclosure`` in Arrow record batches (projected
+  to ``report_id``, the code columns and ``value``) and scatters each batch into per-report
+  accumulators, so memory holds one batch plus one row per report, whatever the number of
+  cells;
+* derives the per-report quantities with :func:`gxlib.metrics.quantities_from_cells`, the
+  same code :func:`gxlib.metrics.report_quantities` uses on long tables (NA is never zero;
+  a 总计 that is NA is the sum of the six applicant columns only when all six are known);
+* caches the result: in the process, and as a Parquet file in ``cache_dir`` (or the folder
+  named by ``$GXLIB_PANEL_CACHE``, which ``gx render`` sets and fills once per run), keyed by
+  the size and modification time of the source files.
+
+Every function of :mod:`gxlib.metrics` accepts the :class:`Panel` in place of the long
+tables.  Checks and NA cells (for the data-quality views) are read on demand for the
+selected reports only, with the selection pushed into the Parquet scan
+(:meth:`Panel.attach`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from . import metrics as gm
+from .store import COLUMNS, TABLES, load as load_tables, typed
+
+__all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
+
+PANEL_VERSION = 1
+CACHE_ENV = "GXLIB_PANEL_CACHE"
+#: reports columns a panel keeps (grouping keys, labels, parse status).
+REPORT_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "province",
+                  "prefecture", "county", "division_code", "level", "status", "error"]
+BATCH_ROWS = 1 << 20
+_SOURCES = ("reports", "applications", "reviews", "disclosure")
+_MEMO: dict[str, pd.DataFrame] = {}
+
+
+@dataclass
+class Panel:
+    """Reports plus their per-report quantities; long-table rows only when attached.
+
+    ``quantities`` has ``report_id``, the :data:`gxlib.metrics.QUANTITY_COLUMNS`, the new
+    applications per applicant column (``new__natural_person`` ...) and ``has_disclosure``
+    / ``has_applications`` / ``has_reviews`` (the report's table gave any row).
+    ``checks`` is None until attached; ``disclosure``, ``applications``, ``reviews`` are
+    None until ``attach(na_cells=True)``, and then hold **only the NA cells** (what
+    :func:`gxlib.metrics.missing_values` reads).
+    """
+
+    reports: pd.DataFrame
+    quantities: pd.DataFrame
+    checks: pd.DataFrame | None = None
+    disclosure: pd.DataFrame | None = None
+    applications: pd.DataFrame | None = None
+    reviews: pd.DataFrame | None = None
+    data_dir: str = ""
+
+    def attach(self, checks: bool = False, na_cells: bool = False) -> "Panel":
+        """A copy with the checks and/or the NA cells of this panel's reports, read with the
+        report selection pushed down into the Parquet scan."""
+        d = Path(self.data_dir)
+        ids = self.reports["report_id"].astype("str").tolist()
+        total = _n_reports(d)
+        only = None if total is not None and len(ids) >= total else ids
+        frames: dict[str, pd.DataFrame] = {}
+        if checks:
+            frames["checks"] = _read(d, "checks", None, only)
+        if na_cells:
+            for name in ("disclosure", "applications", "reviews"):
+                frames[name] = _read(d, name, pc.field("value").is_null(), only)
+        return dataclasses.replace(self, **frames)
+
+
+# --------------------------------------------------------------------------- reading
+def _parquet(d: Path, name: str) -> Path | None:
+    path = d / f"{name}.parquet"
+    return path if path.is_file() else None
+
+
+def _n_reports(d: Path) -> int | None:
+    path = _parquet(d, "reports")
+    return pq.ParquetFile(path).metadata.num_rows if path else None
+
+
+def _read(d: Path, name: str, flt: Any, ids: list[str] | None) -> pd.DataFrame:
+    """Contract-typed rows of one table, filters pushed into the scan (CSV: filtered after)."""
+    path = _parquet(d, name)
+    if path is None:
+        frame = getattr(load_tables(d), name)
+        if flt is not None:
+            frame = frame[frame["value"].isna()]
+        if ids is not None:
+            frame = frame[frame["report_id"].isin(ids)]
+        return frame.reset_index(drop=True)
+    expr = flt
+    if ids is not None:
+        sel = pc.field("report_id").isin(pa.array(ids, pa.string()))
+        expr = sel if expr is None else expr & sel
+    table = ds.dataset(path, format="parquet").to_table(filter=expr)
+    frame = typed(name, table.to_pandas(), sort=False, complete=False)
+    return frame.reindex(columns=COLUMNS[name] + [c for c in frame.columns
+                                                  if c not in COLUMNS[name]])
+
+
+def _reports(d: Path) -> pd.DataFrame:
+    path = _parquet(d, "reports")
+    if path is None:
+        return load_tables(d).reports[REPORT_COLUMNS].reset_index(drop=True)
+    present = set(pq.read_schema(path).names)
+    cols = [c for c in REPORT_COLUMNS if c in present]
+    frame = typed("reports", pd.read_parquet(path, columns=cols), sort=False, complete=False)
+    for c in REPORT_COLUMNS:
+        if c not in frame:
+            frame[c] = ""
+    return frame[REPORT_COLUMNS]
+
+
+def _codes(column: pa.Array, values: pa.Array) -> np.ndarray:
+    """Position of every element of ``column`` in ``values`` (-1 when absent or null)."""
+    if pa.types.is_dictionary(column.type):
+        pos = pc.index_in(column.dictionary.cast(pa.large_string()), value_set=values)
+        pos = pos.take(column.indices)
+    else:
+        pos = pc.index_in(column.cast(pa.large_string()), value_set=values)
+    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _batches(path: Path, columns: list[str]):
+    dataset = ds.dataset(path, format="parquet")
+    for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
+        yield batch
+
+
+class _Cells:
+    """Per-report accumulators for one long table: Σvalue and the number of rows per
+    (report, cell), plus the number of rows per report (is the table present)."""
+
+    def __init__(self, n: int, cells: int):
+        self.n, self.cells = n, cells
+        self.total = np.zeros(n * cells)
+        self.count = np.zeros(n * cells)
+        self.rows = np.zeros(n)
+
+    def add(self, pos: np.ndarray, cell: np.ndarray, value: np.ndarray) -> None:
+        ok = pos >= 0
+        self.rows += np.bincount(pos[ok], minlength=self.n)
+        ok &= cell >= 0
+        flat = pos[ok] * self.cells + cell[ok]
+        size = self.n * self.cells
+        self.total += np.bincount(flat, weights=value[ok], minlength=size)
+        self.count += np.bincount(flat, minlength=size)
+
+    def values(self, table: str) -> np.ndarray:
+        """n × cells: the value, NaN where the cell is absent or NA."""
+        if (self.count > 1).any():
+            raise ValueError(f"{table}: duplicate cells; the tidy table must have one row "
+                             "per cell")
+        out = np.where(self.count == 1, self.total, np.nan)
+        return out.reshape(self.n, self.cells)
+
+
+def _stream_applications(path: Path, ids: pa.Array, n: int):
+    """(总计 column with derived totals, the new row of each applicant part, rows per report).
+
+    Per (report, row): the 总计 cell; Σ and number of the six applicant cells (a derived
+    total needs all six, and one NA among them makes it NA); Σ 2**applicant over every
+    applicant cell, whose popcount equals the number of cells unless a cell is duplicated.
+    """
+    rows = list(gm.APPLICATION_ROWS)
+    parts = list(gm.APPLICANT_PARTS)
+    row_codes = pa.array(rows, pa.large_string())
+    app_codes = pa.array(parts + ["total"], pa.large_string())
+    nr, size = len(rows), n * len(rows)
+    total = _Cells(n, nr)              # the 总计 column; .rows counts every row of the table
+    part_sum = _Cells(n, nr)           # the six applicant columns
+    new = _Cells(n, len(parts))        # the new row of each applicant column, as is
+    bits = np.zeros(size)
+    every = np.zeros(size)
+    new_row = rows.index("new")
+    for batch in _batches(path, ["report_id", "row", "applicant", "value"]):
+        pos = _codes(batch.column("report_id"), ids)
+        row = _codes(batch.column("row"), row_codes)
+        app = _codes(batch.column("applicant"), app_codes)
+        value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
+        is_total = app == len(parts)
+        is_part = (app >= 0) & ~is_total
+        total.add(pos, np.where(is_total, row, -1), value)
+        part_sum.add(np.where(is_part, pos, -1), row, value)
+        new.add(np.where(is_part & (row == new_row), pos, -1), app, value)
+        ok = (pos >= 0) & (row >= 0) & (app >= 0)
+        flat = pos[ok] * nr + row[ok]
+        bits += np.bincount(flat, weights=np.ldexp(1.0, app[ok]), minlength=size)
+        every += np.bincount(flat, minlength=size)
+    if (np.bitwise_count(bits.astype(np.int64)) != every).any():
+        raise ValueError("applications: duplicate cells; the tidy table must have one row "
+                         "per cell")
+    tot = total.values("applications")
+    derived = np.where(part_sum.count.reshape(n, nr) == len(parts),
+                       part_sum.total.reshape(n, nr), np.nan)
+    return np.where(np.isnan(tot), derived, tot), new.values("applications"), total.rows
+
+
+def _stream_cells(path: Path, ids: pa.Array, n: int, row_col: str, col_col: str,
+                  cells: tuple[str, ...], table: str):
+    """n × cells values (``<row>__<column>`` codes) and rows per report of one table."""
+    firsts = sorted({c.split("__")[0] for c in cells})
+    seconds = sorted({c.split("__")[1] for c in cells})
+    lookup = np.full((len(firsts) + 1, len(seconds) + 1), -1, dtype=np.int64)
+    for i, c in enumerate(cells):
+        a, b = c.split("__")
+        lookup[firsts.index(a), seconds.index(b)] = i
+    first_codes = pa.array(firsts, pa.large_string())
+    second_codes = pa.array(seconds, pa.large_string())
+    acc = _Cells(n, len(cells))
+    for batch in _batches(path, ["report_id", row_col, col_col, "value"]):
+        pos = _codes(batch.column("report_id"), ids)
+        a = _codes(batch.column(row_col), first_codes)
+        b = _codes(batch.column(col_col), second_codes)
+        value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
+        acc.add(pos, lookup[a, b], value)     # -1 indexes the "absent" row/column
+    return acc.values(table), acc.rows
+
+
+def build(data_dir: str | Path) -> pd.DataFrame:
+    """Compute the per-report quantities of a processed folder (streams the Parquet files;
+    falls back to the CSV files through ``gxlib.load``)."""
+    d = Path(data_dir)
+    if not all(_parquet(d, name) for name in _SOURCES):
+        return _build_from_tables(load_tables(d))
+    reports = _reports(d)
+    n = len(reports)
+    id_list = reports["report_id"].astype("str").tolist()
+    ids = pa.array(id_list, pa.large_string())
+    index = pd.Index(id_list, name="report_id")
+    tot, new, has_app = _stream_applications(_parquet(d, "applications"), ids, n)
+    rev, has_rev = _stream_cells(_parquet(d, "reviews"), ids, n, "proceeding", "outcome",
+                                 gm.REVIEW_CELLS, "reviews")
+    dis, has_dis = _stream_cells(_parquet(d, "disclosure"), ids, n, "item", "measure",
+                                 gm.DISCLOSURE_CELLS, "disclosure")
+
+    def frame(values: np.ndarray, columns) -> pd.DataFrame:
+        return pd.DataFrame({c: _float(values[:, i]) for i, c in enumerate(columns)},
+                            index=index)
+
+    q = gm.quantities_from_cells(index, frame(tot, gm.APPLICATION_ROWS),
+                                 frame(rev, gm.REVIEW_CELLS), frame(dis, gm.DISCLOSURE_CELLS),
+                                 reports["template"].to_numpy())
+    for i, a in enumerate(gm.APPLICANT_PARTS):
+        q[f"new__{a}"] = _float(new[:, i])
+    q["has_disclosure"] = has_dis > 0
+    q["has_applications"] = has_app > 0
+    q["has_reviews"] = has_rev > 0
+    return q.reset_index()
+
+
+def _float(values: np.ndarray) -> pd.arrays.FloatingArray:
+    """float64 with NaN for NA -> nullable Float64 with <NA>."""
+    return pd.arrays.FloatingArray(np.nan_to_num(values, nan=0.0), np.isnan(values))
+
+
+def _build_from_tables(t: Any) -> pd.DataFrame:
+    """The same columns from long tables in memory (the CSV fallback and the tests)."""
+    q = gm.report_quantities(t)
+    ids = pd.Index(t.reports["report_id"], name="report_id")
+    apps = t.applications
+    for a in gm.APPLICANT_PARTS:
+        q[f"new__{a}"] = gm._application_cells(apps, ("new",), a, False).reindex(ids)["new"]
+    for name in ("disclosure", "applications", "reviews"):
+        present = set(getattr(t, name)["report_id"].astype("str"))
+        q[f"has_{name}"] = ids.astype("str").isin(present)
+    return q.reset_index()
+
+
+# --------------------------------------------------------------------------- cache
+def _signature(d: Path) -> str:
+    parts = [f"v{PANEL_VERSION}", str(d.resolve())]
+    for name in TABLES:
+        for ext in ("parquet", "csv"):
+            path = d / f"{name}.{ext}"
+            if path.is_file():
+                st = path.stat()
+                parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def cache_path(data_dir: str | Path, cache_dir: str | Path) -> Path:
+    """Where the quantities of ``data_dir`` are cached in ``cache_dir``."""
+    return Path(cache_dir) / f"panel-{_signature(Path(data_dir))}.parquet"
+
+
+def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """The per-report quantities of a processed folder, computed once (see module doc)."""
+    d = Path(data_dir)
+    key = _signature(d)
+    if key in _MEMO:
+        return _MEMO[key].copy()
+    cache_dir = cache_dir or os.environ.get(CACHE_ENV) or None
+    q = None
+    if cache_dir:
+        path = cache_path(d, cache_dir)
+        if path.is_file():
+            try:
+                q = pd.read_parquet(path)
+            except Exception:  # noqa: BLE001 - a damaged cache is recomputed
+                q = None
+        if q is None:
+            q = build(d)
+            _write_atomic(q, path)
+    else:
+        q = build(d)
+    _MEMO.clear()
+    _MEMO[key] = q
+    return q.copy()
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(data_dir: str | Path = "data/processed", *, checks: bool = False,
+         na_cells: bool = False, cache_dir: str | Path | None = None) -> Panel:
+    """Reports + per-report quantities of a processed folder (see the module doc).
+
+    ``checks`` / ``na_cells`` attach those rows for every report at once; after
+    :func:`gxlib.metrics.select` prefer ``panel.attach(...)``, which reads only the rows of
+    the selected reports.
+    """
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
+    reports = _reports(d)
+    q = quantities(d, cache_dir)
+    if not q["report_id"].astype("str").equals(reports["report_id"].astype("str")):
+        q = q.set_index("report_id").reindex(reports["report_id"].astype("str")).reset_index()
+    panel = Panel(reports=reports, quantities=q, data_dir=str(d.resolve()))
+    if checks or na_cells:
+        panel = panel.attach(checks=checks, na_cells=na_cells)
+    return panel
