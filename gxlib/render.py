@@ -15,14 +15,26 @@ The grid lives in a YAML file (default ``notebooks/render.yml``)::
 
 ``for_each`` names a column of ``reports`` (agency, province, prefecture, level, year,
 ...); the value is passed as the parameter of the same name (``parameter:`` renames it).
-Every run also gets ``data_dir`` (absolute).  Runs execute in parallel in a process pool
-(papermill, kernel ``python3``); a failing run is recorded as failed with its error and
-does not stop the others.  Outputs::
+``limit: N`` keeps the N values with the most reports (ties by value); the index says how
+many were left out and how to render one of them (``--only NAME`` matches any value, limit
+or not; ``-p agency=NAME`` makes a ``for_each: agency`` entry render just that value).
+Every run also gets ``data_dir`` (absolute).
+
+Runs execute in parallel in a process pool; each worker keeps one Jupyter kernel (``python3``)
+and reuses it from notebook to notebook, with the user namespace reset (``%reset -f``),
+figures closed and the working directory set before each run, so the imports and the
+per-report panel (``gxlib.panel``, cached in ``<out>/cache`` once per run) are paid once per
+worker rather than once per notebook.  ``fresh_kernels=True`` (``--fresh-kernels``) starts a
+new kernel for every notebook instead; a kernel is always restarted after a failed run.
+Parameters are injected as papermill does (an ``injected-parameters`` cell).  A failing run
+is recorded as failed with its error and does not stop the others.  Outputs::
 
     <out>/executed/<name>.ipynb   executed notebooks (the papermill record of parameters)
     <out>/html/<name>.html        HTML with input cells hidden
     <out>/index.html              every run: title, parameters, status, error, key figures
     <out>/index.json              the same, machine-readable
+    <out>/cache/                  per-report panel of the data folder (gxlib.panel)
+    <out>/executed/kernel-*.log   kernel stderr
 
 Every value that comes from data (agency names, file names, errors) is HTML-escaped in
 the index; notebooks escape what they put into Markdown (``gxlib.plotting.md``).
@@ -35,6 +47,7 @@ import html
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -64,6 +77,18 @@ class Job:
 
 
 @dataclass
+class Omitted:
+    """A ``for_each`` entry whose values were cut by ``limit``."""
+
+    title: str
+    notebook: str
+    column: str
+    parameter: str
+    shown: int
+    total: int
+
+
+@dataclass
 class Result:
     job: Job
     status: str = "ok"       # ok | failed
@@ -83,8 +108,9 @@ def slug(value: Any, limit: int = 40) -> str:
     return f"{safe}-{digest}"
 
 
-def _distinct(data_dir: Path, column: str) -> list[Any]:
-    """Distinct non-empty values of one reports column (reads only that column)."""
+def _distinct(data_dir: Path, column: str, limit: int | None = None) -> tuple[list[Any], int]:
+    """Distinct non-empty values of one reports column (reads only that column) and how
+    many there are.  With ``limit``, the values with the most reports (ties by value)."""
     import pandas as pd
 
     pq, csv = data_dir / "reports.parquet", data_dir / "reports.csv"
@@ -98,26 +124,46 @@ def _distinct(data_dir: Path, column: str) -> list[Any]:
                                 "run `gx parse RAW_DIR` first")
     values = values.dropna()
     values = values[values.astype(str).str.strip() != ""]
-    if column == "year":
-        return sorted({int(v) for v in values.tolist()})
-    return sorted({str(v) for v in values.tolist()})
+    values = values.astype(int) if column == "year" else values.astype(str)
+    counts = values.value_counts()
+    keys = sorted(counts.index.tolist())
+    if limit is not None and len(keys) > limit:
+        order = sorted(keys, key=lambda k: -int(counts[k]))   # stable: ties stay by value
+        keys = sorted(order[:limit])
+    return keys, int(len(counts))
 
 
-def load_grid(config: str | Path, data_dir: str | Path,
-              overrides: Mapping[str, Any] | None = None) -> list[Job]:
-    """Expand the YAML grid into jobs (``for_each`` entries read the reports table)."""
-    import yaml
-
+def _grid_file(config: str | Path) -> Path:
     config = Path(config)
     if not config.is_file() and not config.is_absolute() and (REPO_ROOT / config).is_file():
         config = REPO_ROOT / config          # the default grid, when run outside the repo
     if not config.is_file():
         raise FileNotFoundError(f"{config}: grid file not found (see notebooks/render.yml)")
-    config = config.resolve()
+    return config.resolve()
+
+
+def expand_grid(config: str | Path, data_dir: str | Path,
+                overrides: Mapping[str, Any] | None = None,
+                only: str | None = None) -> tuple[list[Job], list[Omitted]]:
+    """The jobs of the grid and the ``for_each`` entries cut by their ``limit``.
+
+    ``only`` keeps the jobs whose output name or title contains it; it is applied before
+    ``limit``, so any single value can be asked for.  An override naming the parameter of
+    a ``for_each`` entry makes that entry a single run for the given value.
+    """
+    import yaml
+
+    config = _grid_file(config)
     data_dir = Path(data_dir).resolve()
     spec = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     defaults = dict(spec.get("defaults") or {})
+    overrides = dict(overrides or {})
     jobs: list[Job] = []
+    omitted: list[Omitted] = []
+
+    def keep(job: Job) -> bool:
+        return not only or only in job.name or only in job.title
+
     for i, entry in enumerate(spec.get("reports") or []):
         if "notebook" not in entry:
             raise ValueError(f"{config}: reports[{i}] has no 'notebook'")
@@ -125,21 +171,38 @@ def load_grid(config: str | Path, data_dir: str | Path,
         stem = entry.get("name") or notebook.stem
         title = entry.get("title") or stem
         params = {**defaults, **(entry.get("parameters") or {}), "data_dir": str(data_dir)}
-        params.update(overrides or {})
+        params.update(overrides)
         column = entry.get("for_each")
         if not column:
-            jobs.append(Job(str(notebook), stem, title, params))
+            job = Job(str(notebook), stem, title, params)
+            jobs += [job] if keep(job) else []
             continue
         param = entry.get("parameter") or column
-        for value in _distinct(data_dir, column):
-            jobs.append(Job(str(notebook), f"{stem}__{column}-{slug(value)}",
-                            f"{title} · {value}", {**params, param: value}))
+        limit = entry.get("limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"{config}: reports[{i}]: limit must be a whole number >= 0")
+        if param in overrides:
+            values, total = [overrides[param]], 1
+        else:
+            values, total = _distinct(data_dir, column, None if only else limit)
+        expanded = [Job(str(notebook), f"{stem}__{column}-{slug(value)}", f"{title} · {value}",
+                        {**params, param: value}) for value in values]
+        jobs += [j for j in expanded if keep(j)]
+        if not only and len(values) < total:
+            omitted.append(Omitted(title, notebook.name, column, param, len(values), total))
     names = [j.name for j in jobs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f"{config}: several runs would write the same output {dup}; give "
                          "the entries distinct 'name:' values")
-    return jobs
+    return jobs, omitted
+
+
+def load_grid(config: str | Path, data_dir: str | Path,
+              overrides: Mapping[str, Any] | None = None,
+              only: str | None = None) -> list[Job]:
+    """Expand the YAML grid into jobs (``for_each`` entries read the reports table)."""
+    return expand_grid(config, data_dir, overrides, only)[0]
 
 
 # --------------------------------------------------------------------------- one run
@@ -185,11 +248,11 @@ def _error_text(exc: BaseException) -> str:
 
 
 @contextmanager
-def _stderr_to(path: Path):
+def _stderr_to(path: Path, mode: str = "wb"):
     """Send this process's (and its kernels') stderr to ``path`` for the duration."""
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(path, "wb") as fh:
+    with open(path, mode) as fh:
         os.dup2(fh.fileno(), 2)
         try:
             yield
@@ -199,24 +262,123 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
-def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None = 600) -> Result:
-    """Execute one notebook and convert it; never raises (errors go into the Result).
+# imported once when a kernel starts, so every notebook after the first finds them loaded
+_WARM_UP = ("import numpy, pandas, pyarrow.dataset, matplotlib.pyplot, seaborn\n"
+            "import gxlib, gxlib.metrics, gxlib.panel, gxlib.plotting")
+# before each notebook: a clean user namespace, no open figures, the notebook's folder
+_RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+          "import os as _gx_os, matplotlib.pyplot as _gx_plt\n"
+          "_gx_plt.close('all'); _gx_os.chdir({cwd!r})\n"
+          "get_ipython().execution_count = 1\n"
+          "del _gx_os, _gx_plt")
 
-    Kernel chatter on stderr goes to ``executed/<name>.log``.
-    """
+
+class _Kernel:
+    """One Jupyter kernel of a worker, reused from notebook to notebook."""
+
+    def __init__(self, name: str = "python3"):
+        self.name = name
+        self.km = self.kc = None
+
+    def alive(self) -> bool:
+        return self.km is not None and self.km.is_alive()
+
+    def start(self, cwd: str, log: Path) -> None:
+        from jupyter_client.manager import KernelManager
+
+        self.km = KernelManager(kernel_name=self.name)
+        with _stderr_to(log, "ab"):        # the kernel inherits this stderr for its life
+            self.km.start_kernel(cwd=cwd)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+        self.run(_WARM_UP, timeout=300)
+
+    def run(self, code: str, timeout: float = 60) -> bool:
+        reply = self.kc.execute_interactive(code, store_history=False, timeout=timeout,
+                                            output_hook=lambda msg: None)
+        return reply["content"].get("status") == "ok"
+
+    def stop(self) -> None:
+        try:
+            if self.kc is not None:
+                self.kc.stop_channels()
+            if self.km is not None and self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+        self.km = self.kc = None
+
+
+_KERNEL: _Kernel | None = None
+
+
+def _shutdown_kernel() -> None:
+    global _KERNEL
+    if _KERNEL is not None:
+        _KERNEL.stop()
+        _KERNEL = None
+
+
+def _kernel_for(kernel: str, cwd: str, out: Path, fresh: bool) -> _Kernel:
+    """This process's kernel, (re)started when needed, reset for the next notebook."""
+    global _KERNEL
+    if _KERNEL is not None and (fresh or _KERNEL.name != kernel or not _KERNEL.alive()):
+        _shutdown_kernel()
+    if _KERNEL is None:
+        from multiprocessing import util
+
+        _KERNEL = _Kernel(kernel)
+        # ProcessPoolExecutor workers leave through os._exit: atexit would not run
+        util.Finalize(_KERNEL, _shutdown_kernel, exitpriority=10)
+        _KERNEL.start(cwd, out / "executed" / f"kernel-{os.getpid()}.log")
+    if not _KERNEL.run(_RESET.format(cwd=cwd)):
+        _shutdown_kernel()
+        return _kernel_for(kernel, cwd, out, fresh)
+    return _KERNEL
+
+
+def _execute(job: Job, executed: Path, kernel: str, timeout: int | None, out: Path,
+             fresh: bool) -> None:
+    """Parameterise (papermill's injected cell) and run the notebook in the worker's kernel;
+    the executed notebook is written even when a cell fails."""
+    import atexit
+
+    import nbformat
+    from nbclient import NotebookClient
+    from papermill.parameterize import parameterize_notebook
+
+    cwd = str(Path(job.notebook).parent)
+    nb = nbformat.read(job.notebook, as_version=4)
+    nb.metadata["papermill"] = nbformat.from_dict({})
+    for cell in nb.cells:          # as papermill's loader does: every cell has tags
+        cell.metadata.setdefault("tags", [])
+    nb = parameterize_notebook(nb, job.parameters, kernel_name=kernel)
+    k = _kernel_for(kernel, cwd, out, fresh)
+    client = NotebookClient(nb, km=k.km, timeout=timeout, kernel_name=kernel,
+                            resources={"metadata": {"path": cwd}})
+    client.kc = k.kc
+    try:
+        client.execute()
+    except BaseException:
+        _shutdown_kernel()           # a failed run may leave the kernel in any state
+        raise
+    finally:
+        atexit.unregister(client._cleanup_kernel)
+        nbformat.write(nb, str(executed))
+
+
+def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None = 600,
+            fresh_kernels: bool = False) -> Result:
+    """Execute one notebook and convert it; never raises (errors go into the Result)."""
     out = Path(out_dir)
     executed = out / "executed" / f"{job.name}.ipynb"
     target = out / "html" / f"{job.name}.html"
     res = Result(job)
     start = time.monotonic()
+    executed.unlink(missing_ok=True)
     try:
-        import papermill as pm
-
-        with _stderr_to(executed.with_suffix(".log")):
-            pm.execute_notebook(job.notebook, str(executed), parameters=job.parameters,
-                                kernel_name=kernel, cwd=str(Path(job.notebook).parent),
-                                progress_bar=False, log_output=False,
-                                execution_timeout=timeout)
+        _execute(job, executed, kernel, timeout, out, fresh_kernels)
     except BaseException as exc:  # noqa: BLE001 - a failed run is data, not a crash
         res.status, res.error = "failed", _error_text(exc)
     if executed.is_file():
@@ -235,25 +397,44 @@ def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None
     return res
 
 
+def prepare_panel(data_dir: Path, out: Path, log=print) -> None:
+    """Compute the per-report panel of ``data_dir`` once for the whole run (gxlib.panel) and
+    point the kernels at it through ``$GXLIB_PANEL_CACHE``."""
+    from . import panel
+
+    cache = Path(os.environ.get(panel.CACHE_ENV) or out / "cache")
+    os.environ[panel.CACHE_ENV] = str(cache)
+    try:
+        start = time.monotonic()
+        current = panel.cache_path(data_dir, cache)
+        if not current.is_file():
+            panel.quantities(data_dir, cache)
+            log(f"per-report panel of {data_dir} in {time.monotonic() - start:.1f}s -> {current}")
+        for old in cache.glob("panel-*.parquet"):
+            if old != current:
+                old.unlink(missing_ok=True)
+    except Exception as exc:  # noqa: BLE001 - the notebooks will report the problem
+        log(f"per-report panel not prepared ({_error_text(exc)}); each notebook computes it")
+
+
 # --------------------------------------------------------------------------- the grid
 def render_grid(config: str | Path = DEFAULT_CONFIG, data_dir: str | Path = "data/processed",
                 out_dir: str | Path = "reports", jobs: int | None = None, *,
                 only: str | None = None, overrides: Mapping[str, Any] | None = None,
                 kernel: str = "python3", timeout: int | None = 600, clean: bool = False,
-                log=print) -> list[Result]:
+                fresh_kernels: bool = False, log=print) -> list[Result]:
     """Run every job of the grid on ``jobs`` processes and write the index.
 
-    Returns the results in grid order.  ``only`` keeps the jobs whose name contains it.
+    Returns the results in grid order.  ``only`` keeps the jobs whose name or title
+    contains it (see :func:`expand_grid`).
     """
     out = Path(out_dir).resolve()
     data = Path(data_dir).resolve()
     if not data.is_dir():
         raise FileNotFoundError(f"{data}: no such folder; run `gx parse RAW_DIR --out {data}` first")
-    grid = load_grid(config, data, overrides)
-    if only:
-        grid = [j for j in grid if only in j.name]
+    grid, omitted = expand_grid(config, data, overrides, only)
     if clean:
-        for sub in ("executed", "html"):
+        for sub in ("executed", "html", "cache"):
             shutil.rmtree(out / sub, ignore_errors=True)
     (out / "executed").mkdir(parents=True, exist_ok=True)
     (out / "html").mkdir(parents=True, exist_ok=True)
@@ -262,16 +443,51 @@ def render_grid(config: str | Path = DEFAULT_CONFIG, data_dir: str | Path = "dat
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if pkg_parent not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([pkg_parent, *paths])
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(grid) or 1))
+    for o in omitted:
+        log(f"{o.title}: {o.shown} of {o.total} {o.column} values (limit); the index says "
+            "how to render the others")
+    saved_cache = os.environ.get(_panel_env())
+    if grid:
+        prepare_panel(data, out, log)
+    try:
+        results = _run_all(grid, out, workers_for(jobs, grid), kernel, timeout, fresh_kernels,
+                           log)
+    finally:             # the cache folder is this run's: do not leak it to the caller
+        if saved_cache is None:
+            os.environ.pop(_panel_env(), None)
+        else:
+            os.environ[_panel_env()] = saved_cache
+    ordered = [results[i] for i in range(len(grid))]
+    write_index(ordered, out, config=_grid_file(config), data_dir=data, omitted=omitted)
+    failed = sum(r.status != "ok" for r in ordered)
+    log(f"{len(ordered) - failed} ok, {failed} failed; index: {out / 'index.html'}")
+    return ordered
+
+
+def _panel_env() -> str:
+    from .panel import CACHE_ENV
+
+    return CACHE_ENV
+
+
+def workers_for(jobs: int | None, grid: list[Job]) -> int:
+    return max(1, min(jobs or os.cpu_count() or 1, len(grid) or 1))
+
+
+def _run_all(grid: list[Job], out: Path, workers: int, kernel: str, timeout: int | None,
+             fresh_kernels: bool, log) -> dict[int, Result]:
     log(f"rendering {len(grid)} notebook run(s) on {workers} process(es) -> {out}")
     results: dict[int, Result] = {}
     if workers == 1:
-        for i, job in enumerate(grid):
-            results[i] = run_job(job, str(out), kernel, timeout)
-            _log_result(results[i], log)
+        try:
+            for i, job in enumerate(grid):
+                results[i] = run_job(job, str(out), kernel, timeout, fresh_kernels)
+                _log_result(results[i], log)
+        finally:
+            _shutdown_kernel()
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(run_job, job, str(out), kernel, timeout): i
+            futures = {pool.submit(run_job, job, str(out), kernel, timeout, fresh_kernels): i
                        for i, job in enumerate(grid)}
             for fut in as_completed(futures):
                 i = futures[fut]
@@ -280,11 +496,7 @@ def render_grid(config: str | Path = DEFAULT_CONFIG, data_dir: str | Path = "dat
                 except BaseException as exc:  # noqa: BLE001 - a dead worker fails one run
                     results[i] = Result(grid[i], "failed", _error_text(exc))
                 _log_result(results[i], log)
-    ordered = [results[i] for i in range(len(grid))]
-    write_index(ordered, out, config=Path(config), data_dir=data)
-    failed = sum(r.status != "ok" for r in ordered)
-    log(f"{len(ordered) - failed} ok, {failed} failed; index: {out / 'index.html'}")
-    return ordered
+    return results
 
 
 def _log_result(res: Result, log) -> None:
@@ -310,11 +522,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _omitted_html(omitted: list[Omitted], out: Path, config: Path | None,
+                  data_dir: Path | None) -> str:
+    """What ``limit`` left out, and the command that renders one of the omitted values."""
+    if not omitted:
+        return ""
+    e = html.escape
+    base = "gx render"
+    if config is not None:
+        base += f" --config {shlex.quote(str(config))}"
+    if data_dir is not None:
+        base += f" --data {shlex.quote(str(data_dir))}"
+    items = []
+    for o in omitted:
+        left = o.total - o.shown
+        # another --out: the index of a run lists that run's reports only
+        cmd = f"{base} --out {shlex.quote(f'{out}-{o.column}')}"
+        items.append(
+            f"<li>{e(o.title)} (<code>{e(o.notebook)}</code>): {o.shown} / {o.total} "
+            f"<code>{e(o.column)}</code> 个取值已渲染（报告最多者），{left} 个未渲染 / "
+            f"{o.shown} of {o.total} values rendered (those with the most reports), {left} "
+            f"left out. 渲染其中一个 / render one: <code>{e(cmd)} --only "
+            f"'&lt;{e(o.column)}&gt;'</code> "
+            f"(或 / or <code>--only __{e(o.column)} -p {e(o.parameter)}='&lt;…&gt;'</code>)</li>")
+    return ("<h2>未全部渲染 / not rendered for every value</h2><ul>" + "".join(items)
+            + "</ul>")
+
+
 def write_index(results: Iterable[Result], out_dir: str | Path, *, config: Path | None = None,
-                data_dir: Path | None = None) -> Path:
+                data_dir: Path | None = None, omitted: Iterable[Omitted] = ()) -> Path:
     """Write ``index.html`` and ``index.json`` for the results (all values escaped)."""
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     results = list(results)
+    omitted = list(omitted)
     e = html.escape
     rows = []
     for r in results:
@@ -343,6 +584,7 @@ def write_index(results: Iterable[Result], out_dir: str | Path, *, config: Path 
 <style>{_CSS}</style></head><body>
 <h1>政府信息公开工作年度报告分析 · 报告索引 / report index</h1>
 <p>{' · '.join(meta)}</p>
+{_omitted_html(omitted, out.resolve(), config, data_dir)}
 <table><thead><tr><th>报告 / report</th><th>笔记本 / notebook</th><th>参数 / parameters</th>
 <th>状态 / status</th><th>错误 / error</th><th>关键数字 / key figures</th><th>秒 / s</th>
 <th>执行记录 / executed</th></tr></thead>
@@ -352,6 +594,11 @@ def write_index(results: Iterable[Result], out_dir: str | Path, *, config: Path 
 """
     (out / "index.html").write_text(page, encoding="utf-8")
     records = [{**asdict(r), "job": asdict(r.job)} for r in results]
+    if omitted:   # a list stays a list (readers index it); the cut entries go beside it
+        (out / "index-omitted.json").write_text(json.dumps(
+            [asdict(o) for o in omitted], ensure_ascii=False, indent=1), encoding="utf-8")
+    else:
+        (out / "index-omitted.json").unlink(missing_ok=True)
     (out / "index.json").write_text(json.dumps(records, ensure_ascii=False, indent=1,
                                                default=str), encoding="utf-8")
     return out / "index.html"
@@ -379,7 +626,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=None,
                         help="notebooks run at once (default: all cores)")
     parser.add_argument("--only", default=None, metavar="TEXT",
-                        help="run only the grid entries whose output name contains TEXT")
+                        help="run only the grid entries whose output name or title contains "
+                             "TEXT (before any for_each limit: e.g. one agency's profile)")
     parser.add_argument("-p", "--parameter", action="append", type=_parameter, default=[],
                         metavar="NAME=VALUE",
                         help="override a notebook parameter in every run (repeatable), "
@@ -387,7 +635,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=int, default=600,
                         help="seconds a single cell may run (default: 600)")
     parser.add_argument("--clean", action="store_true",
-                        help="delete old executed/ and html/ outputs first")
+                        help="delete old executed/, html/ and cache/ outputs first")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="start a new kernel for every notebook (slower; by default each "
+                             "worker reuses its kernel with the namespace reset)")
     parser.add_argument("--allow-failures", action="store_true",
                         help="exit 0 even when some notebooks failed")
 
@@ -397,7 +648,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = render_grid(args.config, args.data, args.out, args.jobs, only=args.only,
                               overrides=dict(args.parameter), timeout=args.timeout,
-                              clean=args.clean)
+                              clean=args.clean, fresh_kernels=args.fresh_kernels)
     except (FileNotFoundError, ValueError) as exc:
         print(f"gx render: {exc}", file=sys.stderr)
         return 2
