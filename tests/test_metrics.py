@@ -315,3 +315,106 @@ def test_report_table(five):
     assert rt.loc["r1", "substantive_disclosure_rate"] == approx(6 / 11)
     assert pd.isna(rt.loc["r2", "substantive_disclosure_rate"])   # 0 / 0
     assert list(rt["year"]) == [2020, 2020, 2021, 2021, 2021]     # sorted by year, agency
+
+
+# ----------------------------------------------------------------------------- the panel
+# gxlib.panel aggregates the Parquet files per report (streamed, in batches); every metric
+# must give exactly what it gives on the long tables.
+@pytest.fixture()
+def five_dir(five, tmp_path):
+    checks = [{"report_id": "r1", "rule": "balance", "section": "applications", "row": None,
+               "column": "total", "expected": "12", "observed": "13", "message": "x"},
+              {"report_id": "r4", "rule": "cell_count", "section": "reviews", "row": None,
+               "column": "review", "expected": "15", "observed": "0", "message": "unreadable"}]
+    t = cf.Tables(five.reports, five.disclosure, five.applications, five.reviews,
+                  cf.typed("checks", checks))
+    return t, cf.write_processed(t, tmp_path / "processed")
+
+
+def test_panel_matches_the_long_tables(five_dir, monkeypatch):
+    from gxlib import panel
+
+    monkeypatch.setattr(panel, "BATCH_ROWS", 7)   # cells of one report across batches
+    t, folder = five_dir
+    p = panel.load(folder, cache_dir=None)
+    assert list(p.reports["report_id"]) == ["r1", "r2", "r3", "r4", "r5"]
+    pd.testing.assert_frame_equal(m.report_quantities(p), m.report_quantities(t))
+    for by in (None, "year", ["province", "template"]):
+        pd.testing.assert_frame_equal(m.rates(p, by=by), m.rates(t, by=by))
+        pd.testing.assert_frame_equal(m.volumes(p, by=by), m.volumes(t, by=by))
+        pd.testing.assert_frame_equal(m.applicant_mix(p, by=by), m.applicant_mix(t, by=by))
+        pd.testing.assert_frame_equal(m.reason_shares(p, by=by), m.reason_shares(t, by=by))
+    pd.testing.assert_frame_equal(m.report_table(p), m.report_table(t))
+    pd.testing.assert_frame_equal(m.missing_tables(p), m.missing_tables(t))
+    q = m.report_quantities(p)
+    assert q.loc["r3"].isna().all() and q.loc["r5", "new"] == 5   # NA stays NA; derived total
+    full = p.attach(checks=True, na_cells=True)
+    pd.testing.assert_frame_equal(m.missing_values(full), m.missing_values(t))
+    pd.testing.assert_frame_equal(m.check_counts(full, by=["rule", "year"]),
+                                  m.check_counts(t, by=["rule", "year"]))
+
+
+def test_panel_selection_reads_only_its_rows(five_dir):
+    from gxlib import panel
+
+    t, folder = five_dir
+    sel = m.select(panel.load(folder), province="B省").attach(checks=True, na_cells=True)
+    assert set(sel.quantities["report_id"]) == {"r3", "r4", "r5"}
+    assert list(sel.checks["report_id"]) == ["r4"]                 # r1's check is not read
+    assert set(sel.applications["report_id"]) == {"r5"}            # NA cells only
+    ref = m.select(t, province="B省")
+    pd.testing.assert_frame_equal(m.missing_values(sel), m.missing_values(ref))
+    pd.testing.assert_frame_equal(m.rates(sel, by="year"), m.rates(ref, by="year"))
+
+
+def test_panel_refuses_what_it_does_not_hold(five_dir):
+    from gxlib import panel
+
+    p = panel.load(five_dir[1])
+    with pytest.raises(ValueError, match="applicant"):
+        m.rates(p, applicant="natural_person")
+    with pytest.raises(ValueError, match="attach"):
+        m.check_counts(p)
+    with pytest.raises(ValueError, match="attach"):
+        m.missing_values(p)
+
+
+def test_panel_cache_is_keyed_by_the_files(five_dir, tmp_path):
+    from gxlib import panel
+
+    t, folder = five_dir
+    cache = tmp_path / "cache"
+    first = panel.load(folder, cache_dir=cache).quantities
+    files = list(cache.glob("panel-*.parquet"))
+    assert len(files) == 1
+    panel._MEMO.clear()
+    pd.testing.assert_frame_equal(panel.load(folder, cache_dir=cache).quantities, first)
+    # a re-parse (new files) gets a new cache entry, never the stale one
+    apps = t.applications.copy()
+    apps.loc[(apps["report_id"] == "r4") & (apps["row"] == "new")
+             & (apps["applicant"] == "total"), "value"] = 7
+    cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks), folder)
+    panel._MEMO.clear()
+    again = panel.load(folder, cache_dir=cache).quantities.set_index("report_id")
+    assert again.loc["r4", "new"] == 7 and len(list(cache.glob("panel-*.parquet"))) == 2
+
+
+def test_panel_duplicate_cells_raise(five, tmp_path):
+    from gxlib import panel
+
+    apps = pd.concat([five.applications, five.applications.iloc[:1]], ignore_index=True)
+    folder = cf.write_processed(cf.Tables(five.reports, five.disclosure, apps, five.reviews,
+                                          five.checks), tmp_path / "dup")
+    with pytest.raises(ValueError, match="duplicate"):
+        panel.build(folder)
+
+
+def test_panel_from_csv_only(five_dir, tmp_path):
+    from gxlib import panel
+
+    t, folder = five_dir
+    for f in folder.glob("*.parquet"):
+        f.unlink()
+    p = panel.load(folder).attach(checks=True, na_cells=True)
+    pd.testing.assert_frame_equal(m.rates(p, by="year"), m.rates(t, by="year"))
+    pd.testing.assert_frame_equal(m.missing_values(p), m.missing_values(t))

@@ -131,3 +131,61 @@ def test_cli_exit_codes(grid, processed, tmp_path):
     assert render.run(parser.parse_args(base + ["--allow-failures"])) == 0
     assert render.run(parser.parse_args(base[:3] + [str(tmp_path / "nowhere")] + base[4:])) == 2
     assert render.run(parser.parse_args(base[:-1] + ["no-such-entry"])) == 2
+
+
+def _agency_grid(folder: Path, limit: int) -> Path:
+    profile = (REPO / "notebooks" / "05_agency_profile.ipynb").as_posix()
+    config = folder / "limit.yml"
+    config.write_text(f"""
+reports:
+  - notebook: {profile}
+    title: 机关概况
+    for_each: agency
+    limit: {limit}
+""", encoding="utf-8")
+    return config
+
+
+def test_for_each_limit_keeps_the_values_with_most_reports(tmp_path):
+    reps = ([cf.report(f"a{i}", "多局", 2019 + i, "2021") for i in range(3)]
+            + [cf.report("b1", "少局", 2020, "2021"), cf.report("c1", "中局", 2020, "2021"),
+               cf.report("c2", "中局", 2021, "2021"), cf.report("d1", EVIL_AGENCY, 2020)])
+    data = cf.write_processed(cf.tables(reps), tmp_path / "p")
+    config = _agency_grid(tmp_path, 2)
+    jobs, omitted = render.expand_grid(config, data)
+    assert sorted(j.parameters["agency"] for j in jobs) == ["中局", "多局"]
+    assert [(o.column, o.shown, o.total) for o in omitted] == [("agency", 2, 4)]
+    # any single value can still be asked for: --only (before the limit) or -p agency=...
+    assert [j.parameters["agency"] for j in render.load_grid(config, data, only="少局")] == ["少局"]
+    one = render.load_grid(config, data, {"agency": "少局"})
+    assert [j.parameters["agency"] for j in one] == ["少局"]
+    assert render.expand_grid(config, data, only="少局")[1] == []
+    # the index says what was left out and how to render it, escaped
+    page = render.write_index([], tmp_path / "out", config=config, data_dir=data,
+                              omitted=omitted)
+    text = page.read_text(encoding="utf-8")
+    assert "2 of 4 values rendered" in text and "--only" in text
+    assert json.loads((tmp_path / "out" / "index-omitted.json").read_text())[0]["total"] == 4
+    assert render.expand_grid(_agency_grid(tmp_path, 10), data)[1] == []
+
+
+def test_reused_kernel_starts_every_notebook_clean(tmp_path, processed):
+    """Workers reuse their kernel: nothing a notebook defines may reach the next one."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    for name, code in (("a_sets", "leak = 1\nimport os\nos.chdir('/')"),
+                       ("b_checks", "import os\nassert 'leak' not in dir(), 'state leaked'\n"
+                                    f"assert os.getcwd() == {str(folder)!r}, os.getcwd()")):
+        nb = new_notebook(cells=[new_code_cell('lang: str = "zh"  # label language',
+                                               metadata={"tags": ["parameters"]}),
+                                 new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    (folder / "grid.yml").write_text("reports:\n  - notebook: a_sets.ipynb\n"
+                                     "  - notebook: b_checks.ipynb\n", encoding="utf-8")
+    results = render.render_grid(folder / "grid.yml", processed, tmp_path / "out", jobs=1,
+                                 log=lambda *_: None)
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    executed = nbformat.read(tmp_path / "out" / results[1].executed, as_version=4)
+    assert executed.cells[1].metadata["tags"] == ["injected-parameters"]   # papermill's record
