@@ -40,7 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-GEN_VERSION = 1
+GEN_VERSION = 2
 MARKER = ".gxbench.json"  # dot-file: gx parse never lists it
 SHAPES = ("lines", "pipes", "flat", "html")
 ENCODINGS = ("utf-8", "gbk")
@@ -384,7 +384,8 @@ def spec(seed: int, idx: int, variant: int = 0) -> dict:
     level = _pick(rs, ("province", "prefecture", "county"), (6, 28, 66))
     pl = places(year)[level]
     prov, pref, county, code = pl[rs.randrange(len(pl))]
-    depts = _DEPTS_PROVINCE if level == "province" else _DEPTS_LOCAL
+    municipality = prov in ("北京市", "天津市", "上海市", "重庆市")  # their departments are 局/委, not 厅
+    depts = _DEPTS_PROVINCE if level == "province" and not municipality else _DEPTS_LOCAL
     dept = rs.choice(depts)
     if level == "county" and dept == "生态环境局":
         dept = "生态环境分局"
