@@ -49,9 +49,10 @@ CACHE_ENV = "GXLIB_PANEL_CACHE"
 #: reports columns a panel keeps (grouping keys, labels, parse status).
 REPORT_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "province",
                   "prefecture", "county", "division_code", "level", "status", "error"]
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 _SOURCES = ("reports", "applications", "reviews", "disclosure")
-_MEMO: dict[str, pd.DataFrame] = {}
+_MEMO: dict[str, pd.DataFrame] = {}      # signature -> quantities (this process)
+_REPORTS: dict[str, pd.DataFrame] = {}   # signature -> reports (this process)
 
 
 @dataclass
@@ -145,9 +146,20 @@ def _codes(column: pa.Array, values: pa.Array) -> np.ndarray:
 
 
 def _batches(path: Path, columns: list[str]):
-    dataset = ds.dataset(path, format="parquet")
-    for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
-        yield batch
+    """Record batches of the projected columns, one row group at a time, so memory holds
+    about one batch whatever the file size."""
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+
+def _scatter(acc: np.ndarray, idx: np.ndarray, weights: np.ndarray | None = None) -> None:
+    """acc[idx] += weights (or 1), over the window of ``idx`` only: the long tables are
+    sorted by report, so a batch touches a narrow range of reports and the temporary
+    array stays small however many reports there are."""
+    if not len(idx):
+        return
+    lo, hi = int(idx.min()), int(idx.max())
+    part = np.bincount(idx - lo, weights=weights, minlength=hi - lo + 1)
+    acc[lo:hi + 1] += part.astype(acc.dtype, copy=False)
 
 
 class _Cells:
@@ -162,12 +174,11 @@ class _Cells:
 
     def add(self, pos: np.ndarray, cell: np.ndarray, value: np.ndarray) -> None:
         ok = pos >= 0
-        self.rows += np.bincount(pos[ok], minlength=self.n)
+        _scatter(self.rows, pos[ok])
         ok &= cell >= 0
         flat = pos[ok] * self.cells + cell[ok]
-        size = self.n * self.cells
-        self.total += np.bincount(flat, weights=value[ok], minlength=size)
-        self.count += np.bincount(flat, minlength=size)
+        _scatter(self.total, flat, value[ok])
+        _scatter(self.count, flat)
 
     def values(self, table: str) -> np.ndarray:
         """n × cells: the value, NaN where the cell is absent or NA."""
@@ -181,42 +192,47 @@ class _Cells:
 def _stream_applications(path: Path, ids: pa.Array, n: int):
     """(总计 column with derived totals, the new row of each applicant part, rows per report).
 
-    Per (report, row): the 总计 cell; Σ and number of the six applicant cells (a derived
-    total needs all six, and one NA among them makes it NA); Σ 2**applicant over every
-    applicant cell, whose popcount equals the number of cells unless a cell is duplicated.
+    One pass of ``bincount`` per batch over (report, row, total-or-part): Σ and number of
+    the 总计 cells and of the six applicant cells (a derived total needs all six; one NA
+    among them makes the sum NA), plus Σ 2**applicant per (report, row), whose popcount
+    equals the number of cells unless a cell is duplicated.
     """
     rows = list(gm.APPLICATION_ROWS)
     parts = list(gm.APPLICANT_PARTS)
     row_codes = pa.array(rows, pa.large_string())
     app_codes = pa.array(parts + ["total"], pa.large_string())
-    nr, size = len(rows), n * len(rows)
-    total = _Cells(n, nr)              # the 总计 column; .rows counts every row of the table
-    part_sum = _Cells(n, nr)           # the six applicant columns
-    new = _Cells(n, len(parts))        # the new row of each applicant column, as is
-    bits = np.zeros(size)
-    every = np.zeros(size)
+    nr = len(rows)
+    size = n * nr
+    sums = np.zeros(2 * size)        # [(report, row), part | total]
+    counts = np.zeros(2 * size, dtype=np.int64)
+    bits = np.zeros(size, dtype=np.int64)
+    present = np.zeros(n)            # rows per report, any row code
+    new = _Cells(n, len(parts))      # the new row of each applicant column, as is
     new_row = rows.index("new")
     for batch in _batches(path, ["report_id", "row", "applicant", "value"]):
         pos = _codes(batch.column("report_id"), ids)
         row = _codes(batch.column("row"), row_codes)
         app = _codes(batch.column("applicant"), app_codes)
         value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
-        is_total = app == len(parts)
-        is_part = (app >= 0) & ~is_total
-        total.add(pos, np.where(is_total, row, -1), value)
-        part_sum.add(np.where(is_part, pos, -1), row, value)
-        new.add(np.where(is_part & (row == new_row), pos, -1), app, value)
+        _scatter(present, pos[pos >= 0])
         ok = (pos >= 0) & (row >= 0) & (app >= 0)
-        flat = pos[ok] * nr + row[ok]
-        bits += np.bincount(flat, weights=np.ldexp(1.0, app[ok]), minlength=size)
-        every += np.bincount(flat, minlength=size)
-    if (np.bitwise_count(bits.astype(np.int64)) != every).any():
+        pos, row, app, value = pos[ok], row[ok], app[ok], value[ok]
+        cell = pos * nr + row
+        is_total = app == len(parts)
+        flat = cell * 2 + is_total
+        _scatter(sums, flat, value)
+        _scatter(counts, flat)
+        _scatter(bits, cell, np.left_shift(1, app).astype(float))
+        sel = ~is_total & (row == new_row)
+        new.add(pos[sel], app[sel], value[sel])
+    sums, counts = sums.reshape(n, nr, 2), counts.reshape(n, nr, 2)
+    every = (counts[..., 0] + counts[..., 1]).reshape(-1)
+    if (np.bitwise_count(bits) != every).any():
         raise ValueError("applications: duplicate cells; the tidy table must have one row "
                          "per cell")
-    tot = total.values("applications")
-    derived = np.where(part_sum.count.reshape(n, nr) == len(parts),
-                       part_sum.total.reshape(n, nr), np.nan)
-    return np.where(np.isnan(tot), derived, tot), new.values("applications"), total.rows
+    total = np.where(counts[..., 1] == 1, sums[..., 1], np.nan)
+    derived = np.where(counts[..., 0] == len(parts), sums[..., 0], np.nan)
+    return np.where(np.isnan(total), derived, total), new.values("applications"), present
 
 
 def _stream_cells(path: Path, ids: pa.Array, n: int, row_col: str, col_col: str,
@@ -249,13 +265,20 @@ def build(data_dir: str | Path) -> pd.DataFrame:
     reports = _reports(d)
     n = len(reports)
     id_list = reports["report_id"].astype("str").tolist()
-    ids = pa.array(id_list, pa.large_string())
     index = pd.Index(id_list, name="report_id")
-    tot, new, has_app = _stream_applications(_parquet(d, "applications"), ids, n)
-    rev, has_rev = _stream_cells(_parquet(d, "reviews"), ids, n, "proceeding", "outcome",
-                                 gm.REVIEW_CELLS, "reviews")
-    dis, has_dis = _stream_cells(_parquet(d, "disclosure"), ids, n, "item", "measure",
-                                 gm.DISCLOSURE_CELLS, "disclosure")
+    # accumulate in report_id order (the order the long tables are sorted in), then
+    # take the rows back into the order of reports
+    order = np.argsort(np.asarray(id_list, dtype=object), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    ids = pa.array([id_list[i] for i in order], pa.large_string())
+    tot, new, has_app = (a[rank] for a in _stream_applications(
+        _parquet(d, "applications"), ids, n))
+    rev, has_rev = (a[rank] for a in _stream_cells(
+        _parquet(d, "reviews"), ids, n, "proceeding", "outcome", gm.REVIEW_CELLS, "reviews"))
+    dis, has_dis = (a[rank] for a in _stream_cells(
+        _parquet(d, "disclosure"), ids, n, "item", "measure", gm.DISCLOSURE_CELLS,
+        "disclosure"))
 
     def frame(values: np.ndarray, columns) -> pd.DataFrame:
         return pd.DataFrame({c: _float(values[:, i]) for i, c in enumerate(columns)},
@@ -355,7 +378,11 @@ def load(data_dir: str | Path = "data/processed", *, checks: bool = False,
     d = Path(data_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
-    reports = _reports(d)
+    key = _signature(d)
+    if key not in _REPORTS:     # a kernel reused by `gx render` reads them once
+        _REPORTS.clear()
+        _REPORTS[key] = _reports(d)
+    reports = _REPORTS[key].copy()
     q = quantities(d, cache_dir)
     if not q["report_id"].astype("str").equals(reports["report_id"].astype("str")):
         q = q.set_index("report_id").reindex(reports["report_id"].astype("str")).reset_index()
