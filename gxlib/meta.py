@@ -31,6 +31,10 @@ _PLAN = re.compile(r"((?:19|20)\d\d)\s*年\s*[,，]?\s*(?:我|本|全|中心|局
 _SOURCE = re.compile(r"(?:信息来源|来源|发布机构|发布单位)\s*[:：]\s*\n?\s*([^\s\n:：|]{2,40})")
 
 
+_FIELD_AFTER = re.compile(r"(?:浏览次数|浏览量|访问量|阅读量|阅读数|点击数|点击率|点击量|发布时间|发布日期|"
+                          r"时间|日期|作者|字号|字体|编辑|责任编辑|分享|打印|来源)")
+
+
 @dataclass
 class Meta:
     title: str = ""
@@ -89,7 +93,9 @@ def extract(text: str, title_hint: str | None = None, published_hint: str | None
     if not meta.agency:
         s = _SOURCE.search(text[:3000])
         if s:
-            meta.agency = _clean_agency(s.group(1))
+            # page furniture glued on when the spaces between fields were lost
+            agency = _FIELD_AFTER.split(s.group(1), maxsplit=1)[0]
+            meta.agency = _clean_agency(agency)
     if meta.year is None:
         meta.year, meta.year_source = body_year(text)
     if meta.year is None and meta.published:

@@ -815,35 +815,58 @@ def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: b
 _REVIEW_HEADER_TAILS = ("总计", "审结", "尚未", "起诉", "结果", "维持", "纠正", "其他", "合计")
 
 
+def _explicit_review_row(text: str, lo: int, hi: int) -> list[str] | None:
+    """Cells of the section-四 data row in a grid: the first line after the header lines
+    that holds no label text.  Blank pieces are blank cells (0), the first one included."""
+    lines = text[lo:hi].split("\n")
+    seen_header = False
+    blank_row = None  # an all-blank row is the data row only if no row with digits follows
+    for line in lines:
+        has_cjk = bool(_CJK.search(line))
+        if has_cjk:
+            if any(t in line for t in ("总计", "审结", "维持", "纠正")):
+                seen_header = True
+                # header words and values on one line: values follow the last word
+                tail = line[[m.end() for m in _CJK.finditer(line)][-1]:]
+                if re.search(r"\d", tail):
+                    pieces = [p.strip() for p in tail.split("|")]
+                    return _trim_review(pieces[1:] if pieces and pieces[0] == "" else pieces)
+            elif seen_header:
+                break  # text after the header: the table has ended
+            continue
+        if seen_header and re.search(r"\d", line):
+            return _trim_review([p.strip() for p in line.split("|")])
+        if seen_header and "|" in line and blank_row is None:
+            blank_row = line
+    if blank_row is not None:
+        return _trim_review([p.strip() for p in blank_row.split("|")])
+    return None
+
+
+def _trim_review(pieces: list[str]) -> list[str]:
+    while len(pieces) > 15 and pieces[-1] == "":
+        pieces.pop()  # only padding beyond the 15 cells; blank cells inside are 0
+    return pieces
+
+
 def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tables) -> None:
     lo, hi = region
-    # the values are the first run of value characters that follows a header word
-    # (…尚未审结 总计 | 0 0 0 …); a year in a sentence before the table is skipped
-    pos = None
-    for m in re.finditer(r"\d", text[lo:hi]):
-        p = lo + m.start()
-        if pos is not None and p < pos:
-            continue
-        before = re.sub(r"[\s|]+", "", text[max(lo, p - 12):p])
-        if before.endswith(_REVIEW_HEADER_TAILS):
-            pos = p
-            break
-    if pos is None:
-        return
     if explicit:
-        line_start = text.rfind("\n", lo, pos) + 1
-        line_end = text.find("\n", pos)
-        line = text[line_start: line_end if line_end >= 0 else hi]
-        cjk = None
-        for cjk in _CJK.finditer(line):
-            pass
-        line = line[cjk.end():] if cjk else line
-        chunks = [p.strip() for p in line.split("|")]
-        if chunks and chunks[0] == "":
-            chunks = chunks[1:]
-        while len(chunks) > 15 and chunks[-1] == "":
-            chunks.pop()  # only padding beyond the 15 cells; blank cells inside are 0
+        chunks = _explicit_review_row(text, lo, hi)
+        if chunks is None:
+            return
     else:
+        # the values are the first run of value characters that follows a header word
+        # (…尚未审结 总计 0 0 0 …); a year in a sentence before the table is skipped
+        pos = None
+        for m in re.finditer(r"\d", text[lo:hi]):
+            p = lo + m.start()
+            before = re.sub(r"[\s|]+", "", text[max(lo, p - 40):p])
+            if before.endswith(_REVIEW_HEADER_TAILS):
+                pos = p
+                break
+        if pos is None:
+            return
         j = pos
         while j < hi and text[j] in _VALUE_CHARS:
             j += 1

@@ -171,3 +171,31 @@ def test_year_of_following_narrative_is_not_a_value():
     text = HEAD_2021 + "一、本年新收政府信息公开申请数量0000000四、结转下年度继续办理20000022025年，我局共收到申请。"
     g = rows(parse_tables(text))
     assert g[("carried_forward", "natural_person")] == 2 and g[("carried_forward", "total")] == 2
+
+
+REVIEW_HEAD = ("一、本年新收政府信息公开申请数量 | 0 | 0 | 0 | 0 | 0 | 0 | 0\n四、结转下年度继续办理 | 0 | 0 | 0 | 0 | 0 | 0 | 0\n"
+               "四、政府信息公开行政复议、行政诉讼情况\n行政复议 | 行政诉讼\n"
+               "结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计 | 未经复议直接起诉 | 复议后起诉\n"
+               "结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计 | 结果维持 | 结果纠正 | 其他结果 | 尚未审结 | 总计\n")
+
+
+def test_grid_review_row_with_blank_cells():
+    # a blank first cell is a cell (0), not the remainder of a label
+    t = parse_tables(REVIEW_HEAD + " | 1 |  |  | 1 | 2 |  |  |  | 2 |  |  |  |  | \n五、存在的主要问题", explicit=True)
+    assert [r["value"] for r in t.reviews] == [0, 1, 0, 0, 1, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0]
+
+
+def test_grid_review_row_all_blank_and_spacer_rows():
+    blank = " | ".join([""] * 15)
+    t = parse_tables(REVIEW_HEAD + blank + "\n五、存在的主要问题", explicit=True)
+    assert [r["value"] for r in t.reviews] == [0] * 15
+    # a blank spacer row before the data row is not taken for the data
+    t = parse_tables(REVIEW_HEAD + blank + "\n3 | 0 | 0 | 0 | 3" + " | 0" * 10 + "\n五、存在的主要问题", explicit=True)
+    assert [r["value"] for r in t.reviews][:5] == [3, 0, 0, 0, 3]
+
+
+def test_source_line_with_page_furniture_glued_on():
+    from gxlib.meta import extract
+
+    m = extract("发布日期：2021-01-20 来源：雷州市水利局浏览次数：12\n2020年，我局认真贯彻落实《条例》。")
+    assert m.agency == "雷州市水利局"

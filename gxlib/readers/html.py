@@ -92,6 +92,11 @@ def grid_lines(rows: list[list[tuple[int, str]]]) -> list[str]:
     lines = []
     for row in rows:
         if not any(t for _, t in row):
+            if len(row) > 1:
+                # an all-blank row of several cells: blank cells (0), kept so a data row
+                # left entirely blank (section 四 of a zero report) is not lost; the core
+                # prefers a row with numbers when there is one
+                lines.append(" | ".join("" for _ in row))
             continue
         has_value = any(t and is_value_text(t) for _, t in row)
         text_in_data_col = any(t and not is_value_text(t) and not label_col[c] for c, t in row)
