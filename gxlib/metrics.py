@@ -202,11 +202,18 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
             mask &= (reports[column].astype("str") == str(wanted)).fillna(False).astype(bool)
     if not _blank(agency):
         mask &= resolve_agency(reports, str(agency))
+    everything = bool(mask.all())
     keep = reports.loc[mask, "report_id"]
     frames = {}
     for name, frame in _fields(tables).items():
         if isinstance(frame, pd.DataFrame) and "report_id" in frame:
-            frames[name] = frame[frame["report_id"].isin(keep)].reset_index(drop=True)
+            if everything:       # no filter applies: nothing to look up (100k-report panels)
+                frames[name] = frame.reset_index(drop=True)
+            elif frame is reports or (len(frame) == len(reports) and frame["report_id"].equals(
+                    reports["report_id"])):   # aligned with reports (a Panel's quantities)
+                frames[name] = frame[mask.to_numpy()].reset_index(drop=True)
+            else:
+                frames[name] = frame[frame["report_id"].isin(keep)].reset_index(drop=True)
     return _replace(tables, **frames)
 
 
