@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -30,7 +31,7 @@ import pyarrow.parquet as pq
 from . import checks as rules
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_files, parse_bytes, read_manifest, report_id)
-from .store import Tables, codes, frame, typed, write_arrow
+from .store import Staging, Tables, _arrow, codes, frame, typed
 
 CACHE_NAME = ".gxcache.json"
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
@@ -115,36 +116,91 @@ def _order(res: dict) -> None:
 
 
 class _Builder:
-    """Columns of one long table, packed into Arrow every FLUSH_EVERY reports."""
+    """Columns of one table, packed into Arrow every FLUSH_EVERY reports."""
 
     def __init__(self, columns: list[str]):
         self.columns = columns
         self.cols: dict[str, list] = {c: [] for c in columns}
-        self.batches: list[pa.Table] = []
+        self.schema = pa.schema([(c, _TYPES.get(c, _DICT)) for c in columns])
 
     def add(self, records: list[dict]) -> None:
         for c in self.columns:
             self.cols[c].extend(r[c] for r in records)
 
-    def flush(self) -> None:
-        if not self.cols[self.columns[0]]:
-            return
-        arrays = {}
-        for c in self.columns:
-            if c == "value":
-                arrays[c] = pa.array(self.cols[c], type=pa.float64())
-            else:
-                arrays[c] = pa.array(self.cols[c], type=pa.string()).dictionary_encode()
-        self.batches.append(pa.table(arrays))
+    def take(self) -> pa.Table:
+        """The rows added since the last call, as an Arrow table."""
+        arrays = [pa.array(self.cols[c], type=pa.string()).dictionary_encode() if f.type == _DICT
+                  else pa.array(self.cols[c], type=f.type) for c, f in zip(self.columns, self.schema)]
         self.cols = {c: [] for c in self.columns}
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def finish(self) -> pa.Table:
-        self.flush()
-        schema = pa.schema([(c, pa.float64() if c == "value" else pa.dictionary(pa.int32(), pa.string()))
-                            for c in self.columns])
-        if not self.batches:
-            return schema.empty_table()
-        return pa.concat_tables([b.cast(schema) for b in self.batches])
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_TYPES = {"value": pa.float64(), "year": pa.int64()}
+
+
+def _runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Report ids of a table sorted by report_id, and the row offset where each starts
+    (plus the end)."""
+    col = table.column("report_id")
+    col = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    idx = col.indices.to_numpy(zero_copy_only=False)
+    if len(idx) == 0:
+        return np.array([], dtype=object), np.array([0])
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ids = np.asarray(col.dictionary.to_pylist(), dtype=object)[idx[starts]]
+    return ids, np.r_[starts, len(idx)]
+
+
+def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
+    """Two tables sorted by report_id (a report's rows contiguous) merged, zero-copy slices."""
+    if new.num_rows == 0 or old.num_rows == 0:
+        return old if new.num_rows == 0 else new
+    old_ids, old_at = _runs(old)
+    new_ids, new_at = _runs(new)
+    pos = np.searchsorted(old_ids, new_ids)
+    pieces, prev = [], 0
+    for j, p in enumerate(pos):
+        if p > prev:
+            pieces.append(old.slice(old_at[prev], old_at[p] - old_at[prev]))
+        pieces.append(new.slice(new_at[j], new_at[j + 1] - new_at[j]))
+        prev = p
+    if prev < len(old_ids):
+        pieces.append(old.slice(old_at[prev], old_at[-1] - old_at[prev]))
+    return pa.concat_tables(pieces)
+
+
+def _split(table: pa.Table, last_id: str) -> tuple[pa.Table, pa.Table]:
+    """Rows of reports <= last_id, and the rest (table sorted by report_id)."""
+    if table.num_rows == 0:
+        return table, table
+    ids, at = _runs(table)
+    k = int(np.searchsorted(ids, last_id, side="right"))
+    return table.slice(0, at[k]), table.slice(at[k])
+
+
+def _old_chunks(path: Path, keep: pa.Array, schema: pa.Schema):
+    """The previous output's rows of the reports to keep, streamed by row group, each
+    chunk ending on a report boundary."""
+    pf = pq.ParquetFile(path)
+    carry = None
+    for i in range(pf.num_row_groups):
+        g = pf.read_row_group(i)
+        g = g.filter(pc.is_in(pc.cast(g["report_id"], pa.string()), value_set=keep)).cast(schema)
+        if carry is not None:
+            g = pa.concat_tables([carry, g])
+        if g.num_rows == 0:
+            carry = None
+            continue
+        ids, at = _runs(g)
+        carry = g.slice(at[-2])  # the last report may continue in the next row group
+        head = g.slice(0, at[-2])
+        if head.num_rows:
+            yield head
+    if carry is not None and carry.num_rows:
+        yield carry
 
 
 def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int | None = None):
@@ -192,13 +248,14 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
         cache: bool = True, keep_tables: bool | None = None) -> RunResult:
     """Parse every file under ``raw_dir``; with ``out``, write the tables there.
 
-    ``keep_tables`` (default: when ``out`` is None) also returns the pandas tables.
-    """
+    ``keep_tables`` (default: when ``out`` is None) also returns the pandas tables; the
+    command line does not, so the long tables stream to disk and memory stays flat."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
+    keep = keep_tables or (keep_tables is None and out is None)
     files = list_files(raw_dir)
     manifest = read_manifest(raw_dir)
     if progress is None:
@@ -213,70 +270,112 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
         entries.append((rid, rel, str(p), mrow, _cache_key(rid, mrow)))
     entries.sort(key=lambda e: (e[0], e[1]))
     keys = {e[4] for e in entries}
-
-    cached = _read_cache(Path(out)) if (out is not None and cache) else None
+    out_p = Path(out) if out is not None else None
+    cached = _read_cache(out_p) if (out_p is not None and cache) else None
     reuse: set[str] = set()
     if cached:
         reuse = {k.split(":")[0] for k in cached.get("keys", []) if k in keys}
     todo = [e for e in entries if e[0] not in reuse]
 
-    builders = {name: _Builder(cols) for name, cols in LONG.items()}
-    reports: list[dict] = []
-    check_rows: list[dict] = []
-    tasks = [(path, rel, mrow) for _, rel, path, mrow, _ in todo]
-    for i, res in enumerate(_pool_map(_work, tasks, jobs, "parsing" if progress else None)):
-        reports.append(res["report"])
-        check_rows.extend(res["checks"])
-        for name, b in builders.items():
-            b.add(res[name])
-        if (i + 1) % FLUSH_EVERY == 0:
-            for b in builders.values():
-                b.flush()
-    long = {name: b.finish() for name, b in builders.items()}
-    reports_df = frame("reports", reports)
-    checks_df = frame("checks", check_rows)
-    if reuse:
-        import pandas as pd
-
-        out_p = Path(out)
-        ids = pa.array(sorted(reuse), type=pa.string())
-        old_reports = pq.read_table(out_p / "reports.parquet").to_pandas()
-        old_reports = old_reports[old_reports["report_id"].isin(reuse)]
-        reports_df = typed("reports", pd.concat([reports_df.astype({"year": "Int64"}), old_reports],
-                                                ignore_index=True))
-        old_checks = pq.read_table(out_p / "checks.parquet").to_pandas()
-        old_checks = old_checks[old_checks["report_id"].isin(reuse) & (old_checks["rule"].astype(str) != "carry_over")]
-        checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
-        order = pa.array([e[0] for e in entries], type=pa.string())
-        for name in LONG:
-            old = pq.read_table(out_p / f"{name}.parquet")
-            old = old.filter(pc.is_in(old["report_id"], value_set=ids))
-            old = old.cast(long[name].schema)
-            both = pa.concat_tables([old, long[name]])
-            rank = pc.index_in(both["report_id"], value_set=order)
-            long[name] = both.take(pc.sort_indices(rank))  # stable: keeps each report's own row order
-    # cross-report carry-over warnings, on the whole table
-    checks_df = _with_carry_over(reports_df, long["applications"], checks_df)
-    counts = reports_df["status"].astype(str).value_counts().to_dict()
-    result = RunResult(counts, len(checks_df), len(files), len(todo), 0.0, size)
-    if out is not None:
-        out_p = Path(out)
-        write_arrow(reports_df, long, checks_df, out_p)
-        (out_p / CACHE_NAME).write_text(json.dumps({"fingerprint": parser_fingerprint(),
-                                                    "keys": sorted(keys)}), encoding="utf-8")
-    if keep_tables or (keep_tables is None and out is None):
-        result.tables = Tables(reports=reports_df,
-                               **{n: typed(n, long[n].to_pandas()) for n in LONG}, checks=checks_df)
+    stage = Staging(out_p) if out_p is not None else None
+    try:
+        result = _run(todo, reuse, entries, out_p, stage, jobs, progress, keep)
+        result.files, result.bytes = len(files), size
+        if stage is not None:
+            stage.commit()
+            (out_p / CACHE_NAME).write_text(json.dumps({"fingerprint": parser_fingerprint(),
+                                                        "keys": sorted(keys)}), encoding="utf-8")
+    except BaseException:
+        if stage is not None:
+            stage.abort()
+        raise
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _with_carry_over(reports_df, applications: pa.Table, checks_df):
+def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
+    builders = {name: _Builder(cols) for name, cols in LONG.items()}
+    rep_b, chk_b = _Builder(REPORT_COLUMNS), _Builder(CHECK_COLUMNS)
+    sinks = {name: stage.sink(name, builders[name].schema) for name in LONG} if stage else {}
+    kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
+    carried: list[pa.Table] = []
+    rep_tables: list[pa.Table] = []
+    chk_tables: list[pa.Table] = []
+
+    def emit(name: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if name in sinks:
+            sinks[name].write(table)
+        if keep:
+            kept[name].append(table)
+        if name == "applications":
+            rows = pc.cast(table["row"], pa.string())
+            carried.append(table.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"]))))
+
+    tasks = [(path, rel, mrow) for _, rel, path, mrow, _ in todo]
+    new: dict[str, list[pa.Table]] = {name: [] for name in LONG}
+    for i, res in enumerate(_pool_map(_work, tasks, jobs, "parsing" if progress else None)):
+        rep_b.add([res["report"]])
+        chk_b.add(res["checks"])
+        for name, b in builders.items():
+            b.add(res[name])
+        if (i + 1) % FLUSH_EVERY == 0:
+            for name, b in builders.items():
+                if reuse:
+                    new[name].append(b.take())  # merged with the previous rows below
+                else:
+                    emit(name, b.take())  # results arrive in report_id order: stream them out
+            rep_tables.append(rep_b.take())
+            chk_tables.append(chk_b.take())
+    for name, b in builders.items():
+        t = b.take()
+        if reuse:
+            new[name].append(t)
+        else:
+            emit(name, t)
+    rep_tables.append(rep_b.take())
+    chk_tables.append(chk_b.take())
+
     import pandas as pd
 
-    mask = pc.is_in(pc.cast(applications["row"], pa.string()),
-                    value_set=pa.array(["carried_over", "carried_forward"]))
-    sub = applications.filter(mask).to_pandas()
+    reports_df = typed("reports", pa.concat_tables(rep_tables).to_pandas())
+    checks_df = typed("checks", pa.concat_tables(chk_tables).to_pandas())
+    if reuse:
+        keep_ids = pa.array(sorted(reuse), type=pa.string())
+        old_reports = pq.read_table(out_p / "reports.parquet").to_pandas()
+        old_reports = old_reports[old_reports["report_id"].isin(reuse)]
+        reports_df = typed("reports", pd.concat([reports_df, old_reports], ignore_index=True))
+        old_checks = pq.read_table(out_p / "checks.parquet").to_pandas()
+        old_checks = old_checks[old_checks["report_id"].isin(reuse) & (old_checks["rule"].astype(str) != "carry_over")]
+        checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
+        for name in LONG:
+            pending = pa.concat_tables(new[name]) if new[name] else builders[name].schema.empty_table()
+            for chunk in _old_chunks(out_p / f"{name}.parquet", keep_ids, builders[name].schema):
+                last = _runs(chunk)[0][-1]
+                part, pending = _split(pending, last)
+                emit(name, _merge(chunk, part))
+            emit(name, pending)
+    # cross-report carry-over warnings, on the whole table
+    carried_t = pa.concat_tables(carried) if carried else builders["applications"].schema.empty_table()
+    checks_df = _with_carry_over(reports_df, carried_t, checks_df)
+    if stage is not None:
+        stage.table("reports", _arrow(reports_df))
+        stage.table("checks", _arrow(checks_df))
+    counts = reports_df["status"].astype(str).value_counts().to_dict()
+    result = RunResult(counts, len(checks_df), 0, len(todo), 0.0, 0)
+    if keep:
+        result.tables = Tables(
+            reports=reports_df, checks=checks_df,
+            **{n: typed(n, (pa.concat_tables(kept[n]) if kept[n] else builders[n].schema.empty_table()).to_pandas(),
+                        sort=False) for n in LONG})
+    return result
+
+
+def _with_carry_over(reports_df, carried: pa.Table, checks_df):
+    import pandas as pd
+
+    sub = carried.to_pandas()
     apps: dict[str, list[dict]] = {}
     for r in sub.itertuples(index=False):
         apps.setdefault(r.report_id, []).append({"row": r.row, "applicant": r.applicant,

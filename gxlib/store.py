@@ -84,10 +84,11 @@ def _category(values: pd.Series, variable: str) -> pd.Series:
     cats = codes(variable)
     if isinstance(values.dtype, pd.CategoricalDtype):
         # from Parquet dictionaries: recode the categories, not every row
-        present = {str(c) for c in values.cat.categories}
-        extra = sorted(present - set(cats) - {""})
-        return values.cat.rename_categories([str(c) for c in values.cat.categories]).astype(
-            pd.CategoricalDtype(cats + extra, ordered=True))
+        values = values.cat.rename_categories([str(c) for c in values.cat.categories])
+        if "" in values.cat.categories:
+            values = values.cat.remove_categories([""])  # empty code: NA
+        extra = sorted(set(values.cat.categories) - set(cats))
+        return values.cat.set_categories(cats + extra, ordered=True)
     values = values.astype("str").where(values.notna(), "")
     extra = sorted(set(values.unique()) - set(cats) - {""})
     dtype = pd.CategoricalDtype(cats + extra, ordered=True)
@@ -147,41 +148,98 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False)
 
 
-def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write every table as CSV (utf-8-sig) and Parquet, plus the data dictionary.
+_CSV_OPTIONS = pcsv.WriteOptions(quoting_style="needed")
 
-    Atomic per run: all files are written under temporary names first and only then moved
-    over the old ones, so a crash leaves the previous outputs intact."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tables = {"reports": _arrow(reports), **long, "checks": _arrow(checks)}
-    staged: list[tuple[Path, Path]] = []
 
-    def stage(final: Path) -> Path:
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=out)
+class Staging:
+    """Output files written under temporary names in the output folder and moved over the
+    old ones only by :meth:`commit`: a crash leaves the previous outputs intact."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.staged: list[tuple[Path, Path]] = []
+        self.sinks: list[TableSink] = []
+
+    def path(self, name: str) -> Path:
+        final = self.out / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=self.out)
         os.close(fd)
-        staged.append((Path(tmp), final))
+        self.staged.append((Path(tmp), final))
         return Path(tmp)
 
-    try:
-        for name in TABLES:
-            table = tables[name]
-            _write_parquet(table, stage(out / f"{name}.parquet"))
-            with open(stage(out / f"{name}.csv"), "wb") as fh:
-                fh.write(b"\xef\xbb\xbf")
-                pcsv.write_csv(_csv_table(table), fh, write_options=pcsv.WriteOptions(quoting_style="needed"))
-        stage(out / "README.md").write_text(data_dictionary(), encoding="utf-8")
-    except BaseException:
-        for tmp_path, _ in staged:
+    def sink(self, name: str, schema: pa.Schema) -> "TableSink":
+        s = TableSink(self.path(f"{name}.parquet"), self.path(f"{name}.csv"), schema)
+        self.sinks.append(s)
+        return s
+
+    def table(self, name: str, table: pa.Table) -> None:
+        with self.sink(name, table.schema) as s:
+            s.write(table)
+
+    def commit(self) -> list[Path]:
+        for s in self.sinks:
+            s.close()
+        self.path("README.md").write_text(data_dictionary(), encoding="utf-8")
+        for tmp_path, final in self.staged:
+            os.replace(tmp_path, final)
+        return [final for _, final in self.staged]
+
+    def abort(self) -> None:
+        for s in self.sinks:
+            s.close(quiet=True)
+        for tmp_path, _ in self.staged:
             tmp_path.unlink(missing_ok=True)
+
+
+class TableSink:
+    """One table streamed batch by batch into Parquet (a row group per batch) and CSV."""
+
+    def __init__(self, parquet_path: Path, csv_path: Path, schema: pa.Schema):
+        self.schema = schema
+        self.parquet = _parquet_writer(parquet_path, schema)
+        self.fh = open(csv_path, "wb")
+        self.fh.write(b"\xef\xbb\xbf")
+        self.csv = pcsv.CSVWriter(self.fh, _csv_table(schema.empty_table()).schema, write_options=_CSV_OPTIONS)
+        self.closed = False
+
+    def write(self, table: pa.Table) -> None:
+        table = table.cast(self.schema)
+        self.parquet.write_table(table)
+        self.csv.write_table(_csv_table(table))
+
+    def close(self, quiet: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.parquet.close()
+            self.csv.close()
+        finally:
+            self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    return pq.ParquetWriter(path, schema)
+
+
+def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write every table as CSV (utf-8-sig) and Parquet, plus the data dictionary,
+    atomically (see :class:`Staging`)."""
+    stage = Staging(out_dir)
+    try:
+        for name, table in (("reports", _arrow(reports)), *long.items(), ("checks", _arrow(checks))):
+            stage.table(name, table)
+        return stage.commit()
+    except BaseException:
+        stage.abort()
         raise
-    for tmp_path, final in staged:
-        os.replace(tmp_path, final)
-    return [final for _, final in staged]
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    pq.write_table(table, path)
 
 
 def write(tables: Tables, out_dir: str | Path) -> list[Path]:

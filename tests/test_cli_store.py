@@ -71,7 +71,7 @@ def test_atomic_write_keeps_previous_outputs(raw, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_write_parquet", boom)
+    monkeypatch.setattr(store, "_parquet_writer", boom)
     (raw / "a.txt").unlink()
     with pytest.raises(RuntimeError):
         main(["parse", str(raw), "--out", str(out)])
