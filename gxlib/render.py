@@ -56,6 +56,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -206,11 +207,12 @@ def load_grid(config: str | Path, data_dir: str | Path,
 
 
 # --------------------------------------------------------------------------- one run
-def read_figures(executed: str | Path) -> dict[str, Any]:
-    """Key figures a notebook printed with ``gxlib.plotting.record_figures`` (merged)."""
+def read_figures(executed: Any) -> dict[str, Any]:
+    """Key figures a notebook printed with ``gxlib.plotting.record_figures`` (merged);
+    ``executed`` is a path or a notebook node."""
     import nbformat
 
-    nb = nbformat.read(str(executed), as_version=4)
+    nb = executed if isinstance(executed, dict) else nbformat.read(str(executed), as_version=4)
     figures: dict[str, Any] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -221,10 +223,9 @@ def read_figures(executed: str | Path) -> dict[str, Any]:
     return figures
 
 
-def to_html(executed: str | Path, target: str | Path, title: str) -> None:
-    """Executed notebook -> HTML without input cells (and without cells tagged
-    ``remove_cell``)."""
-    import nbformat
+@lru_cache(maxsize=1)
+def _exporter():
+    """One HTML exporter per process (templates are loaded once, not per notebook)."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -234,9 +235,20 @@ def to_html(executed: str | Path, target: str | Path, title: str) -> None:
     c.HTMLExporter.exclude_output_prompt = True
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_cell_tags = {"remove_cell"}
-    nb = nbformat.read(str(executed), as_version=4)
+    return HTMLExporter(config=c)
+
+
+def to_html(executed: Any, target: str | Path, title: str) -> None:
+    """Executed notebook (path or node) -> HTML without input cells (and without cells
+    tagged ``remove_cell``)."""
+    import copy
+
+    import nbformat
+
+    nb = (copy.deepcopy(executed) if isinstance(executed, dict)
+          else nbformat.read(str(executed), as_version=4))
     nb.metadata["title"] = title
-    body, _ = HTMLExporter(config=c).from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     Path(target).write_text(body, encoding="utf-8")
 
 
@@ -339,7 +351,7 @@ def _kernel_for(kernel: str, cwd: str, out: Path, fresh: bool) -> _Kernel:
 
 
 def _execute(job: Job, executed: Path, kernel: str, timeout: int | None, out: Path,
-             fresh: bool) -> None:
+             fresh: bool, keep: list) -> None:
     """Parameterise (papermill's injected cell) and run the notebook in the worker's kernel;
     the executed notebook is written even when a cell fails."""
     import atexit
@@ -366,6 +378,7 @@ def _execute(job: Job, executed: Path, kernel: str, timeout: int | None, out: Pa
     finally:
         atexit.unregister(client._cleanup_kernel)
         nbformat.write(nb, str(executed))
+        keep.append(nb)
 
 
 def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None = 600,
@@ -377,18 +390,20 @@ def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None
     res = Result(job)
     start = time.monotonic()
     executed.unlink(missing_ok=True)
+    done: list = []          # the executed notebook node (saves reading it back twice)
     try:
-        _execute(job, executed, kernel, timeout, out, fresh_kernels)
+        _execute(job, executed, kernel, timeout, out, fresh_kernels, done)
     except BaseException as exc:  # noqa: BLE001 - a failed run is data, not a crash
         res.status, res.error = "failed", _error_text(exc)
     if executed.is_file():
         res.executed = executed.relative_to(out).as_posix()
+        node = done[0] if done else executed
         try:
-            res.figures = read_figures(executed)
+            res.figures = read_figures(node)
         except Exception:  # noqa: BLE001
             pass
         try:
-            to_html(executed, target, job.title)
+            to_html(node, target, job.title)
             res.html = target.relative_to(out).as_posix()
         except Exception as exc:  # noqa: BLE001
             res.status = "failed"
