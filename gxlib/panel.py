@@ -334,8 +334,8 @@ def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.
     """The per-report quantities of a processed folder, computed once (see module doc)."""
     d = Path(data_dir)
     key = _signature(d)
-    if key in _MEMO:
-        return _MEMO[key].copy()
+    if key in _MEMO:      # copy-on-write: a caller's changes never reach the memo
+        return _MEMO[key].copy(deep=False)
     cache_dir = cache_dir or os.environ.get(CACHE_ENV) or None
     q = None
     if cache_dir:
@@ -352,7 +352,7 @@ def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.
         q = build(d)
     _MEMO.clear()
     _MEMO[key] = q
-    return q.copy()
+    return q.copy(deep=False)
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -382,7 +382,7 @@ def load(data_dir: str | Path = "data/processed", *, checks: bool = False,
     if key not in _REPORTS:     # a kernel reused by `gx render` reads them once
         _REPORTS.clear()
         _REPORTS[key] = _reports(d)
-    reports = _REPORTS[key].copy()
+    reports = _REPORTS[key].copy(deep=False)
     q = quantities(d, cache_dir)
     if not q["report_id"].astype("str").equals(reports["report_id"].astype("str")):
         q = q.set_index("report_id").reindex(reports["report_id"].astype("str")).reset_index()

@@ -424,6 +424,7 @@ def prepare_panel(data_dir: Path, out: Path, log=print) -> None:
         current = panel.cache_path(data_dir, cache)
         if not current.is_file():
             panel.quantities(data_dir, cache)
+            panel._MEMO.clear()          # the kernels read the file; this process is done
             log(f"per-report panel of {data_dir} in {time.monotonic() - start:.1f}s -> {current}")
         for old in cache.glob("panel-*.parquet"):
             if old != current:

@@ -418,3 +418,15 @@ def test_panel_from_csv_only(five_dir, tmp_path):
     p = panel.load(folder).attach(checks=True, na_cells=True)
     pd.testing.assert_frame_equal(m.rates(p, by="year"), m.rates(t, by="year"))
     pd.testing.assert_frame_equal(m.missing_values(p), m.missing_values(t))
+
+
+def test_panel_memo_is_not_changed_by_its_users(five_dir):
+    """gx render reuses kernels: what one notebook does to its panel never reaches the next."""
+    from gxlib import panel
+
+    folder = five_dir[1]
+    first = panel.load(folder)
+    first.reports.loc[0, "agency"] = "changed"
+    first.quantities.loc[0, "new"] = 999
+    again = panel.load(folder)
+    assert again.reports.loc[0, "agency"] == "甲局" and again.quantities.loc[0, "new"] == 10
