@@ -11,8 +11,6 @@ a rule (its own reason is already in checks).  Rules (report-format.md §1.4):
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .tables import APPLICANTS, OTHER_2019, OTHER_2021, OUTCOME_ROWS_COMMON, OUTCOMES, PROCEEDINGS, Check
 
 
@@ -67,34 +65,32 @@ def review_checks(records: list[dict]) -> list[Check]:
     return out
 
 
-def carry_over_checks(reports: Iterable[dict], applications: dict[str, list[dict]]) -> list[tuple[str, Check]]:
-    """Across years of one agency: last year's 结转下年度 = this year's 上年结转 (warning).
+def carry_over(reports, carried):
+    """Across years of one agency: last year's 结转下年度 = this year's 上年结转 (a warning).
 
-    ``reports`` are report rows (report_id, agency, year); ``applications`` maps
-    report_id to its application records.  Returns (report_id, check) for the later year.
-    """
-    by_agency: dict[str, dict[int, list[str]]] = {}
-    for rep in reports:
-        agency, year = rep.get("agency") or "", rep.get("year")
-        if not agency or year is None:
-            continue
-        by_agency.setdefault(agency, {}).setdefault(int(year), []).append(rep["report_id"])
-    out: list[tuple[str, Check]] = []
-    for agency, years in sorted(by_agency.items()):
-        for year in sorted(years):
-            prev = years.get(year - 1)
-            if not prev or len(prev) != 1 or len(years[year]) != 1:
-                continue  # two reports for one year: we cannot tell which continues which
-            this_id, prev_id = years[year][0], prev[0]
-            prev_grid = {(r["row"], r["applicant"]): r["value"] for r in applications.get(prev_id, [])}
-            this_grid = {(r["row"], r["applicant"]): r["value"] for r in applications.get(this_id, [])}
-            for col in APPLICANTS:
-                a = prev_grid.get(("carried_forward", col))
-                b = this_grid.get(("carried_over", col))
-                if a is None or b is None or a == b:
-                    continue
-                out.append((this_id, Check(
-                    "carry_over", "applications", "carried_over", col, _fmt(a), _fmt(b),
-                    f"warning: {agency} {year - 1} report carried forward {_fmt(a)}, "
-                    f"the {year} report says {_fmt(b)} carried over")))
-    return out
+    ``reports``: DataFrame (report_id, agency, year, status); ``carried``: DataFrame of the
+    application rows ``carried_over``/``carried_forward`` (report_id, row, applicant,
+    value).  Only agencies with one report per year are compared (with two we cannot tell
+    which continues which).  Returns check rows as a DataFrame (contract columns)."""
+    import pandas as pd
+
+    cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
+    reps = reports.loc[(reports["status"].astype(str) != "failed") & (reports["agency"] != "")
+                       & reports["year"].notna(), ["report_id", "agency", "year"]]
+    reps = reps[~reps.duplicated(["agency", "year"], keep=False)]
+    if carried.empty or reps.empty:
+        return pd.DataFrame(columns=cols)
+    sub = carried.astype({"row": str, "applicant": str, "report_id": str}).merge(reps, on="report_id")
+    sub = sub[sub["value"].notna()]
+    prev = sub[sub["row"] == "carried_forward"].assign(year=lambda d: d["year"] + 1)
+    this = sub[sub["row"] == "carried_over"]
+    both = this.merge(prev[["agency", "year", "applicant", "value"]], on=["agency", "year", "applicant"],
+                      suffixes=("", "_prev"))
+    both = both[both["value"] != both["value_prev"]]
+    return pd.DataFrame({
+        "report_id": both["report_id"], "rule": "carry_over", "section": "applications", "row": "carried_over",
+        "column": both["applicant"], "expected": both["value_prev"].map(_fmt), "observed": both["value"].map(_fmt),
+        "message": [f"warning: {a} {int(y) - 1} report carried forward {_fmt(p)}, the {int(y)} report says "
+                    f"{_fmt(v)} carried over"
+                    for a, y, p, v in zip(both["agency"], both["year"], both["value_prev"], both["value"])],
+    }, columns=cols)

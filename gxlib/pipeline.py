@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import checks as rules
+from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_files, parse_bytes, read_manifest, report_id)
 from .store import Staging, Tables, _arrow, codes, frame, typed
@@ -375,15 +375,7 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
 def _with_carry_over(reports_df, carried: pa.Table, checks_df):
     import pandas as pd
 
-    sub = carried.to_pandas()
-    apps: dict[str, list[dict]] = {}
-    for r in sub.itertuples(index=False):
-        apps.setdefault(r.report_id, []).append({"row": r.row, "applicant": r.applicant,
-                                                  "value": None if pd.isna(r.value) else float(r.value)})
-    reps = reports_df[reports_df["status"].astype(str) != "failed"][["report_id", "agency", "year"]]
-    reps = [{"report_id": r.report_id, "agency": r.agency, "year": None if pd.isna(r.year) else int(r.year)}
-            for r in reps.itertuples(index=False)]
-    extra = [{"report_id": rid, **asdict(c)} for rid, c in rules.carry_over_checks(reps, apps)]
-    if not extra:
+    extra = carry_over(reports_df, carried.to_pandas())
+    if extra.empty:
         return checks_df
-    return typed("checks", pd.concat([checks_df, frame("checks", extra)], ignore_index=True))
+    return typed("checks", pd.concat([checks_df, extra], ignore_index=True))
