@@ -5,57 +5,19 @@ Int64, text columns ``str`` -- the dtypes ``gxlib.load`` promises.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 
-CODEBOOK = Path(__file__).resolve().parents[1] / "gxlib" / "data" / "codebook.csv"
-
-COLUMNS = {
-    "reports": ["report_id", "source_file", "sha256", "title", "agency", "year", "year_source",
-                "published", "template", "province", "prefecture", "county", "division_code",
-                "level", "status", "error"],
-    "disclosure": ["report_id", "item", "measure", "value", "unit", "raw"],
-    "applications": ["report_id", "row", "applicant", "value", "raw"],
-    "reviews": ["report_id", "proceeding", "outcome", "value", "raw"],
-    "checks": ["report_id", "rule", "section", "row", "column", "expected", "observed",
-               "message"],
-}
-CODE_COLUMNS = ("row", "applicant", "item", "measure", "unit", "proceeding", "outcome",
-                "template", "status", "level", "year_source", "rule", "section")
-APPLICANTS = ["natural_person", "commercial_enterprise", "research_institution",
-              "social_welfare_org", "legal_service_org", "other_org", "total"]
-
-
-@dataclasses.dataclass
-class Tables:
-    reports: pd.DataFrame
-    disclosure: pd.DataFrame
-    applications: pd.DataFrame
-    reviews: pd.DataFrame
-    checks: pd.DataFrame
-
-
-def _codes() -> dict[str, list[str]]:
-    cb = pd.read_csv(CODEBOOK, dtype=str, encoding="utf-8")
-    return {v: list(g["code"]) for v, g in cb.groupby("variable", sort=False)}
+from gxlib.store import COLUMNS, Tables  # noqa: F401  (re-exported for the tests)
+from gxlib.store import typed as _typed
+from gxlib.tables import APPLICANTS
 
 
 def typed(name: str, records: list[dict]) -> pd.DataFrame:
-    """A contract-typed frame for table ``name`` from a list of dicts (missing keys: NA/"")."""
-    codes = _codes()
-    frame = pd.DataFrame(records, columns=COLUMNS[name])
-    for col in frame.columns:
-        if col in CODE_COLUMNS:
-            frame[col] = pd.Categorical(frame[col], categories=codes[col], ordered=True)
-        elif col == "value":
-            frame[col] = frame[col].astype("Float64")
-        elif col == "year":
-            frame[col] = frame[col].astype("Int64")
-        else:
-            frame[col] = frame[col].fillna("").astype("str")
-    return frame
+    """A contract-typed frame for table ``name`` from a list of dicts (missing keys: NA/""),
+    in the order given -- the same typing ``gxlib.load`` applies."""
+    return _typed(name, pd.DataFrame(records, columns=COLUMNS[name]), sort=False)
 
 
 def report(report_id: str, agency: str, year: int | None, template: str = "2021",
@@ -126,10 +88,9 @@ def tables(reports=(), disclosure=(), applications=(), reviews=(), checks=()) ->
 def write_processed(t: Tables, folder: Path) -> Path:
     """Write the tables as the contract's CSV (utf-8-sig) + Parquet pair."""
     folder.mkdir(parents=True, exist_ok=True)
-    for f in dataclasses.fields(t):
-        frame = getattr(t, f.name)
-        frame.to_csv(folder / f"{f.name}.csv", index=False, encoding="utf-8-sig")
-        frame.to_parquet(folder / f"{f.name}.parquet", index=False)
+    for name, frame in t:
+        frame.to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
     return folder
 
 
