@@ -291,8 +291,13 @@ def _is_number(s: str) -> bool:
     return bool(_NUM.match(s))
 
 
-def parse_cell(raw: str, *, allow_negative: bool = False, integer: bool = True,
-               unit_default: str | None = None) -> tuple[float | None, str | None, str | None]:
+def parse_cell(raw: str, *, allow_negative: bool = False,
+               integer: bool = True) -> tuple[float | None, str | None, str | None]:
+    return _parse_cell(raw, allow_negative, integer)  # most cells are "0": cached
+
+
+@lru_cache(maxsize=8192)
+def _parse_cell(raw: str, allow_negative: bool, integer: bool) -> tuple[float | None, str | None, str | None]:
     """Return (value, unit_found, problem).  Value is in the cell's own unit (not yet
     normalised to 万元); ``problem`` is None for a clean number, ``placeholder`` or a
     reason."""
