@@ -16,7 +16,7 @@ from pathlib import Path
 from . import checks as rules
 from . import meta as metamod
 from . import regions
-from .readers import Document, ReadError, is_candidate, read
+from .readers import ReadError, is_candidate, read
 from .tables import Check, Tables, normalize, parse_tables
 
 REPORT_COLUMNS = [
@@ -61,7 +61,7 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
     report.update(report_id=rid, source_file=source_file, sha256=sha, year=None, level="unknown")
     result = {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
     try:
-        doc = _read(data, source_file)
+        doc = read(Path(source_file), data)
     except ReadError as err:
         report.update(status="failed", error=str(err), format=Path(source_file).suffix.lstrip(".").lower())
         _apply_manifest(report, manifest_row, "")
@@ -110,10 +110,6 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
     result["reviews"] = [{"report_id": rid, **r} for r in tables.reviews]
     result["checks"] = [{"report_id": rid, **asdict(c)} for c in checks]
     return result
-
-
-def _read(data: bytes, source_file: str) -> Document:
-    return read(Path(source_file), data)
 
 
 def _no_tables_reason(text: str, m: metamod.Meta) -> str:

@@ -2,7 +2,6 @@
 typed load, and the generated data dictionary."""
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from dataclasses import dataclass, fields

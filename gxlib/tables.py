@@ -218,7 +218,6 @@ class Tables:
     applications: list[dict] = field(default_factory=list)
     reviews: list[dict] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
-    present: dict = field(default_factory=dict)  # section -> bool
     uncertain: int = 0  # cells left NA for a reason other than a placeholder
     missing_rows: int = 0  # rows of a present table whose label was not found
 
@@ -267,8 +266,7 @@ def _strip_year_tail(text: str, i: int, j: int) -> str:
 def _strip_label_number(run: str) -> str:
     body = run.rstrip()
     m = _LABEL_NUMBER_TAIL.search(body)
-    if m and m.start() < len(body):
-        # only when what precedes is a separator or another digit run (never a lone number)
+    if m:
         return body[: m.start()]
     return run
 
@@ -434,11 +432,6 @@ def parse_tables(text: str, explicit: bool = False, normalized: bool = False) ->
         _parse_disclosure(text, regions.sec2, explicit, template, out)
     if regions.sec4:
         _parse_reviews(text, regions.sec4, explicit, out)
-    out.present = {
-        "disclosure": bool(out.disclosure),
-        "applications": bool(out.applications),
-        "reviews": bool(out.reviews),
-    }
     return out
 
 
@@ -473,21 +466,18 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     flat = is_flat(text, first.start, hi)
     rows: dict[str, list[Cell]] = {}
     runs_of: dict[str, list[str]] = {}
-    candidates: dict[str, list[tuple[int, ...]]] = {}
-    seen_codes: list[str] = []
     for i, m in enumerate(matches):
         if m.kind != "row":
             continue
         code = m.code
         if code == "other" and has_2021_other:
             continue  # （六）其他处理 is a group heading in the 2021 layout
-        if code in rows or code in candidates:
+        if code in rows or code in runs_of:
             out.checks.append(Check("duplicate_row", "applications", code, "", "", "",
                                     "row label found twice; the first occurrence is used"))
             continue
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
         run, _ = value_run(text, m.end, stop, explicit)
-        seen_codes.append(code)
         chunks = chunks_of(run, explicit)
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
@@ -582,7 +572,6 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
     # column identities across rows narrow the candidates further
     ambiguous = [c for c in cands if len(cands[c]) > 1]
     fixed = {c: cands[c][0] for c in cands if len(cands[c]) == 1}
-    chosen: dict[str, set] = {c: set(cands[c]) for c in cands}
     if ambiguous:
         size = 1
         for c in ambiguous:
@@ -595,8 +584,6 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
                 if _column_identities_hold(assign, rows, cols):
                     ok_combos.append(combo)
             if ok_combos:
-                chosen = {c: {combo[i] for combo in ok_combos} for i, c in enumerate(ambiguous)}
-                chosen.update({c: {v} for c, v in fixed.items()})
                 # per cell agreement across all consistent combinations
                 cell_sets = {c: [{combo[i][j] for combo in ok_combos} for j in range(k)]
                              for i, c in enumerate(ambiguous)}
@@ -779,7 +766,7 @@ def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: b
         if um:
             unit = um.group(1)
             chunks = [*chunks[:-1], last[: um.start()]]
-        simple = [c for c in chunks]
+        simple = list(chunks)
         decimal_tail = None
         if "." in simple[-1]:
             head, frac = simple[-1].split(".", 1)

@@ -1,8 +1,6 @@
 """The label-based table core on real report snippets, next to exact expected frames."""
 from __future__ import annotations
 
-import pandas as pd
-
 from gxlib.parse import parse_bytes
 from gxlib.store import frame
 from gxlib.tables import parse_tables
