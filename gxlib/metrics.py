@@ -518,6 +518,15 @@ def _finish(parts: list[pd.DataFrame], by: list[str], label_col: str, columns: l
     return out[by + [label_col] + columns]
 
 
+def _metric_names(metrics: Sequence[str] | None, known: dict, kind: str) -> list[str]:
+    """The metrics asked for (default: all of ``known``); unknown names raise KeyError."""
+    names = list(known) if metrics is None else list(metrics)
+    unknown = [m for m in names if m not in known]
+    if unknown:
+        raise KeyError(f"unknown {kind}(s) {unknown}; known: {', '.join(known)}")
+    return names
+
+
 def rates(tables: Any, metrics: Sequence[str] | None = None,
           by: Sequence[str] | str | None = ("year",), *, min_n: float = 10,
           applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
@@ -530,10 +539,7 @@ def rates(tables: Any, metrics: Sequence[str] | None = None,
     table is absent), ``small`` (denominator < ``min_n``).
     """
     by = _check_by(tables.reports, by)
-    names = list(RATES) if metrics is None else list(metrics)
-    unknown = [m for m in names if m not in RATES]
-    if unknown:
-        raise KeyError(f"unknown rate(s) {unknown}; known: {', '.join(RATES)}")
+    names = _metric_names(metrics, RATES, "rate")
     q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
     keys = _keys(tables.reports, by)
     parts = []
@@ -620,10 +626,7 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None,
     procurement for 2021-layout reports), ``small`` (n_reports < ``min_n``).
     """
     by = _check_by(tables.reports, by)
-    names = list(VOLUMES) if metrics is None else list(metrics)
-    unknown = [m for m in names if m not in VOLUMES]
-    if unknown:
-        raise KeyError(f"unknown volume(s) {unknown}; known: {', '.join(VOLUMES)}")
+    names = _metric_names(metrics, VOLUMES, "volume")
     q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
     keys = _keys(tables.reports, by)
     parts = []
