@@ -219,3 +219,62 @@ def test_escaped_quotes_inside_a_script_do_not_unescape_the_page():
     html = ('<html><body><script>document.write("<a href=\\"x\\">")</script>'
             '<p>路径 C:\\new\\table</p><table><tr><td>a</td><td>1</td></tr></table></body></html>')
     assert lines_of(read_html(html)) == ["路径 C:\\new\\table", "a | 1"]
+
+
+# --- the XSLT flattening against the original Python walk (tests/html_oracle.py) -----------
+
+def _same_as_oracle(text: str) -> None:
+    from gxlib.readers.html import page_lines, parse_page
+
+    from html_oracle import page_lines as walk_lines
+
+    try:
+        root = parse_page(text)
+    except ReadError:
+        return
+    assert page_lines(root) == walk_lines(text)
+
+
+ORACLE_TAGS = st.sampled_from(
+    ["<table>", "</table>", "<tr>", "</tr>", "<td>", "</td>", "<th>", '<td colspan="3">', '<td rowspan="2">',
+     '<td rowspan="0">', '<td colspan=" 2 ">', '<td colspan="x">', "<thead>", "<tbody>", "<caption>",
+     "</caption>", "<p>", "</p>", "<div>", "</div>", "<br>", "<span>", "</span>", "<b>", "</b>", "<o:p>",
+     "</o:p>", "<script>", "</script>", "<noscript>", "<!-- 9 -->", "<?php x ?>", "&nbsp;", " ", "\n", "12",
+     "0", "3.5", "总计", "自然人", "a b", "|", "/", '<span style="DISPLAY: None">', '<td style="display:none">',
+     '<tr hidden>', '<p style="mso-hide:all">', '<td style="width:30px">', "\ufdd1", "\x1e"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ORACLE_TAGS, max_size=80))
+def test_flattening_equals_the_walk_on_tag_soup(parts):
+    _same_as_oracle("<html><body>" + "".join(parts))
+
+
+def test_flattening_equals_the_walk_on_real_pages(corpus_dir):
+    from gxlib.readers.decode import decode
+    from gxlib.readers.html import declared_charset
+
+    pages = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in (".html", ".htm", ".shtml"))
+    assert pages
+    for p in pages:
+        data = p.read_bytes()
+        _same_as_oracle(decode(data, declared_charset(data))[0])
+
+
+def test_flattening_equals_the_walk_on_generated_pages(tmp_path):
+    from benchmarks.generate import generate
+
+    generate(tmp_path, n=60, seed=7)
+    pages = sorted(tmp_path.rglob("*.html"))
+    assert pages
+    from gxlib.readers.decode import decode
+    from gxlib.readers.html import declared_charset
+
+    for p in pages:
+        data = p.read_bytes()
+        try:
+            text = decode(data, declared_charset(data))[0]
+        except ReadError:
+            continue
+        _same_as_oracle(text)

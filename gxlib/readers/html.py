@@ -17,7 +17,10 @@ DOCX readers so that all three formats write tables the same way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
+
+from lxml import etree
 
 from . import Document, ReadError
 from .decode import decode
@@ -50,6 +53,9 @@ def clean_cell(text: str) -> str:
     return text.replace("|", "｜")
 
 
+_clean = lru_cache(maxsize=1 << 16)(clean_cell)  # texts repeat ("0", labels)
+
+
 def join_pieces(pieces: list[str]) -> str:
     """Join text pieces that were on separate lines inside one cell."""
     out = ""
@@ -63,6 +69,7 @@ def join_pieces(pieces: list[str]) -> str:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
 def is_value_text(text: str) -> bool:
     """A number (with separators or a unit) or a placeholder such as ``/`` or ``—``."""
     return bool(_NUMERIC.match(text) or _PLACEHOLDER.match(text))
@@ -138,6 +145,7 @@ _PUB_META = (
     "dc.date", "dc.date.issued", "articlepubdate", "publishtime", "releasedate",
 )
 _MAX_SPAN = 1000
+_COMMENT = etree.Comment
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -172,63 +180,95 @@ def _has_table(el) -> bool:
     return any(True for _ in el.iterdescendants("table"))
 
 
-class _Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.buf: list[str] = []
-
-    def add(self, text: str | None) -> None:
-        if text:
-            self.buf.append(text)
-
-    def flush(self) -> None:
-        if self.buf:
-            line = clean_cell("".join(self.buf))
-            if line:
-                self.lines.append(line)
-            self.buf = []
-
-    def line(self, text: str) -> None:
-        self.flush()
-        if text:
-            self.lines.append(text)
+# The page is flattened by one XSLT pass (libxslt, in C) into text with marker characters,
+# and only the grid of each table is built in Python.  The markers are Unicode
+# noncharacters, removed from the page before parsing, so page text cannot contain them.
+_LINE, _TABLE, _END, _ROW, _CELL, _FIELD, _CAPTION = (chr(c) for c in range(0xFDD0, 0xFDD7))
+_NONCHAR = re.compile("[\ufdd0-\ufdef]")
+_HID = "data-gx-hidden"  # set on hidden elements before the pass
 
 
-def _walk(el, out: _Lines) -> None:
-    tag = el.tag if isinstance(el.tag, str) else None
-    if tag is None:  # comment or processing instruction: its text is not shown
-        return
-    tag = tag.lower()
-    if tag in _DROP or _hidden(el):
-        return
-    if tag == "br":
-        out.flush()
-        return
-    if tag == "table" and not _has_table(el):
-        out.flush()
-        for line in _table_lines(el):
-            out.line(line)
-        out.flush()
-        return
-    block = tag in _BLOCK
-    if block:
-        out.flush()
-    out.add(el.text)
-    for child in el:
-        _walk(child, out)
-        out.add(child.tail)
-    if block:
-        out.flush()
+def _xsl_names(names) -> str:
+    return "|".join(sorted(names))
 
 
-def _cell_text(cell) -> str:
-    out = _Lines()
-    out.add(cell.text)
-    for child in cell:
-        _walk(child, out)
-        out.add(child.tail)
-    out.flush()
-    return clean_cell(join_pieces(out.lines))
+_XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:output method="text" encoding="UTF-8"/>
+<xsl:template match="/">
+  <xsl:choose>
+    <xsl:when test="*/body"><xsl:apply-templates select="*/body"/></xsl:when>
+    <xsl:otherwise><xsl:apply-templates select="*"/></xsl:otherwise>
+  </xsl:choose>
+</xsl:template>
+<xsl:template match="*[@{_HID}]" priority="10"/>
+<xsl:template match="{_xsl_names(_DROP)}" priority="9"/>
+<xsl:template match="br" priority="8"><xsl:text>{_LINE}</xsl:text></xsl:template>
+<xsl:template match="table[not(.//table)]" priority="7">
+  <xsl:text>{_TABLE}</xsl:text>
+  <xsl:for-each select="caption"><xsl:text>{_CAPTION}</xsl:text><xsl:apply-templates/></xsl:for-each>
+  <xsl:for-each select="tr|thead/tr|tbody/tr|tfoot/tr">
+    <xsl:text>{_ROW}</xsl:text>
+    <xsl:choose>
+      <xsl:when test="@{_HID}"><xsl:text>h</xsl:text></xsl:when>
+      <xsl:otherwise>
+        <xsl:for-each select="td|th">
+          <xsl:text>{_CELL}</xsl:text><xsl:value-of select="@colspan"/>
+          <xsl:text>{_FIELD}</xsl:text><xsl:value-of select="@rowspan"/>
+          <xsl:text>{_FIELD}</xsl:text>
+          <xsl:choose>
+            <xsl:when test="@{_HID}"><xsl:text>h{_FIELD}</xsl:text></xsl:when>
+            <xsl:otherwise><xsl:text>{_FIELD}</xsl:text><xsl:apply-templates/></xsl:otherwise>
+          </xsl:choose>
+        </xsl:for-each>
+      </xsl:otherwise>
+    </xsl:choose>
+  </xsl:for-each>
+  <xsl:text>{_END}</xsl:text>
+</xsl:template>
+<xsl:template match="{_xsl_names(_BLOCK)}" priority="6">
+  <xsl:text>{_LINE}</xsl:text><xsl:apply-templates/><xsl:text>{_LINE}</xsl:text>
+</xsl:template>
+</xsl:stylesheet>
+"""
+_flatten = etree.XSLT(etree.fromstring(_XSLT))
+# every style and hidden attribute of a page (an element is hidden as in :func:`_hidden`)
+_STYLES = etree.XPath("//@style", smart_strings=False)
+_ANY_HIDDEN = etree.XPath("boolean(//@hidden)")
+_STYLED_OR_HIDDEN = etree.XPath("//*[@style or @hidden]")
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece_text(raw: str) -> str:
+    """Text of a cell (or caption) whose line breaks are ``_LINE`` markers."""
+    if _LINE not in raw:
+        return clean_cell(raw)
+    return clean_cell(join_pieces([line for line in map(clean_cell, raw.split(_LINE)) if line]))
+
+
+def _text_lines(raw: str, out: list[str]) -> None:
+    for line in raw.split(_LINE):
+        line = _clean(line)
+        if line:
+            out.append(line)
+
+
+def page_lines(root) -> list[str]:
+    """The page as lines: text between block boundaries, every leaf table as grid rows
+    (see the module docstring).  Marks the hidden elements of ``root``."""
+    etree.strip_attributes(root, _HID)
+    if _ANY_HIDDEN(root) or any(_HIDDEN.search(style) for style in _STYLES(root)):
+        for el in _STYLED_OR_HIDDEN(root):  # rare: look at the elements themselves
+            if _hidden(el):
+                el.set(_HID, "")
+    flat = str(_flatten(root))
+    pieces = flat.split(_TABLE)
+    lines: list[str] = []
+    _text_lines(pieces[0], lines)
+    for piece in pieces[1:]:
+        table, rest = piece.split(_END, 1)
+        lines.extend(_table_lines(table))
+        _text_lines(rest, lines)
+    return lines
 
 
 def _span(value: str | None, limit: int) -> int:
@@ -239,35 +279,34 @@ def _span(value: str | None, limit: int) -> int:
     return max(1, min(n, limit))
 
 
-def _table_lines(table) -> list[str]:
-    lines = []
-    for cap in table.findall("caption"):
-        text = _cell_text(cap)
-        if text:
-            lines.append(text)
-    trs = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
-    occupied: dict[tuple[int, int], bool] = {}
+def _table_lines(flat: str) -> list[str]:
+    """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`)."""
+    head, *trs = flat.split(_ROW)
+    lines = [text for text in map(_piece_text, head.split(_CAPTION)[1:]) if text]
+    occupied: set[tuple[int, int]] = set()
     rows: list[list[tuple[int, str]]] = []
+    nrows = len(trs)
     for r, tr in enumerate(trs):
-        if _hidden(tr):
-            rows.append([])
-            continue
-        row = []
-        c = 0
-        for cell in tr:
-            if not isinstance(cell.tag, str) or cell.tag.lower() not in ("td", "th"):
-                continue
-            while occupied.get((r, c)):
-                c += 1
-            colspan = _span(cell.get("colspan"), _MAX_SPAN)
-            rowspan = cell.get("rowspan")
-            rowspan = len(trs) - r if str(rowspan).strip() == "0" else _span(rowspan, len(trs) - r)
-            for dr in range(rowspan):
-                for dc in range(colspan):
-                    occupied[(r + dr, c + dc)] = True
-            row.append((c, "" if _hidden(cell) else _cell_text(cell)))
-            c += colspan
+        row: list[tuple[int, str]] = []
         rows.append(row)
+        if tr == "h":  # a hidden row
+            continue
+        c = 0
+        for cell in tr.split(_CELL)[1:]:
+            colspan, rowspan, hidden, raw = cell.split(_FIELD, 3)
+            while (r, c) in occupied:
+                c += 1
+            colspan = _span(colspan, _MAX_SPAN) if colspan else 1
+            if rowspan:
+                rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
+            else:
+                rowspan = 1
+            if colspan > 1 or rowspan > 1:
+                occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
+            else:
+                occupied.add((r, c))
+            row.append((c, "" if hidden else _piece_text(raw)))
+            c += colspan
     return lines + grid_lines(rows)
 
 
@@ -283,20 +322,24 @@ def _iso_date(text: str | None) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
-def read(data: bytes, path: Path | None = None) -> Document:
+def parse_page(text: str):
+    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
     import lxml.html
-    from lxml import etree
 
-    declared = declared_charset(data)
-    text, enc = decode(data, declared)
     text = _unescape_js(text)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL.sub("", text))
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _NONCHAR.sub("", _CTRL.sub("", text)))
     if not text.strip():
         raise ReadError("empty HTML document")
     try:
-        root = lxml.html.document_fromstring(text)
+        return lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
+
+
+def read(data: bytes, path: Path | None = None) -> Document:
+    declared = declared_charset(data)
+    text, enc = decode(data, declared)
+    root = parse_page(text)
 
     title = None
     for xp in ("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()"):
@@ -312,15 +355,12 @@ def read(data: bytes, path: Path | None = None) -> Document:
             if published:
                 break
 
-    out = _Lines()
-    body = root.find("body")
-    _walk(body if body is not None else root, out)
-    out.flush()
+    lines = page_lines(root)
     notes = [f"encoding {enc}" + (f" (declared {declared})" if declared else " (none declared)")]
     ntables = sum(1 for t in root.iter("table") if not _has_table(t))
     notes.append(f"{ntables} table(s)")
     return Document(
-        text="\n".join(out.lines) + "\n",
+        text="\n".join(lines) + "\n",
         explicit_cells=True,
         format="html",
         title=title,
