@@ -35,7 +35,9 @@ from .store import Staging, Tables, _arrow, codes, typed
 
 CACHE_NAME = ".gxcache.json"
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
-FLUSH_EVERY = 4000  # reports per Arrow batch
+ALL = {"reports": REPORT_COLUMNS, **LONG, "checks": CHECK_COLUMNS}
+BATCH = 128  # reports a worker parses into one set of Arrow tables
+FLUSH_EVERY = 32 * BATCH  # reports per row group written
 
 
 @dataclass
@@ -98,6 +100,17 @@ def _work(task: tuple[str, str, dict | None]) -> dict:
     res = parse_bytes(data, rel, mrow)
     _order(res)
     return res
+
+
+def _work_batch(tasks: list[tuple[str, str, dict | None]]) -> dict[str, pa.Table]:
+    """Parse a batch of files into Arrow tables (in the worker: the parent only writes)."""
+    builders = {name: _Builder(cols) for name, cols in ALL.items()}
+    for task in tasks:
+        res = _work(task)
+        builders["reports"].add([res["report"]])
+        for name in ("disclosure", "applications", "reviews", "checks"):
+            builders[name].add(res[name])
+    return {name: b.take() for name, b in builders.items()}
 
 
 @lru_cache(maxsize=None)
@@ -203,26 +216,28 @@ def _old_chunks(path: Path, keep: pa.Array, schema: pa.Schema):
         yield carry
 
 
-def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int | None = None):
+def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int | None = None, size=None):
+    """``fn`` over ``items`` in order, in a process pool; the bar advances by ``size(item)``."""
     bar = None
     if progress_desc:
         from tqdm import tqdm
 
         bar = tqdm(total=total or len(items), unit="file", desc=progress_desc, file=sys.stderr)
+    pool = None
     try:
-        if jobs == 1 or len(items) < 16:
-            for it in items:
-                yield fn(it)
-                if bar:
-                    bar.update()
+        if jobs == 1 or len(items) < (2 if size else 16):
+            results = map(fn, items)
         else:
-            chunk = max(1, min(256, len(items) // (jobs * 16) or 1))
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for res in pool.map(fn, items, chunksize=chunk):
-                    yield res
-                    if bar:
-                        bar.update()
+            chunk = 1 if size else max(1, min(256, len(items) // (jobs * 16) or 1))
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            results = pool.map(fn, items, chunksize=chunk)
+        for item, res in zip(items, results):
+            yield res
+            if bar:
+                bar.update(size(item) if size else 1)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if bar:
             bar.close()
 
@@ -294,9 +309,8 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
 
 
 def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
-    builders = {name: _Builder(cols) for name, cols in LONG.items()}
-    rep_b, chk_b = _Builder(REPORT_COLUMNS), _Builder(CHECK_COLUMNS)
-    sinks = {name: stage.sink(name, builders[name].schema) for name in LONG} if stage else {}
+    schemas = {name: _Builder(cols).schema for name, cols in ALL.items()}
+    sinks = {name: stage.sink(name, schemas[name]) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     carried: list[pa.Table] = []
     rep_tables: list[pa.Table] = []
@@ -314,33 +328,36 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
             carried.append(table.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"]))))
 
     tasks = [(path, rel, mrow) for _, rel, path, mrow, _ in todo]
+    batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
     new: dict[str, list[pa.Table]] = {name: [] for name in LONG}
-    for i, res in enumerate(_pool_map(_work, tasks, jobs, "parsing" if progress else None)):
-        rep_b.add([res["report"]])
-        chk_b.add(res["checks"])
-        for name, b in builders.items():
-            b.add(res[name])
-        if (i + 1) % FLUSH_EVERY == 0:
-            for name, b in builders.items():
+    pending: dict[str, list[pa.Table]] = {name: [] for name in LONG}
+    n_pending = 0
+
+    def flush() -> None:
+        for name in LONG:
+            if pending[name]:
+                t = pa.concat_tables(pending[name])
                 if reuse:
-                    new[name].append(b.take())  # merged with the previous rows below
+                    new[name].append(t)  # merged with the previous rows below
                 else:
-                    emit(name, b.take())  # results arrive in report_id order: stream them out
-            rep_tables.append(rep_b.take())
-            chk_tables.append(chk_b.take())
-    for name, b in builders.items():
-        t = b.take()
-        if reuse:
-            new[name].append(t)
-        else:
-            emit(name, t)
-    rep_tables.append(rep_b.take())
-    chk_tables.append(chk_b.take())
+                    emit(name, t)  # results arrive in report_id order: stream them out
+            pending[name] = []
+
+    for res in _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(tasks), size=len):
+        rep_tables.append(res["reports"])
+        chk_tables.append(res["checks"])
+        for name in LONG:
+            pending[name].append(res[name])
+        n_pending += res["reports"].num_rows
+        if n_pending >= FLUSH_EVERY:
+            flush()
+            n_pending = 0
+    flush()
 
     import pandas as pd
 
-    reports_df = typed("reports", pa.concat_tables(rep_tables).to_pandas())
-    checks_df = typed("checks", pa.concat_tables(chk_tables).to_pandas())
+    reports_df = typed("reports", _concat(rep_tables, schemas["reports"]).to_pandas())
+    checks_df = typed("checks", _concat(chk_tables, schemas["checks"]).to_pandas())
     if reuse:
         keep_ids = pa.array(sorted(reuse), type=pa.string())
         old_reports = pq.read_table(out_p / "reports.parquet").to_pandas()
@@ -350,14 +367,14 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
         old_checks = old_checks[old_checks["report_id"].isin(reuse) & (old_checks["rule"].astype(str) != "carry_over")]
         checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
         for name in LONG:
-            pending = pa.concat_tables(new[name]) if new[name] else builders[name].schema.empty_table()
-            for chunk in _old_chunks(out_p / f"{name}.parquet", keep_ids, builders[name].schema):
+            pending_rows = _concat(new[name], schemas[name])
+            for chunk in _old_chunks(out_p / f"{name}.parquet", keep_ids, schemas[name]):
                 last = _runs(chunk)[0][-1]
-                part, pending = _split(pending, last)
+                part, pending_rows = _split(pending_rows, last)
                 emit(name, _merge(chunk, part))
-            emit(name, pending)
+            emit(name, pending_rows)
     # cross-report carry-over warnings, on the whole table
-    carried_t = pa.concat_tables(carried) if carried else builders["applications"].schema.empty_table()
+    carried_t = _concat(carried, schemas["applications"])
     checks_df = _with_carry_over(reports_df, carried_t, checks_df)
     if stage is not None:
         stage.table("reports", _arrow(reports_df))
@@ -367,9 +384,12 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
     if keep:
         result.tables = Tables(
             reports=reports_df, checks=checks_df,
-            **{n: typed(n, (pa.concat_tables(kept[n]) if kept[n] else builders[n].schema.empty_table()).to_pandas(),
-                        sort=False) for n in LONG})
+            **{n: typed(n, _concat(kept[n], schemas[n]).to_pandas(), sort=False) for n in LONG})
     return result
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def _with_carry_over(reports_df, carried: pa.Table, checks_df):
