@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from . import checks as rules
 from . import meta as metamod
 from . import regions
-from .readers import ReadError, is_candidate, read
+from .readers import IGNORED_NAMES, ReadError, read
 from .tables import Check, Tables, normalize, parse_tables
 
 REPORT_COLUMNS = [
@@ -151,6 +152,36 @@ def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
 
 
 def list_files(raw_dir: Path) -> list[Path]:
-    return sorted((p for p in raw_dir.rglob("*") if is_candidate(p)
-                   and not any(part.startswith(".") for part in p.relative_to(raw_dir).parts)),
-                  key=lambda p: p.relative_to(raw_dir).as_posix())
+    """Every input file under ``raw_dir`` (see :func:`list_inputs`)."""
+    return [Path(path) for _, path in list_inputs(raw_dir)]
+
+
+def list_inputs(raw_dir: Path) -> list[tuple[str, str]]:
+    """``(path relative to raw_dir in POSIX form, full path)`` of every input file under
+    ``raw_dir``, sorted by the relative path; dot-files and dot-folders are skipped, and so
+    are the files that are never reports (manifest, README)."""
+    out: list[tuple[str, str]] = []
+    stack = [(str(raw_dir), "")]
+    seen = set()  # real paths of the folders listed: a symlink loop is listed once
+    while stack:
+        folder, prefix = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                if e.is_dir():
+                    stack.append((e.path, f"{prefix}{e.name}/"))
+                elif e.is_file() and e.name not in IGNORED_NAMES:
+                    out.append((prefix + e.name, e.path))
+            except OSError:
+                continue
+    out.sort()
+    return out

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
-                    list_files, parse_bytes, read_manifest, report_id)
+                    list_inputs, parse_bytes, read_manifest, report_id)
 from .store import Staging, Tables, _arrow, codes, typed
 
 CACHE_NAME = ".gxcache.json"
@@ -76,16 +76,19 @@ def parser_fingerprint() -> str:
 
 
 def _hash(path: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    n = 0
     try:
         with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                n += len(chunk)
+            if os.fstat(fh.fileno()).st_size > 1 << 26:  # a huge file: hash it in pieces
+                h = hashlib.sha256()
+                n = 0
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                    n += len(chunk)
+                return h.hexdigest(), n
+            data = fh.read()
     except OSError:
         return "", 0
-    return h.hexdigest(), n
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _work(task: tuple[str, str, dict | None]) -> dict:
@@ -271,18 +274,17 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     keep = keep_tables or (keep_tables is None and out is None)
-    files = list_files(raw_dir)
+    files = list_inputs(raw_dir)
     manifest = read_manifest(raw_dir)
     if progress is None:
         progress = len(files) > 200 and sys.stderr.isatty()
-    rels = [p.relative_to(raw_dir).as_posix() for p in files]
-    hashes = list(_pool_map(_hash, [str(p) for p in files], jobs, "hashing" if progress else None))
+    hashes = list(_pool_map(_hash, [path for _, path in files], jobs, "hashing" if progress else None))
     size = sum(n for _, n in hashes)
     entries = []  # (report_id, rel, path, manifest row, cache key)
-    for p, rel, (sha, _) in zip(files, rels, hashes):
-        mrow = manifest.get(rel) or manifest.get(p.name)
+    for (rel, path), (sha, _) in zip(files, hashes):
+        mrow = manifest.get(rel) or manifest.get(rel.rsplit("/", 1)[-1])
         rid = report_id(rel, sha)
-        entries.append((rid, rel, str(p), mrow, _cache_key(rid, mrow)))
+        entries.append((rid, rel, path, mrow, _cache_key(rid, mrow)))
     entries.sort(key=lambda e: (e[0], e[1]))
     keys = {e[4] for e in entries}
     out_p = Path(out) if out is not None else None

@@ -150,6 +150,12 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
 _CSV_OPTIONS = pcsv.WriteOptions(quoting_style="needed")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class Staging:
     """Output files written under temporary names in the output folder and moved over the
     old ones only by :meth:`commit`: a crash leaves the previous outputs intact."""
@@ -163,6 +169,7 @@ class Staging:
     def path(self, name: str) -> Path:
         final = self.out / name
         fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=self.out)
+        os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: outputs are read by others too
         os.close(fd)
         self.staged.append((Path(tmp), final))
         return Path(tmp)

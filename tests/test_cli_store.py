@@ -2,6 +2,7 @@
 overrides, atomic writes, typed load, and the committed outputs are up to date."""
 from __future__ import annotations
 
+import os
 import shutil
 
 import pandas as pd
@@ -47,6 +48,10 @@ def test_parse_dir_reports_every_file(raw, tmp_path, capsys):
     assert g["status"] == "ok" and g["year"] == "2024"
     # UTF-8 with BOM for Excel
     assert (out / "reports.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    # readable by others as the umask allows, not 0600 as the staging temp files are made
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert all((p.stat().st_mode & 0o777) == 0o666 & ~mask for p in out.iterdir() if not p.name.startswith("."))
 
 
 def test_load_types(raw, tmp_path):

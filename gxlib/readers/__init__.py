@@ -69,11 +69,6 @@ UNSUPPORTED = {
 IGNORED_NAMES = {"manifest.csv", "README.md", "readme.md", ".gitkeep", ".DS_Store", "Thumbs.db"}
 
 
-def is_candidate(path: Path) -> bool:
-    """Whether a file under a raw folder is an input to report on."""
-    return path.is_file() and path.name not in IGNORED_NAMES and not path.name.startswith(".")
-
-
 def read(path: str | Path, data: bytes | None = None) -> Document:
     """Read one raw file into a :class:`Document` (dispatch on the suffix)."""
     import importlib
