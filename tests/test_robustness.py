@@ -100,3 +100,12 @@ def test_row_split_contains_truth(row, data):
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=4))
 def test_free_split_contains_truth(values):
     assert tuple(values) in splits(["".join(map(str, values))], len(values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300)
+       | st.text(alphabet="０１９（）：，　\u00a0\u2212、。总计abc 1𠀋😀", max_size=300))
+def test_normalize_is_the_fullwidth_translation(text):
+    from gxlib.tables import _FW, normalize
+
+    assert normalize(text) == text.translate(_FW)
