@@ -55,7 +55,18 @@ def read_manifest(raw_dir: Path) -> dict[str, dict]:
 def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None) -> dict:
     """Parse one file's bytes.  Returns plain records (picklable, cheap to pass between
     processes): ``{"report": {...}, "disclosure": [...], "applications": [...],
-    "reviews": [...], "checks": [...]}``."""
+    "reviews": [...], "checks": [...]}``, every record with its ``report_id``."""
+    result = parse_rows(data, source_file, manifest_row)
+    rid = result["report"]["report_id"]
+    for name in ("disclosure", "applications", "reviews"):
+        result[name] = [{"report_id": rid, **r} for r in result[name]]
+    result["checks"] = [{"report_id": rid, **asdict(c)} for c in result["checks"]]
+    return result
+
+
+def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) -> dict:
+    """:func:`parse_bytes` without the ``report_id`` in every row: the rows of the three
+    tables as the table core gives them, and the checks as :class:`Check` objects."""
     sha = hashlib.sha256(data).hexdigest()
     rid = report_id(source_file, sha)
     report = {c: "" for c in REPORT_COLUMNS}
@@ -106,10 +117,10 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
             problems.append(f"{tables.uncertain} cell(s) left NA, see checks")
         report["status"] = "partial" if problems else "ok"
         report["error"] = "; ".join(problems)
-    result["disclosure"] = [{"report_id": rid, **r} for r in tables.disclosure]
-    result["applications"] = [{"report_id": rid, **r} for r in tables.applications]
-    result["reviews"] = [{"report_id": rid, **r} for r in tables.reviews]
-    result["checks"] = [{"report_id": rid, **asdict(c)} for c in checks]
+    result["disclosure"] = tables.disclosure
+    result["applications"] = tables.applications
+    result["reviews"] = tables.reviews
+    result["checks"] = checks
     return result
 
 

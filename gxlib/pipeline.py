@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
-                    list_inputs, parse_bytes, read_manifest, report_id)
+                    list_inputs, parse_rows, read_manifest, report_id)
 from .store import Staging, Tables, _arrow, codes, typed
 
 CACHE_NAME = ".gxcache.json"
@@ -92,6 +92,7 @@ def _hash(path: str) -> tuple[str, int]:
 
 
 def _work(task: tuple[str, str, dict | None]) -> dict:
+    """One file -> :func:`gxlib.parse.parse_rows` records (never raises)."""
     path, rel, mrow = task
     try:
         data = Path(path).read_bytes()
@@ -100,20 +101,42 @@ def _work(task: tuple[str, str, dict | None]) -> dict:
         report.update(report_id=report_id(rel, ""), source_file=rel, year=None, level="unknown",
                       status="failed", error=f"cannot open the file: {err.strerror or err}")
         return {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
-    res = parse_bytes(data, rel, mrow)
-    _order(res)
-    return res
+    return parse_rows(data, rel, mrow)
+
+
+# the codebook variables that order the rows of one report in each long table
+_ROW_ORDER = {"disclosure": ("item", "measure"), "applications": ("row", "applicant"),
+              "reviews": ("proceeding", "outcome")}
 
 
 def _work_batch(tasks: list[tuple[str, str, dict | None]]) -> dict[str, pa.Table]:
-    """Parse a batch of files into Arrow tables (in the worker: the parent only writes)."""
-    builders = {name: _Builder(cols) for name, cols in ALL.items()}
+    """Parse a batch of files into Arrow tables, in the worker (the parent only writes).
+    Long tables: the batch's reports in order, each report's rows in codebook order."""
+    reports: list[dict] = []
+    rows: dict[str, list[dict]] = {name: [] for name in LONG}
+    counts: dict[str, list[int]] = {name: [] for name in LONG}
+    checks: list[dict] = []
     for task in tasks:
         res = _work(task)
-        builders["reports"].add([res["report"]])
-        for name in ("disclosure", "applications", "reviews", "checks"):
-            builders[name].add(res[name])
-    return {name: b.take() for name, b in builders.items()}
+        reports.append(res["report"])
+        rid = res["report"]["report_id"]
+        for name in LONG:
+            rows[name].extend(res[name])
+            counts[name].append(len(res[name]))
+        checks.extend({"report_id": rid, **asdict(c)} for c in res["checks"])
+    ids = pa.array([r["report_id"] for r in reports], type=pa.string())
+    out = {"reports": _arrow_table(REPORT_COLUMNS, reports), "checks": _arrow_table(CHECK_COLUMNS, checks)}
+    for name, columns in LONG.items():
+        n = np.asarray(counts[name], dtype=np.int64)
+        seq = np.repeat(np.arange(len(n), dtype=np.int32), n)
+        arrays = {"report_id": pa.DictionaryArray.from_arrays(pa.array(seq, type=pa.int32()), ids)}
+        arrays.update(_arrow_columns(columns[1:], rows[name]))
+        key = seq.astype(np.int64) * 1_000_000
+        for weight, col in zip((1000, 1), _ROW_ORDER[name]):
+            key += weight * _ranks(arrays[col], col)
+        table = pa.Table.from_arrays([arrays[c] for c in columns], schema=_schema(name))
+        out[name] = table.take(pa.array(np.argsort(key, kind="stable")))
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -121,34 +144,34 @@ def _rank(variable: str) -> dict[str, int]:
     return {c: i for i, c in enumerate(codes(variable))}
 
 
-def _order(res: dict) -> None:
-    """Rows of one report in codebook order (the global order is report_id, then this)."""
-    item, measure = _rank("item"), _rank("measure")
-    res["disclosure"].sort(key=lambda r: (item.get(r["item"], 99), measure.get(r["measure"], 99)))
-    row, app = _rank("row"), _rank("applicant")
-    res["applications"].sort(key=lambda r: (row.get(r["row"], 99), app.get(r["applicant"], 99)))
-    proc, out = _rank("proceeding"), _rank("outcome")
-    res["reviews"].sort(key=lambda r: (proc.get(r["proceeding"], 99), out.get(r["outcome"], 99)))
+def _ranks(codes_: pa.DictionaryArray, variable: str) -> np.ndarray:
+    """Codebook position of every code (999 for a code not in the codebook)."""
+    rank = _rank(variable)
+    table = np.array([rank.get(c, 999) for c in codes_.dictionary.to_pylist()] or [999], dtype=np.int64)
+    return table[codes_.indices.to_numpy(zero_copy_only=False)]
 
 
-class _Builder:
-    """Columns of one table, packed into Arrow every FLUSH_EVERY reports."""
+def _arrow_columns(columns: list[str], records: list[dict]) -> dict[str, pa.Array]:
+    out = {}
+    for c in columns:
+        values = [r[c] for r in records]
+        typ = _TYPES.get(c)
+        out[c] = pa.array(values, type=typ) if typ else pa.array(values, type=pa.string()).dictionary_encode()
+    return out
 
-    def __init__(self, columns: list[str]):
-        self.columns = columns
-        self.cols: dict[str, list] = {c: [] for c in columns}
-        self.schema = pa.schema([(c, _TYPES.get(c, _DICT)) for c in columns])
 
-    def add(self, records: list[dict]) -> None:
-        for c in self.columns:
-            self.cols[c].extend(r[c] for r in records)
+def _arrow_table(columns: list[str], records: list[dict]) -> pa.Table:
+    arrays = _arrow_columns(columns, records)
+    return pa.Table.from_arrays([arrays[c] for c in columns], schema=_schema_of(columns))
 
-    def take(self) -> pa.Table:
-        """The rows added since the last call, as an Arrow table."""
-        arrays = [pa.array(self.cols[c], type=pa.string()).dictionary_encode() if f.type == _DICT
-                  else pa.array(self.cols[c], type=f.type) for c, f in zip(self.columns, self.schema)]
-        self.cols = {c: [] for c in self.columns}
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+@lru_cache(maxsize=None)
+def _schema(name: str) -> pa.Schema:
+    return _schema_of(ALL[name])
+
+
+def _schema_of(columns) -> pa.Schema:
+    return pa.schema([(c, _TYPES.get(c, _DICT)) for c in columns])
 
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
@@ -311,7 +334,7 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
 
 
 def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
-    schemas = {name: _Builder(cols).schema for name, cols in ALL.items()}
+    schemas = {name: _schema(name) for name in ALL}
     sinks = {name: stage.sink(name, schemas[name]) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     carried: list[pa.Table] = []
