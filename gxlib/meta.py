@@ -61,6 +61,8 @@ def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None
     candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
     candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
     for c in candidates:
+        if "报告" not in c:  # both title patterns end with 报告
+            continue
         m = _TITLE.search(c)
         if m is None or not m.group("agency").strip():
             m = _TITLE_YEAR_FIRST.search(c) or m
