@@ -220,6 +220,14 @@ def _split(table: pa.Table, last_id: str) -> tuple[pa.Table, pa.Table]:
     return table.slice(0, at[k]), table.slice(at[k])
 
 
+def _member(ids: pa.ChunkedArray, keep: pa.Array) -> pa.ChunkedArray:
+    """Which rows' report_id is in ``keep`` (looked up once per dictionary entry)."""
+    if not pa.types.is_dictionary(ids.type):
+        return pc.is_in(ids, value_set=keep)
+    return pa.chunked_array([pc.take(pc.is_in(c.dictionary, value_set=keep), c.indices) for c in ids.chunks],
+                            type=pa.bool_())
+
+
 def _old_chunks(path: Path, keep: pa.Array, schema: pa.Schema):
     """The previous output's rows of the reports to keep, streamed by row group, each
     chunk ending on a report boundary."""
@@ -227,7 +235,7 @@ def _old_chunks(path: Path, keep: pa.Array, schema: pa.Schema):
     carry = None
     for i in range(pf.num_row_groups):
         g = pf.read_row_group(i)
-        g = g.filter(pc.is_in(pc.cast(g["report_id"], pa.string()), value_set=keep)).cast(schema)
+        g = g.filter(_member(g["report_id"], keep)).cast(schema)
         if carry is not None:
             g = pa.concat_tables([carry, g])
         if g.num_rows == 0:
@@ -385,11 +393,12 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
     checks_df = typed("checks", _concat(chk_tables, schemas["checks"]).to_pandas())
     if reuse:
         keep_ids = pa.array(sorted(reuse), type=pa.string())
-        old_reports = pq.read_table(out_p / "reports.parquet").to_pandas()
-        old_reports = old_reports[old_reports["report_id"].isin(reuse)]
+        old_reports = pq.read_table(out_p / "reports.parquet")
+        old_reports = old_reports.filter(_member(old_reports["report_id"], keep_ids)).to_pandas()
         reports_df = typed("reports", pd.concat([reports_df, old_reports], ignore_index=True))
-        old_checks = pq.read_table(out_p / "checks.parquet").to_pandas()
-        old_checks = old_checks[old_checks["report_id"].isin(reuse) & (old_checks["rule"].astype(str) != "carry_over")]
+        old_checks = pq.read_table(out_p / "checks.parquet")
+        old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
+        old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
         checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
         for name in LONG:
             pending_rows = _concat(new[name], schemas[name])
@@ -420,7 +429,7 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 def _with_carry_over(reports_df, carried: pa.Table, checks_df):
     import pandas as pd
 
-    extra = carry_over(reports_df, carried.to_pandas())
+    extra = carry_over(reports_df, carried)
     if extra.empty:
         return checks_df
     return typed("checks", pd.concat([checks_df, extra], ignore_index=True))
