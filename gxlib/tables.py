@@ -171,8 +171,9 @@ def labels() -> tuple[Label, ...]:
     return tuple(out)
 
 
-def _labels(section: str) -> list[Label]:
-    return [lab for lab in labels() if lab.section == section]
+@lru_cache(maxsize=None)
+def _labels(section: str) -> tuple[Label, ...]:
+    return tuple(lab for lab in labels() if lab.section == section)
 
 
 # value characters: digits, separators, decimal point, sign, placeholders, money units
@@ -191,21 +192,27 @@ class Match:
 
 
 def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
-    found: list[Match] = []
-    for lab in _labels(section):
+    found: list[tuple[int, int, int, int]] = []
+    labs = _labels(section)
+    for k, lab in enumerate(labs):
         for m in lab.regex.finditer(text, lo, hi):
-            found.append(Match(lab.code, lab.kind, m.start(), m.end()))
+            start, end = m.span()
+            found.append((start, start - end, k, end))
     # earliest first; at the same place the longest; drop overlaps
-    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    found.sort()
     out: list[Match] = []
-    for m in found:
-        if out and m.start < out[-1].end:
+    for start, _, k, end in found:
+        if out and start < out[-1].end:
             continue
-        if out and m.code == out[-1].code and not re.search(r"\d", text[out[-1].end:m.start]):
-            out[-1].end = m.end  # two keywords of one label (收费通知 … 缴纳费用)
+        code = labs[k].code
+        if out and code == out[-1].code and not _DIGIT.search(text, out[-1].end, start):
+            out[-1].end = end  # two keywords of one label (收费通知 … 缴纳费用)
             continue
-        out.append(m)
+        out.append(Match(code, labs[k].kind, start, end))
     return out
+
+
+_DIGIT = re.compile(r"\d")
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,18 +265,26 @@ def value_run(text: str, start: int, stop: int, explicit: bool) -> tuple[str, in
         elif line_end == 0:
             nxt = seg.find("\n", 1)
             seg = seg[: nxt if nxt > 0 else len(seg)]
-    i = 0
-    n = len(seg)
-    # skip the label's remainder: characters up to the first digit or placeholder
-    while i < n and not (seg[i].isdigit() or seg[i] in "/—-–\\" or (explicit and seg[i] == "|")):
-        i += 1
-    j = i
-    while j < n and seg[j] in _VALUE_CHARS:
-        j += 1
+    # skip the label's remainder: characters up to the first digit (str.isdigit) or placeholder
+    first = (_RUN_START_EXPLICIT if explicit else _RUN_START).search(seg)
+    i = first.start() if first else len(seg)
+    j = _VALUE_RUN.match(seg, i).end()
     run = _strip_year_tail(text, start + i, start + j)
     # a trailing "2." or "（" is the number of the next label
     run = _strip_label_number(run)
     return run, start + i
+
+
+def _char_class(chars) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(set(chars))) + "]"
+
+
+# every character for which str.isdigit() is true (wider than \d: ², ①); planes 2 and up
+# hold ideographs, tags and private use, never a digit (a test checks the whole range)
+_ISDIGIT = "".join(filter(str.isdigit, map(chr, range(0x20000))))
+_RUN_START = re.compile(_char_class(_ISDIGIT + "/—-–\\"))
+_RUN_START_EXPLICIT = re.compile(_char_class(_ISDIGIT + "/—-–\\|"))
+_VALUE_RUN = re.compile(_char_class(_VALUE_CHARS) + "*")
 
 
 def _strip_year_tail(text: str, i: int, j: int) -> str:

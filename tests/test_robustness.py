@@ -109,3 +109,40 @@ def test_normalize_is_the_fullwidth_translation(text):
     from gxlib.tables import _FW, normalize
 
     assert normalize(text) == text.translate(_FW)
+
+
+def test_value_run_digit_class_covers_every_isdigit_character():
+    from gxlib.tables import _ISDIGIT
+
+    assert _ISDIGIT == "".join(filter(str.isdigit, map(chr, range(0x110000))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789①²٣ |/—-–\\.,+万元亿%*×xX个笔件宗总计行政许可abc\n\t年", max_size=80),
+       st.booleans())
+def test_value_run_matches_the_character_loop(seg, explicit):
+    from gxlib.tables import _VALUE_CHARS, value_run
+
+    def reference(text, start, stop, explicit):  # the loop value_run replaced
+        seg = text[start:stop]
+        if explicit:
+            line_end = seg.find("\n")
+            if line_end > 0 and seg[:line_end].strip(" |"):
+                seg = seg[:line_end]
+            elif line_end == 0:
+                nxt = seg.find("\n", 1)
+                seg = seg[: nxt if nxt > 0 else len(seg)]
+        i, n = 0, len(seg)
+        while i < n and not (seg[i].isdigit() or seg[i] in "/—-–\\" or (explicit and seg[i] == "|")):
+            i += 1
+        j = i
+        while j < n and seg[j] in _VALUE_CHARS:
+            j += 1
+        return i, j
+
+    from gxlib.tables import _strip_label_number, _strip_year_tail
+
+    text = "标签" + seg
+    i, j = reference(text, 2, len(text), explicit)
+    assert value_run(text, 2, len(text), explicit) == (
+        _strip_label_number(_strip_year_tail(text, 2 + i, 2 + j)), 2 + i)
