@@ -72,29 +72,39 @@ def carry_over(reports, carried):
     the application rows ``carried_over``/``carried_forward`` (report_id, row, applicant,
     value).  Only agencies with one report per year are compared (with two we cannot tell
     which continues which).  Returns check rows as a DataFrame (contract columns).
-    The joins run in Arrow on the few columns they need: a national panel has millions of
-    such rows."""
+    A national panel has millions of carried rows: they are matched on integer keys
+    (report position, agency code, year, applicant code), never as strings."""
+    import numpy as np
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
     reps = reports.loc[(reports["status"].astype(str) != "failed") & (reports["agency"] != "")
                        & reports["year"].notna(), ["report_id", "agency", "year"]]
-    reps = reps[~reps.duplicated(["agency", "year"], keep=False)]
+    reps = reps[~reps.duplicated(["agency", "year"], keep=False)].reset_index(drop=True)
     if carried.num_rows == 0 or reps.empty:
         return pd.DataFrame(columns=cols)
-    reps = pa.table({"report_id": pa.array(reps["report_id"].astype(str).tolist(), pa.string()),
-                     "agency": pa.array(reps["agency"].astype(str).tolist(), pa.string()),
-                     "year": pa.array(reps["year"].astype("int64").tolist(), pa.int64())})
-    sub = pa.table({c: _plain(carried[c]) for c in ("report_id", "row", "applicant", "value")})
-    sub = sub.filter(pc.is_valid(sub["value"])).join(reps, "report_id")
-    fwd = sub.filter(pc.equal(sub["row"], "carried_forward"))
-    prev = pa.table({"agency": fwd["agency"], "year": pc.add(fwd["year"], 1), "applicant": fwd["applicant"],
-                     "value_prev": fwd["value"]})
-    this = sub.filter(pc.equal(sub["row"], "carried_over"))
-    both = this.join(prev, ["agency", "year", "applicant"])
-    both = both.filter(pc.not_equal(both["value"], both["value_prev"])).to_pandas()
+    rep = _codes(carried["report_id"], pd.Index(reps["report_id"].astype(str)))  # -1: not compared
+    row = _codes(carried["row"], pd.Index(["carried_over", "carried_forward"]))
+    app = _codes(carried["applicant"], pd.Index(APPLICANTS))
+    value = carried["value"].to_numpy().astype(np.float64)
+    ok = (rep >= 0) & (row >= 0) & (app >= 0) & ~np.isnan(value)
+    rep, row, app, value = rep[ok], row[ok], app[ok], value[ok]
+    agency = pd.factorize(reps["agency"].astype(str))[0].astype(np.int64)[rep]
+    year = reps["year"].astype("int64").to_numpy()[rep]
+    # the key of the year a value belongs to: carried_forward of year y is carried_over of y + 1
+    key = (agency * 100_000 + year + row) * 16 + app
+    fwd, this = row == 1, row == 0
+    uniq, first = np.unique(key[fwd], return_index=True)  # a repeated key: its first row
+    pos = np.minimum(np.searchsorted(uniq, key[this]), max(len(uniq) - 1, 0))
+    hit = uniq[pos] == key[this] if len(uniq) else np.zeros(int(this.sum()), dtype=bool)
+    prev = value[fwd][first[pos[hit]]]
+    now = value[this][hit]
+    differ = prev != now
+    idx = np.flatnonzero(this)[hit][differ]  # positions among the kept rows
+    both = pd.DataFrame({"report_id": reps["report_id"].astype(str).to_numpy()[rep[idx]],
+                         "agency": reps["agency"].astype(str).to_numpy()[rep[idx]], "year": year[idx],
+                         "applicant": np.asarray(APPLICANTS, dtype=object)[app[idx]],
+                         "value": now[differ], "value_prev": prev[differ]})
     return pd.DataFrame({
         "report_id": both["report_id"], "rule": "carry_over", "section": "applications", "row": "carried_over",
         "column": both["applicant"], "expected": both["value_prev"].map(_fmt), "observed": both["value"].map(_fmt),
@@ -104,9 +114,16 @@ def carry_over(reports, carried):
     }, columns=cols)
 
 
-def _plain(col):
-    """A dictionary-encoded column as plain values (Arrow joins want plain keys)."""
+def _codes(col, labels):
+    """Position in ``labels`` of every value of an Arrow column (-1 where absent), looked
+    up once per dictionary entry."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    return pc.cast(col, col.type.value_type) if pa.types.is_dictionary(col.type) else col
+    if isinstance(col, pa.ChunkedArray):
+        col = (col.unify_dictionaries() if pa.types.is_dictionary(col.type) else col).combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        lookup = labels.get_indexer(col.dictionary.to_pylist())
+        return lookup[col.indices.to_numpy(zero_copy_only=False)].astype(np.int64) if len(lookup) else \
+            np.full(len(col), -1, dtype=np.int64)
+    return labels.get_indexer(col.to_pylist()).astype(np.int64)

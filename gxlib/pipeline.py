@@ -356,9 +356,11 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
             sinks[name].write(table)
         if keep:
             kept[name].append(table)
-        if name == "applications":
+        if name == "applications":  # the carry-over check's projection: 14 rows a report, 4 columns
             rows = pc.cast(table["row"], pa.string())
-            carried.append(table.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"]))))
+            sub = table.select(["report_id", "row", "applicant", "value"])
+            sub = sub.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"])))
+            carried.append(sub.combine_chunks())  # not a view that keeps the whole batch alive
 
     tasks = [(path, rel, mrow) for _, rel, path, mrow, _ in todo]
     batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
@@ -391,6 +393,8 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
 
     reports_df = typed("reports", _concat(rep_tables, schemas["reports"]).to_pandas())
     checks_df = typed("checks", _concat(chk_tables, schemas["checks"]).to_pandas())
+    rep_tables.clear()
+    chk_tables.clear()
     if reuse:
         keep_ids = pa.array(sorted(reuse), type=pa.string())
         old_reports = pq.read_table(out_p / "reports.parquet")
@@ -408,7 +412,8 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
                 emit(name, _merge(chunk, part))
             emit(name, pending_rows)
     # cross-report carry-over warnings, on the whole table
-    carried_t = _concat(carried, schemas["applications"])
+    carried_t = pa.concat_tables(carried).combine_chunks() if carried else schemas["applications"].empty_table()
+    carried.clear()
     checks_df = _with_carry_over(reports_df, carried_t, checks_df)
     if stage is not None:
         stage.table("reports", _arrow(reports_df))

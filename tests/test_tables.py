@@ -197,3 +197,32 @@ def test_source_line_with_page_furniture_glued_on():
 
     m = extract("发布日期：2021-01-20 来源：雷州市水利局浏览次数：12\n2020年，我局认真贯彻落实《条例》。")
     assert m.agency == "雷州市水利局"
+
+
+def test_carry_over_compares_consecutive_years_of_one_agency():
+    """nyn 2022 -> 2023 in the Pingtan corpus: 0 carried forward, 7 carried over."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from gxlib.checks import carry_over
+
+    reports = pd.DataFrame({
+        "report_id": ["a22", "a23", "b22", "b22bis", "b23", "c23"],
+        "agency": ["平潭综合实验区农业农村局"] * 2 + ["乙局"] * 3 + [""],
+        "year": [2022, 2023, 2022, 2022, 2023, 2023],
+        "status": ["ok", "partial", "ok", "ok", "ok", "ok"]})
+    rows = [("a22", "carried_forward", "natural_person", 0.0), ("a22", "carried_forward", "total", 0.0),
+            ("a23", "carried_over", "natural_person", 7.0), ("a23", "carried_over", "total", 7.0),
+            ("a23", "carried_over", "other_org", None),
+            # two 乙局 reports for 2022: which one continues is unknown, never compared
+            ("b22", "carried_forward", "total", 1.0), ("b22bis", "carried_forward", "total", 2.0),
+            ("b23", "carried_over", "total", 3.0), ("c23", "carried_over", "total", 5.0)]
+    carried = pa.table({"report_id": [r[0] for r in rows], "row": [r[1] for r in rows],
+                        "applicant": [r[2] for r in rows], "value": [r[3] for r in rows]})
+    carried = carried.set_column(0, "report_id", carried["report_id"].dictionary_encode())
+    out = carry_over(reports, carried).sort_values("column").reset_index(drop=True)
+    assert out[["report_id", "rule", "row", "column", "expected", "observed"]].values.tolist() == [
+        ["a23", "carry_over", "carried_over", "natural_person", "0", "7"],
+        ["a23", "carry_over", "carried_over", "total", "0", "7"]]
+    assert out.loc[0, "message"] == ("warning: 平潭综合实验区农业农村局 2022 report carried forward 0, "
+                                     "the 2023 report says 7 carried over")
