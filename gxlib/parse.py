@@ -162,11 +162,6 @@ def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def list_files(raw_dir: Path) -> list[Path]:
-    """Every input file under ``raw_dir`` (see :func:`list_inputs`)."""
-    return [Path(path) for _, path in list_inputs(raw_dir)]
-
-
 def list_inputs(raw_dir: Path) -> list[tuple[str, str]]:
     """``(path relative to raw_dir in POSIX form, full path)`` of every input file under
     ``raw_dir``, sorted by the relative path; dot-files and dot-folders are skipped, and so

@@ -412,7 +412,7 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
                 emit(name, _merge(chunk, part))
             emit(name, pending_rows)
     # cross-report carry-over warnings, on the whole table
-    carried_t = pa.concat_tables(carried).combine_chunks() if carried else schemas["applications"].empty_table()
+    carried_t = _concat(carried, schemas["applications"])
     carried.clear()
     checks_df = _with_carry_over(reports_df, carried_t, checks_df)
     if stage is not None:

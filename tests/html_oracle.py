@@ -3,18 +3,8 @@ oracle for the XSLT flattening in :mod:`gxlib.readers.html`: both must give the 
 for any page (``tests/test_readers_html.py``)."""
 from __future__ import annotations
 
-from gxlib.readers.html import _BLOCK, _DROP, _HIDDEN, _MAX_SPAN, clean_cell, grid_lines, join_pieces, parse_page
-
-
-def _hidden(el) -> bool:
-    style = el.get("style")
-    if style and _HIDDEN.search(style):
-        return True
-    return el.get("hidden") is not None
-
-
-def _has_table(el) -> bool:
-    return any(True for _ in el.iterdescendants("table"))
+from gxlib.readers.html import (_BLOCK, _DROP, _MAX_SPAN, _has_table, _hidden, _span, clean_cell, grid_lines, join_pieces,
+                                parse_page)
 
 
 class _Lines:
@@ -74,14 +64,6 @@ def _cell_text(cell) -> str:
         out.add(child.tail)
     out.flush()
     return clean_cell(join_pieces(out.lines))
-
-
-def _span(value: str | None, limit: int) -> int:
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        return 1
-    return max(1, min(n, limit))
 
 
 def _table_lines(table) -> list[str]:

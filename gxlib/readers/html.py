@@ -145,7 +145,6 @@ _PUB_META = (
     "dc.date", "dc.date.issued", "articlepubdate", "publishtime", "releasedate",
 )
 _MAX_SPAN = 1000
-_COMMENT = etree.Comment
 
 
 def declared_charset(data: bytes) -> str | None:
