@@ -5,10 +5,12 @@ Scale design (a national panel is ~10^6 reports):
 * files are hashed and parsed in a process pool; results stream back in ``report_id``
   order and are packed into Arrow columns every few thousand reports, so raw text and
   Python records of the whole run are never held at once;
-* ``OUT/.gxcache.json`` remembers which report ids (file path + bytes + manifest row)
-  the outputs in OUT were made from, and with which parser; on a re-run only new or
-  changed files are parsed and the rest of the rows are taken from OUT's Parquet files.
-  The outputs are identical to a full run's;
+* ``OUT/.gxcache.arrow`` (see :mod:`gxlib.cache`) remembers which files, with which
+  bytes and manifest rows, the outputs in OUT were made from, and with which parser. On a
+  re-run, files whose stat is unchanged are not read again, only new or changed files are
+  parsed, the unchanged reports' CSV bytes are copied from OUT's previous files in ranges
+  and their Parquet rows are streamed from the previous Parquet files. The outputs are
+  identical to a full run's;
 * the cross-report carry-over check is recomputed on the whole table every run.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -28,12 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import cache as runcache
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import Staging, Tables, _arrow, codes, typed
+from .store import Staging, Tables, _arrow, codes, csv_body, line_starts, report_runs, typed
 
-CACHE_NAME = ".gxcache.json"
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
 ALL = {"reports": REPORT_COLUMNS, **LONG, "checks": CHECK_COLUMNS}
 BATCH = 128  # reports a worker parses into one set of Arrow tables
@@ -178,27 +181,12 @@ _DICT = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {"value": pa.float64(), "year": pa.int64()}
 
 
-def _runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Report ids of a table sorted by report_id, and the row offset where each starts
-    (plus the end)."""
-    col = table.column("report_id")
-    col = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if not pa.types.is_dictionary(col.type):
-        col = col.dictionary_encode()
-    idx = col.indices.to_numpy(zero_copy_only=False)
-    if len(idx) == 0:
-        return np.array([], dtype=object), np.array([0])
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    ids = np.asarray(col.dictionary.to_pylist(), dtype=object)[idx[starts]]
-    return ids, np.r_[starts, len(idx)]
-
-
 def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
     """Two tables sorted by report_id (a report's rows contiguous) merged, zero-copy slices."""
     if new.num_rows == 0 or old.num_rows == 0:
         return old if new.num_rows == 0 else new
-    old_ids, old_at = _runs(old)
-    new_ids, new_at = _runs(new)
+    old_ids, old_at = report_runs(old)
+    new_ids, new_at = report_runs(new)
     pos = np.searchsorted(old_ids, new_ids)
     pieces, prev = [], 0
     for j, p in enumerate(pos):
@@ -215,7 +203,7 @@ def _split(table: pa.Table, last_id: str) -> tuple[pa.Table, pa.Table]:
     """Rows of reports <= last_id, and the rest (table sorted by report_id)."""
     if table.num_rows == 0:
         return table, table
-    ids, at = _runs(table)
+    ids, at = report_runs(table)
     k = int(np.searchsorted(ids, last_id, side="right"))
     return table.slice(0, at[k]), table.slice(at[k])
 
@@ -228,20 +216,27 @@ def _member(ids: pa.ChunkedArray, keep: pa.Array) -> pa.ChunkedArray:
                             type=pa.bool_())
 
 
-def _old_chunks(path: Path, keep: pa.Array, schema: pa.Schema):
+def _old_chunks(path: Path, rows: np.ndarray, keep: np.ndarray, schema: pa.Schema):
     """The previous output's rows of the reports to keep, streamed by row group, each
-    chunk ending on a report boundary."""
+    chunk ending on a report boundary. ``rows``/``keep``: per report of the previous
+    output (report_id order), its row count and whether it is kept."""
     pf = pq.ParquetFile(path)
-    carry = None
+    off = np.r_[0, np.cumsum(rows)]
+    lo, carry = 0, None
     for i in range(pf.num_row_groups):
         g = pf.read_row_group(i)
-        g = g.filter(_member(g["report_id"], keep)).cast(schema)
+        hi = lo + g.num_rows
+        a = int(np.searchsorted(off, lo, side="right")) - 1  # the reports overlapping [lo, hi)
+        b = int(np.searchsorted(off, hi, side="left"))
+        lens = np.minimum(off[a + 1:b + 1], hi) - np.maximum(off[a:b], lo)
+        g = g.filter(pa.array(np.repeat(keep[a:b], lens))).cast(schema)
+        lo = hi
         if carry is not None:
             g = pa.concat_tables([carry, g])
         if g.num_rows == 0:
             carry = None
             continue
-        ids, at = _runs(g)
+        ids, at = report_runs(g)
         carry = g.slice(at[-2])  # the last report may continue in the next row group
         head = g.slice(0, at[-2])
         if head.num_rows:
@@ -276,63 +271,116 @@ def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int 
             bar.close()
 
 
-def _cache_key(rid: str, mrow: dict | None) -> str:
-    return rid if not mrow else rid + ":" + hashlib.sha256(json.dumps(mrow, sort_keys=True).encode()).hexdigest()[:8]
+def _manifest_tag(mrow: dict | None) -> str:
+    """What a manifest row adds to a report's cache key."""
+    return "" if not mrow else ":" + hashlib.sha256(json.dumps(mrow, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _read_cache(out: Path) -> dict | None:
-    path = out / CACHE_NAME
+def _stat(path: str) -> os.stat_result | None:
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return os.stat(path)
+    except OSError:
         return None
-    if meta.get("fingerprint") != parser_fingerprint():
+
+
+def _usable(cached: runcache.RunCache | None, out: Path) -> runcache.RunCache | None:
+    """The cache, if the long tables in ``out`` hold exactly the rows and bytes it says."""
+    if cached is None:
         return None
-    if not all((out / f"{n}.parquet").is_file() for n in ("reports", *LONG, "checks")):
+    try:
+        for name in LONG:
+            rows, nbytes = cached.runs(name)
+            if (nbytes < 0).any() or pq.ParquetFile(out / f"{name}.parquet").metadata.num_rows != rows.sum():
+                return None
+            header = len(csv_header_of(name))
+            if (out / f"{name}.csv").stat().st_size != header + nbytes.sum():
+                return None
+    except (OSError, pa.ArrowInvalid):
         return None
-    return meta
+    return cached
+
+
+@lru_cache(maxsize=None)
+def csv_header_of(name: str) -> bytes:
+    from .store import csv_header
+
+    return csv_header(_schema(name))
 
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
         cache: bool = True, keep_tables: bool | None = None) -> RunResult:
     """Parse every file under ``raw_dir``; with ``out``, write the tables there.
 
-    ``keep_tables`` (default: when ``out`` is None) also returns the pandas tables; the
-    command line does not, so the long tables stream to disk and memory stays flat."""
+    ``cache=False`` ignores what an earlier run left in ``out`` (every file is read and
+    parsed); ``keep_tables`` (default: when ``out`` is None) also returns the pandas
+    tables; the command line does not, so the long tables stream to disk and memory stays
+    flat."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     keep = keep_tables or (keep_tables is None and out is None)
+    out_p = Path(out) if out is not None else None
     files = list_inputs(raw_dir)
+    listed_at = time.time_ns()
     manifest = read_manifest(raw_dir)
     if progress is None:
         progress = len(files) > 200 and sys.stderr.isatty()
-    hashes = list(_pool_map(_hash, [path for _, path in files], jobs, "hashing" if progress else None))
-    size = sum(n for _, n in hashes)
+    cached = _usable(runcache.read(out_p, parser_fingerprint()), out_p) if (out_p is not None and cache) else None
+
+    # the bytes of every file: hashed, unless the cache knows the file with the same stat
+    stats = [runcache.stat_key(_stat(path)) for _, path in files]
+    known = cached.known_hashes() if cached else {}
+    shas: list[str] = [""] * len(files)
+    todo_hash = []
+    for i, (rel, _) in enumerate(files):
+        hit = known.get(rel)
+        if hit is not None and stats[i] is not None and hit[0] == stats[i]:
+            shas[i] = hit[1]
+        else:
+            todo_hash.append(i)
+    size = sum(st[0] for st in stats if st is not None)
+    hashed = _pool_map(_hash, [files[i][1] for i in todo_hash], jobs, "hashing" if progress and todo_hash else None)
+    for i, (sha, n) in zip(todo_hash, hashed):
+        shas[i] = sha
+        if stats[i] is None:
+            size += n
+    racy = listed_at - runcache.RACY_NS
     entries = []  # (report_id, rel, path, manifest row, cache key)
-    for (rel, path), (sha, _) in zip(files, hashes):
+    files_info = {}  # rel -> (report_id, manifest tag, trusted stat or None)
+    for (rel, path), sha, st in zip(files, shas, stats):
         mrow = manifest.get(rel) or manifest.get(rel.rsplit("/", 1)[-1])
         rid = report_id(rel, sha)
-        entries.append((rid, rel, path, mrow, _cache_key(rid, mrow)))
+        tag = _manifest_tag(mrow)
+        entries.append((rid, rel, path, mrow, rid + tag))
+        trusted = st if (st is not None and sha and st[1] < racy and st[2] < racy) else None
+        files_info[rel] = (rid, tag, trusted)
     entries.sort(key=lambda e: (e[0], e[1]))
-    keys = {e[4] for e in entries}
-    out_p = Path(out) if out is not None else None
-    cached = _read_cache(out_p) if (out_p is not None and cache) else None
     reuse: set[str] = set()
     if cached:
-        reuse = {k.split(":")[0] for k in cached.get("keys", []) if k in keys}
+        old_keys = cached.keys()
+        reuse = {e[0] for e in entries if e[4] in old_keys}
+        if len(entries) - len(reuse) > len(entries) // 2:
+            reuse = set()  # most files changed: a full run is cheaper than merging
     todo = [e for e in entries if e[0] not in reuse]
 
     stage = Staging(out_p) if out_p is not None else None
     try:
-        result = _run(todo, reuse, entries, out_p, stage, jobs, progress, keep)
+        result, sinks, reports_df = _run(todo, reuse, cached if reuse else None, out_p, stage, jobs, progress, keep)
         result.files, result.bytes = len(files), size
         if stage is not None:
-            stage.commit()
-            (out_p / CACHE_NAME).write_text(json.dumps({"fingerprint": parser_fingerprint(),
-                                                        "keys": sorted(keys)}), encoding="utf-8")
+            table = _cache_table(reports_df, files_info, sinks)
+
+            def last(st: Staging) -> None:
+                outputs = {name: st.staged_path(name) for name in runcache.OUTPUTS}
+                if table is not None:
+                    runcache.write(st.path(runcache.CACHE_NAME), table, parser_fingerprint(), outputs)
+                else:  # no cache this time: the next run is a full one
+                    (out_p / runcache.CACHE_NAME).unlink(missing_ok=True)
+
+            stage.commit(last)
+            runcache.remove_legacy(out_p)
     except BaseException:
         if stage is not None:
             stage.abort()
@@ -341,19 +389,57 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
     return result
 
 
-def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
+def _cache_table(reports_df, files_info: dict, sinks: dict) -> pa.Table | None:
+    """One row per report of the outputs (report_id order): its cache key, file stat and
+    rows and CSV bytes per long table; None when some table's byte counts are unknown."""
+    runs = {name: sink.runs() for name, sink in sinks.items()}
+    if any(r is None for r in runs.values()):
+        return None
+    rids = reports_df["report_id"].astype(str).to_numpy(dtype="U")
+    order = np.argsort(rids, kind="stable")
+    rids = rids[order]
+    rels = reports_df["source_file"].astype(str).to_numpy(dtype=object)[order]
+    shas = reports_df["sha256"].astype(str).to_numpy(dtype=object)[order]
+    keys, stat_cols = [], [[], [], [], []]
+    for rid, rel in zip(rids, rels):
+        listed_rid, tag, st = files_info.get(rel, ("", "", None))
+        keys.append(rid + tag)
+        if listed_rid != rid:  # the file changed while it was parsed: read it again next time
+            st = None
+        for col, v in zip(stat_cols, st or (-1, -1, -1, -1)):
+            col.append(v)
+    cols = {"report_id": pa.array(rids.tolist(), pa.string()), "key": pa.array(keys, pa.string()),
+            "source_file": pa.array(rels.tolist(), pa.string()), "sha256": pa.array(shas.tolist(), pa.string())}
+    for c, values in zip(("size", "mtime_ns", "ctime_ns", "ino"), stat_cols):
+        cols[c] = pa.array(values, pa.int64())
+    for name, (ids, nrows, nbytes) in runs.items():
+        ids = np.asarray(ids, dtype="U")
+        pos = np.searchsorted(rids, ids)
+        if len(ids) and ((pos >= len(rids)).any() or (rids[np.minimum(pos, len(rids) - 1)] != ids).any()):
+            return None  # rows of a report that is not in reports: do not trust this run's counts
+        r = np.zeros(len(rids), dtype=np.int64)
+        nb = np.zeros(len(rids), dtype=np.int64)
+        np.add.at(r, pos, nrows)
+        np.add.at(nb, pos, nbytes)
+        cols[f"{name}_rows"], cols[f"{name}_bytes"] = pa.array(r), pa.array(nb)
+    return pa.table(cols)
+
+
+def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
+    """Parse ``todo``, merge with the ``reuse`` reports of the previous outputs, write.
+    Returns the result, the long tables' sinks and the reports frame."""
     schemas = {name: _schema(name) for name in ALL}
-    sinks = {name: stage.sink(name, schemas[name]) for name in LONG} if stage else {}
+    sinks = {name: stage.sink(name, schemas[name], record_runs=True) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     carried: list[pa.Table] = []
     rep_tables: list[pa.Table] = []
     chk_tables: list[pa.Table] = []
 
-    def emit(name: str, table: pa.Table) -> None:
+    def emit(name: str, table: pa.Table, csv: bool = True) -> None:
         if table.num_rows == 0:
             return
         if name in sinks:
-            sinks[name].write(table)
+            sinks[name].write(table, csv=csv)
         if keep:
             kept[name].append(table)
         if name == "applications":  # the carry-over check's projection: 14 rows a report, 4 columns
@@ -404,13 +490,11 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
         old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
         old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
         checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
+        old_ids = cached.report_ids()
+        keep_old = np.isin(old_ids, np.asarray(sorted(reuse), dtype="U"))
         for name in LONG:
-            pending_rows = _concat(new[name], schemas[name])
-            for chunk in _old_chunks(out_p / f"{name}.parquet", keep_ids, schemas[name]):
-                last = _runs(chunk)[0][-1]
-                part, pending_rows = _split(pending_rows, last)
-                emit(name, _merge(chunk, part))
-            emit(name, pending_rows)
+            _merge_long(name, sinks[name], new[name], cached, old_ids, keep_old, out_p, emit)
+            new[name] = []
     # cross-report carry-over warnings, on the whole table
     carried_t = _concat(carried, schemas["applications"])
     carried.clear()
@@ -424,7 +508,67 @@ def _run(todo, reuse, entries, out_p, stage, jobs, progress, keep) -> RunResult:
         result.tables = Tables(
             reports=reports_df, checks=checks_df,
             **{n: typed(n, _concat(kept[n], schemas[n]).to_pandas(), sort=False) for n in LONG})
-    return result
+    return result, sinks, reports_df
+
+
+def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit) -> None:
+    """One long table of an incremental run: the previous output's rows of the kept
+    reports merged with the new reports' rows, in report_id order. Parquet is re-encoded
+    from the previous row groups; CSV is copied: the kept reports' byte ranges from the
+    previous file, the new reports' bytes from a scratch file, each range once."""
+    schema = _schema(name)
+    rows_old, bytes_old = cached.runs(name)
+    with tempfile.TemporaryFile(dir=out_p) as scratch:
+        # the new reports' CSV lines, and where each report's lines are in the scratch file
+        n_ids, n_rows, n_len, n_off = [], [], [], []
+        at_byte, exact = 0, True
+        for t in new_tables:
+            body = csv_body(t)
+            ids, at = report_runs(t)
+            starts = line_starts(body, at)
+            if starts is None:
+                exact = False  # a line break inside a field: write this table's CSV in full
+                break
+            n_ids.append(ids)
+            n_rows.append(np.diff(at))
+            n_len.append(np.diff(starts))
+            n_off.append(at_byte + starts[:-1])
+            scratch.write(body)
+            at_byte += len(body)
+        scratch.flush()
+        # Parquet (and CSV when not exact): previous row groups merged with the new rows
+        pending = _concat(new_tables, schema)
+        for chunk in _old_chunks(out_p / f"{name}.parquet", rows_old, keep_old, schema):
+            part, pending = _split(pending, report_runs(chunk)[0][-1])
+            emit(name, _merge(chunk, part), csv=not exact)
+        emit(name, pending, csv=not exact)
+        if not exact:
+            sink.exact = False
+            return
+        # CSV: every report's byte range in final (report_id) order, adjacent ranges joined
+        header = len(sink.header)
+        old_off = header + np.r_[0, np.cumsum(bytes_old)][:-1]
+        k = np.flatnonzero(keep_old & (bytes_old > 0))
+        o_ids = old_ids[k]
+        new_ids = np.asarray(np.concatenate(n_ids) if n_ids else [], dtype="U")
+        po = np.arange(len(k)) + np.searchsorted(new_ids, o_ids)
+        pn = np.arange(len(new_ids)) + np.searchsorted(o_ids, new_ids)
+        total = len(k) + len(new_ids)
+        src = np.zeros(total, dtype=np.int8)
+        off, length, nrows = (np.zeros(total, dtype=np.int64) for _ in range(3))
+        ids = np.empty(total, dtype=object)
+        off[po], length[po], nrows[po], ids[po] = old_off[k], bytes_old[k], rows_old[k], o_ids
+        if len(new_ids):
+            src[pn] = 1
+            off[pn], length[pn] = np.concatenate(n_off), np.concatenate(n_len)
+            nrows[pn], ids[pn] = np.concatenate(n_rows), new_ids
+        if total:
+            cut = np.flatnonzero(np.r_[True, (src[1:] != src[:-1]) | (off[1:] != off[:-1] + length[:-1])])
+            with open(out_p / f"{name}.csv", "rb") as previous:
+                fds = (previous.fileno(), scratch.fileno())
+                for s, o, n in zip(src[cut], off[cut], np.add.reduceat(length, cut)):
+                    sink.copy_bytes(fds[s], int(o), int(n))
+        sink.note(ids, nrows, length)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

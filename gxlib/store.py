@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -148,6 +149,7 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
 
 
 _CSV_OPTIONS = pcsv.WriteOptions(quoting_style="needed")
+_CSV_BODY = pcsv.WriteOptions(quoting_style="needed", include_header=False)
 
 
 def _umask() -> int:
@@ -174,8 +176,15 @@ class Staging:
         self.staged.append((Path(tmp), final))
         return Path(tmp)
 
-    def sink(self, name: str, schema: pa.Schema) -> "TableSink":
-        s = TableSink(self.path(f"{name}.parquet"), self.path(f"{name}.csv"), schema)
+    def staged_path(self, name: str) -> Path:
+        """The temporary file that :meth:`commit` will move to ``name``."""
+        for tmp, final in self.staged:
+            if final.name == name:
+                return tmp
+        raise KeyError(name)
+
+    def sink(self, name: str, schema: pa.Schema, record_runs: bool = False) -> "TableSink":
+        s = TableSink(self.path(f"{name}.parquet"), self.path(f"{name}.csv"), schema, record_runs)
         self.sinks.append(s)
         return s
 
@@ -183,10 +192,14 @@ class Staging:
         with self.sink(name, table.schema) as s:
             s.write(table)
 
-    def commit(self) -> list[Path]:
+    def commit(self, last=None) -> list[Path]:
+        """Close the sinks, then ``last(self)`` (it may stage one more file, e.g. a cache that
+        describes the files just closed), then move everything in place in staging order."""
         for s in self.sinks:
             s.close()
         self.path("README.md").write_text(data_dictionary(), encoding="utf-8")
+        if last is not None:
+            last(self)
         for tmp_path, final in self.staged:
             os.replace(tmp_path, final)
         return [final for _, final in self.staged]
@@ -198,21 +211,118 @@ class Staging:
             tmp_path.unlink(missing_ok=True)
 
 
-class TableSink:
-    """One table streamed batch by batch into Parquet (a row group per batch) and CSV."""
+def csv_header(schema: pa.Schema) -> bytes:
+    """What every CSV file of this schema starts with: the BOM and the header line."""
+    buf = pa.BufferOutputStream()
+    pcsv.write_csv(_csv_table(schema.empty_table()), buf, write_options=_CSV_OPTIONS)
+    return b"\xef\xbb\xbf" + buf.getvalue().to_pybytes()
 
-    def __init__(self, parquet_path: Path, csv_path: Path, schema: pa.Schema):
+
+def csv_body(table: pa.Table) -> pa.Buffer:
+    """The CSV lines of ``table``, without header."""
+    table = _csv_table(table)
+    # pyarrow 26 writes uninitialised memory for a leading empty batch when there is no
+    # header line: give the writer only the batches that hold rows
+    table = pa.Table.from_batches([b for b in table.to_batches() if b.num_rows], schema=table.schema)
+    buf = pa.BufferOutputStream()
+    pcsv.write_csv(table, buf, write_options=_CSV_BODY)
+    return buf.getvalue()
+
+
+def report_runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Report ids of a table whose rows are grouped by report (each report's rows
+    contiguous), and the row offset where each starts (plus the end)."""
+    col = table.column("report_id")
+    col = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    idx = col.indices.to_numpy(zero_copy_only=False)
+    if len(idx) == 0:
+        return np.array([], dtype=object), np.array([0])
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ids = np.asarray(col.dictionary.to_pylist(), dtype=object)[idx[starts]]
+    return ids, np.r_[starts, len(idx)]
+
+
+def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
+    """Byte offsets in ``body`` (CSV lines) of the given row offsets, or None when the
+    lines are not one per row (a quoted field holding a line break)."""
+    data = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    n = int(rows[-1]) if len(rows) else 0
+    if len(ends) != n:
+        return None
+    starts = np.r_[0, ends + 1]
+    return starts[rows]
+
+
+class TableSink:
+    """One table streamed batch by batch into Parquet (a row group per batch) and CSV.
+
+    With ``record_runs`` it also remembers, per report, how many rows and CSV bytes it
+    wrote (tables grouped by report): the run cache copies unchanged reports' CSV bytes
+    from one run's output into the next without re-encoding them."""
+
+    def __init__(self, parquet_path: Path, csv_path: Path, schema: pa.Schema, record_runs: bool = False):
         self.schema = schema
         self.parquet = _parquet_writer(parquet_path, schema)
+        self.csv_path = csv_path
         self.fh = open(csv_path, "wb")
-        self.fh.write(b"\xef\xbb\xbf")
-        self.csv = pcsv.CSVWriter(self.fh, _csv_table(schema.empty_table()).schema, write_options=_CSV_OPTIONS)
+        self.header = csv_header(schema)
+        self.fh.write(self.header)
+        self.record = record_runs
+        self.exact = True  # False once a CSV line spans two rows: byte counts unknown
+        self.ids: list[np.ndarray] = []
+        self.rows: list[np.ndarray] = []
+        self.nbytes: list[np.ndarray] = []
         self.closed = False
 
-    def write(self, table: pa.Table) -> None:
+    def write(self, table: pa.Table, csv: bool = True) -> None:
+        """Rows to Parquet, and to CSV unless ``csv`` is False (the caller writes those
+        bytes itself with :meth:`write_bytes` / :meth:`copy_bytes`)."""
         table = table.cast(self.schema)
+        if table.num_rows == 0:
+            return
         self.parquet.write_table(table)
-        self.csv.write_table(_csv_table(table))
+        if not csv:
+            return
+        body = csv_body(table)
+        if self.record:
+            ids, at = report_runs(table)
+            pos = line_starts(body, at) if self.exact else None
+            if pos is None:
+                self.exact = False
+            else:
+                self.note(ids, np.diff(at), np.diff(pos))
+        self.fh.write(body)
+
+    def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
+        self.ids.append(ids)
+        self.rows.append(np.asarray(rows, dtype=np.int64))
+        self.nbytes.append(np.asarray(nbytes, dtype=np.int64))
+
+    def runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(report ids, rows, CSV bytes) of every report written, in order; None when not
+        recorded or not exact."""
+        if not (self.record and self.exact):
+            return None
+        if not self.ids:
+            return np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        return np.concatenate(self.ids), np.concatenate(self.rows), np.concatenate(self.nbytes)
+
+    def write_bytes(self, data) -> None:
+        self.fh.write(data)
+
+    def copy_bytes(self, src_fd: int, offset: int, length: int) -> None:
+        """``length`` bytes of the file ``src_fd`` from ``offset`` appended to the CSV."""
+        self.fh.flush()
+        dst = self.fh.fileno()
+        while length > 0:
+            n = _copy_range(src_fd, dst, offset, length)
+            if n <= 0:
+                raise OSError(f"{self.csv_path}: short copy from the previous output")
+            offset += n
+            length -= n
 
     def close(self, quiet: bool = False) -> None:
         if self.closed:
@@ -220,7 +330,6 @@ class TableSink:
         self.closed = True
         try:
             self.parquet.close()
-            self.csv.close()
         finally:
             self.fh.close()
 
@@ -231,8 +340,23 @@ class TableSink:
         self.close()
 
 
+def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
+    """One step of a file-to-file copy at the destination's position (in the kernel where
+    the system has copy_file_range)."""
+    if hasattr(os, "copy_file_range"):
+        try:
+            return os.copy_file_range(src, dst, min(length, 1 << 30), offset)
+        except OSError:
+            pass  # e.g. across file systems on old kernels: copy through memory
+    data = os.pread(src, min(length, 1 << 24), offset)
+    return os.write(dst, data) if data else 0
+
+
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    return pq.ParquetWriter(path, schema)
+    # min/max statistics of coded (dictionary) columns cost a third of the write time and
+    # prune nothing (every row group holds every code); report_id's do locate a report
+    stats = [f.name for f in schema if f.name == "report_id" or not pa.types.is_dictionary(f.type)]
+    return pq.ParquetWriter(path, schema, write_statistics=stats)
 
 
 def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:

@@ -1,0 +1,153 @@
+"""`gx parse` into a folder that holds an earlier run's outputs: only new or changed files
+are parsed, unchanged files are not even read, and the outputs are exactly a full run's."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gxlib import cache as runcache
+from gxlib import pipeline
+from gxlib.store import TableSink, csv_body
+
+from conftest import RAW, ROOT
+
+sys.path.insert(0, str(ROOT))
+from benchmarks import generate as gen  # noqa: E402
+
+TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
+
+
+@pytest.fixture
+def raw(tmp_path):
+    d = tmp_path / "raw"
+    d.mkdir()
+    for p in RAW.iterdir():
+        if p.is_file():
+            shutil.copy(p, d / p.name)
+    for idx in range(40):
+        gen.write_report(d / "gen", 7, idx)
+    return d
+
+
+def _gen_path(raw, idx):
+    return raw / "gen" / gen.spec(7, idx)["file"]
+
+
+def _files(out):
+    return {n: (out / f"{n}.csv").read_bytes() for n in TABLES}
+
+
+def assert_same_as_full_run(raw, out, tmp_path):
+    fresh = tmp_path / "fresh"
+    shutil.rmtree(fresh, ignore_errors=True)
+    pipeline.run(raw, fresh, jobs=1, cache=False)
+    for n in TABLES:
+        assert (out / f"{n}.csv").read_bytes() == (fresh / f"{n}.csv").read_bytes(), n
+        assert _plain(out / f"{n}.parquet").equals(_plain(fresh / f"{n}.parquet")), n
+
+
+def _plain(path):
+    """A Parquet file's rows with codes as plain strings (dictionaries may differ)."""
+    t = pq.read_table(path)
+    return pa.table({c: t[c].cast(t[c].type.value_type) if pa.types.is_dictionary(t[c].type) else t[c]
+                     for c in t.column_names}).combine_chunks()
+
+
+def test_rerun_parses_nothing_and_changes_nothing(raw, tmp_path):
+    out = tmp_path / "out"
+    first = pipeline.run(raw, out, jobs=1)
+    assert first.parsed == first.files
+    before = _files(out)
+    again = pipeline.run(raw, out, jobs=1)
+    assert again.parsed == 0
+    assert _files(out) == before
+    assert (out / runcache.CACHE_NAME).is_file()
+
+
+def test_changed_added_removed_renamed_and_manifest(raw, tmp_path):
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    gen.write_report(raw / "gen", 7, 3, variant=1)  # new numbers in an existing file
+    gen.write_report(raw / "gen", 7, 40)  # a new file
+    os.remove(_gen_path(raw, 5))  # a file gone
+    moved = _gen_path(raw, 6)
+    moved.rename(moved.with_name("moved" + moved.suffix))  # same bytes, new name
+    (raw / "empty.txt").write_bytes(b"")  # a failed report among the kept ones
+    first_seed = sorted(p.name for p in RAW.iterdir() if p.suffix == ".txt")[0]
+    (raw / "manifest.csv").write_text(f"file,agency\n{first_seed},某某县人民政府\n", encoding="utf-8")
+    result = pipeline.run(raw, out, jobs=1)
+    assert 0 < result.parsed < result.files
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_unchanged_files_are_not_read_again(raw, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setattr(runcache, "RACY_NS", 0)  # the files were written a moment ago
+    pipeline.run(raw, out, jobs=1)
+    hashed = []
+    real = pipeline._hash
+    monkeypatch.setattr(pipeline, "_hash", lambda path: hashed.append(path) or real(path))
+    pipeline.run(raw, out, jobs=1)
+    assert hashed == []
+    path = _gen_path(raw, 2)
+    gen.write_report(raw / "gen", 7, 2, variant=1)
+    pipeline.run(raw, out, jobs=1)
+    assert hashed == [str(path)]
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_same_size_same_mtime_edit_is_seen(raw, tmp_path):
+    """A file rewritten within the timestamp granularity of the listing (git's "racy"
+    case), even with its mtime put back, is read again."""
+    out = tmp_path / "out"
+    path = _gen_path(raw, 1)
+    data = path.read_bytes()
+    pipeline.run(raw, out, jobs=1)
+    st = path.stat()
+    i = data.index(b"0")
+    path.write_bytes(data[:i] + b"1" + data[i + 1:])  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert pipeline.run(raw, out, jobs=1).parsed == 1
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_outputs_touched_by_someone_else_mean_a_full_run(raw, tmp_path):
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    with open(out / "applications.csv", "ab") as fh:  # e.g. saved from Excel
+        fh.write(b"\n")
+    result = pipeline.run(raw, out, jobs=1)
+    assert result.parsed == result.files
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_cache_of_other_parser_code_is_ignored(raw, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    (out / ".gxcache.json").write_text("{}", encoding="utf-8")  # an earlier version's cache
+    monkeypatch.setattr(pipeline, "parser_fingerprint", lambda: "other")
+    result = pipeline.run(raw, out, jobs=1)
+    assert result.parsed == result.files
+    assert not (out / ".gxcache.json").exists()
+
+
+def test_leading_empty_batch_writes_no_garbage():
+    """pyarrow 26 writes uninitialised memory for an empty first batch without header."""
+    col = pa.chunked_array([pa.array([], pa.large_string()), pa.array(["ab", "c\"d"], pa.large_string())])
+    assert csv_body(pa.table({"a": col})).to_pybytes() == b'"ab"\n"c""d"\n'
+
+
+def test_line_break_inside_a_field_turns_byte_counts_off(tmp_path):
+    schema = pa.schema([("report_id", pa.string()), ("raw", pa.string())])
+    sink = TableSink(tmp_path / "t.parquet", tmp_path / "t.csv", schema, record_runs=True)
+    sink.write(pa.table({"report_id": ["a", "a", "b"], "raw": ["1", "2", "3"]}, schema=schema))
+    ids, rows, nbytes = sink.runs()
+    assert list(ids) == ["a", "b"] and list(rows) == [2, 1] and list(nbytes) == [16, 8]
+    sink.write(pa.table({"report_id": ["c"], "raw": ["4\n5"]}, schema=schema))
+    assert sink.runs() is None  # the run cache is then not written: the next run is a full one
+    sink.close()
