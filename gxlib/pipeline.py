@@ -15,13 +15,14 @@ Scale design (a national panel is ~10^6 reports):
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -492,9 +493,13 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
         checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
         old_ids = cached.report_ids()
         keep_old = np.isin(old_ids, np.asarray(sorted(reuse), dtype="U"))
-        for name in LONG:
-            _merge_long(name, sinks[name], new[name], cached, old_ids, keep_old, out_p, emit)
-            new[name] = []
+        with contextlib.ExitStack() as scratch_files:
+            jobs = []
+            for name in LONG:
+                scratch = scratch_files.enter_context(tempfile.TemporaryFile(dir=out_p))
+                jobs += _merge_long(name, sinks[name], new[name], cached, old_ids, keep_old, out_p, emit, scratch)
+            _run_jobs(jobs)
+        new.clear()
     # cross-report carry-over warnings, on the whole table
     carried_t = _concat(carried, schemas["applications"])
     carried.clear()
@@ -511,41 +516,40 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
     return result, sinks, reports_df
 
 
-def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit) -> None:
+def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit, scratch) -> list:
     """One long table of an incremental run: the previous output's rows of the kept
     reports merged with the new reports' rows, in report_id order. Parquet is re-encoded
     from the previous row groups; CSV is copied: the kept reports' byte ranges from the
-    previous file, the new reports' bytes from a scratch file, each range once."""
+    previous file, the new reports' bytes from ``scratch`` (a temporary file), each range
+    once. Returns the two jobs (Parquet, CSV), which may run in parallel threads."""
     schema = _schema(name)
     rows_old, bytes_old = cached.runs(name)
-    with tempfile.TemporaryFile(dir=out_p) as scratch:
-        # the new reports' CSV lines, and where each report's lines are in the scratch file
-        n_ids, n_rows, n_len, n_off = [], [], [], []
-        at_byte, exact = 0, True
-        for t in new_tables:
-            body = csv_body(t)
-            ids, at = report_runs(t)
-            starts = line_starts(body, at)
-            if starts is None:
-                exact = False  # a line break inside a field: write this table's CSV in full
-                break
-            n_ids.append(ids)
-            n_rows.append(np.diff(at))
-            n_len.append(np.diff(starts))
-            n_off.append(at_byte + starts[:-1])
-            scratch.write(body)
-            at_byte += len(body)
-        scratch.flush()
-        # Parquet (and CSV when not exact): previous row groups merged with the new rows
+    # the new reports' CSV lines, and where each report's lines are in the scratch file
+    n_ids, n_rows, n_len, n_off = [], [], [], []
+    at_byte, exact = 0, True
+    for t in new_tables:
+        body = csv_body(t)
+        ids, at = report_runs(t)
+        starts = line_starts(body, at)
+        if starts is None:
+            exact = False  # a line break inside a field: write this table's CSV in full
+            break
+        n_ids.append(ids)
+        n_rows.append(np.diff(at))
+        n_len.append(np.diff(starts))
+        n_off.append(at_byte + starts[:-1])
+        scratch.write(body)
+        at_byte += len(body)
+    scratch.flush()
+
+    def parquet_job() -> None:  # (and CSV when not exact): old row groups merged with the new rows
         pending = _concat(new_tables, schema)
         for chunk in _old_chunks(out_p / f"{name}.parquet", rows_old, keep_old, schema):
             part, pending = _split(pending, report_runs(chunk)[0][-1])
             emit(name, _merge(chunk, part), csv=not exact)
         emit(name, pending, csv=not exact)
-        if not exact:
-            sink.exact = False
-            return
-        # CSV: every report's byte range in final (report_id) order, adjacent ranges joined
+
+    def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         header = len(sink.header)
         old_off = header + np.r_[0, np.cumsum(bytes_old)][:-1]
         k = np.flatnonzero(keep_old & (bytes_old > 0))
@@ -569,6 +573,22 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
                 for s, o, n in zip(src[cut], off[cut], np.add.reduceat(length, cut)):
                     sink.copy_bytes(fds[s], int(o), int(n))
         sink.note(ids, nrows, length)
+
+    if not exact:
+        sink.exact = False
+        return [parquet_job]
+    return [parquet_job, csv_job]
+
+
+def _run_jobs(jobs: list) -> None:
+    """Run the jobs in threads (Arrow and the copies release the GIL); first error raised."""
+    if len(jobs) <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as ex:
+        for f in [ex.submit(job) for job in jobs]:
+            f.result()
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

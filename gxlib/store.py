@@ -256,6 +256,9 @@ def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
     return starts[rows]
 
 
+CSV_PIECE_ROWS = 1 << 17  # rows encoded to CSV at a time
+
+
 class TableSink:
     """One table streamed batch by batch into Parquet (a row group per batch) and CSV.
 
@@ -286,15 +289,22 @@ class TableSink:
         self.parquet.write_table(table)
         if not csv:
             return
-        body = csv_body(table)
-        if self.record:
-            ids, at = report_runs(table)
-            pos = line_starts(body, at) if self.exact else None
+        # CSV text is several times the size of the Arrow table: encode it in pieces
+        if not self.record:
+            for r0 in range(0, table.num_rows, CSV_PIECE_ROWS):
+                self.fh.write(csv_body(table.slice(r0, CSV_PIECE_ROWS)))
+            return
+        ids, at = report_runs(table)  # pieces end on report boundaries
+        step = max(1, len(ids) * CSV_PIECE_ROWS // table.num_rows)
+        for j in range(0, len(ids), step):
+            k = min(j + step, len(ids))
+            body = csv_body(table.slice(at[j], at[k] - at[j]))
+            pos = line_starts(body, at[j:k + 1] - at[j]) if self.exact else None
             if pos is None:
                 self.exact = False
             else:
-                self.note(ids, np.diff(at), np.diff(pos))
-        self.fh.write(body)
+                self.note(ids[j:k], np.diff(at[j:k + 1]), np.diff(pos))
+            self.fh.write(body)
 
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
         self.ids.append(ids)
