@@ -36,7 +36,7 @@ from . import cache as runcache
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import Staging, Tables, _arrow, codes, csv_body, line_starts, report_runs, typed
+from .store import CODED, Staging, Tables, _arrow, codes, csv_body, line_starts, report_runs, typed
 
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
 ALL = {"reports": REPORT_COLUMNS, **LONG, "checks": CHECK_COLUMNS}
@@ -478,8 +478,8 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
 
     import pandas as pd
 
-    reports_df = typed("reports", _concat(rep_tables, schemas["reports"]).to_pandas())
-    checks_df = typed("checks", _concat(chk_tables, schemas["checks"]).to_pandas())
+    reports_df = typed("reports", _to_pandas(rep_tables, schemas["reports"], CODED["reports"]))
+    checks_df = typed("checks", _to_pandas(chk_tables, schemas["checks"], CODED["checks"]))
     rep_tables.clear()
     chk_tables.clear()
     if reuse:
@@ -589,6 +589,24 @@ def _run_jobs(jobs: list) -> None:
     with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as ex:
         for f in [ex.submit(job) for job in jobs]:
             f.result()
+
+
+def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded) -> "pd.DataFrame":
+    """Batch tables -> one frame, cheaply: free-text columns leave their per-batch
+    dictionaries as plain Arrow strings (pandas wraps them without a copy), and each
+    batch is released once converted."""
+    import pandas as pd
+
+    t = _concat(tables, schema)
+    tables.clear()
+    cols = {}
+    for name in t.column_names:
+        col = t[name]
+        if pa.types.is_dictionary(col.type) and name not in coded:
+            col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], type=col.type.value_type)
+        cols[name] = col
+    del t
+    return pa.table(cols).to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

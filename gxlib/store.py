@@ -307,7 +307,8 @@ class TableSink:
             self.fh.write(body)
 
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
-        self.ids.append(ids)
+        # ids as UTF-8 bytes: a million Python strings would cost ~70 MB per table
+        self.ids.append(np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], "S1"))
         self.rows.append(np.asarray(rows, dtype=np.int64))
         self.nbytes.append(np.asarray(nbytes, dtype=np.int64))
 
@@ -317,8 +318,8 @@ class TableSink:
         if not (self.record and self.exact):
             return None
         if not self.ids:
-            return np.array([], dtype=object), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        return np.concatenate(self.ids), np.concatenate(self.rows), np.concatenate(self.nbytes)
+            return np.array([], dtype="U1"), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        return np.char.decode(np.concatenate(self.ids), "utf-8"), np.concatenate(self.rows), np.concatenate(self.nbytes)
 
     def write_bytes(self, data) -> None:
         self.fh.write(data)
