@@ -273,6 +273,25 @@ def compare_outputs(a: Path, b: Path) -> dict:
     return {t: (_digest(a / f"{t}.csv"), _digest(b / f"{t}.csv")) for t in TABLES}
 
 
+def same_parquet(a: Path, b: Path) -> bool:
+    """The same rows in two Parquet files, column by column (codes compared as text: the
+    files' dictionaries and row groups may differ)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not (a.is_file() and b.is_file()):
+        return False
+    sa, sb = pq.read_schema(a), pq.read_schema(b)
+    if sa.names != sb.names or pq.read_metadata(a).num_rows != pq.read_metadata(b).num_rows:
+        return False
+    for col in sa.names:
+        x, y = pq.read_table(a, columns=[col])[col], pq.read_table(b, columns=[col])[col]
+        x, y = (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in (x, y))
+        if not x.cast(y.type).equals(y):
+            return False
+    return True
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -405,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         same = all(a is not None and a == b for a, b in cmp.values())
         for t, (a, b) in cmp.items():
             print(f"    {t + '.csv':18} {'identical' if a is not None and a == b else 'DIFFERENT' if a and b else 'missing'}")
+        for t in TABLES:
+            ok = same_parquet(out / f"{t}.parquet", out_fresh / f"{t}.parquet")
+            same = same and ok
+            print(f"    {t + '.parquet':18} {'same rows' if ok else 'DIFFERENT'}")
         print(f"  identical to a full run: {'yes' if same else 'no'}")
         results["incremental"].update(identical=same, fresh_wall=r_fresh["wall"])
 
