@@ -83,16 +83,19 @@ def carry_over(reports, carried):
     reps = reps[~reps.duplicated(["agency", "year"], keep=False)].reset_index(drop=True)
     if carried.num_rows == 0 or reps.empty:
         return pd.DataFrame(columns=cols)
-    rep = _codes(carried["report_id"], pd.Index(reps["report_id"].astype(str)))  # -1: not compared
-    row = _codes(carried["row"], pd.Index(["carried_over", "carried_forward"]))
-    app = _codes(carried["applicant"], pd.Index(APPLICANTS))
-    value = carried["value"].to_numpy().astype(np.float64)
+    # 14 rows a report: narrow integer codes, temporaries dropped as soon as used
+    rep = _codes(carried["report_id"], pd.Index(reps["report_id"].astype(str)), np.int32)  # -1: not compared
+    row = _codes(carried["row"], pd.Index(["carried_over", "carried_forward"]), np.int8)
+    app = _codes(carried["applicant"], pd.Index(APPLICANTS), np.int8)
+    value = carried["value"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     ok = (rep >= 0) & (row >= 0) & (app >= 0) & ~np.isnan(value)
     rep, row, app, value = rep[ok], row[ok], app[ok], value[ok]
-    agency = pd.factorize(reps["agency"].astype(str))[0].astype(np.int64)[rep]
-    year = reps["year"].astype("int64").to_numpy()[rep]
+    del ok
+    agency_of = pd.factorize(reps["agency"].astype(str))[0].astype(np.int64)
+    year_of = reps["year"].astype("int64").to_numpy()
+    year = year_of[rep]
     # the key of the year a value belongs to: carried_forward of year y is carried_over of y + 1
-    key = (agency * 100_000 + year + row) * 16 + app
+    key = (agency_of[rep] * 100_000 + year + row) * 16 + app
     fwd, this = row == 1, row == 0
     uniq, first = np.unique(key[fwd], return_index=True)  # a repeated key: its first row
     pos = np.minimum(np.searchsorted(uniq, key[this]), max(len(uniq) - 1, 0))
@@ -114,16 +117,19 @@ def carry_over(reports, carried):
     }, columns=cols)
 
 
-def _codes(col, labels):
+def _codes(col, labels, dtype="int64"):
     """Position in ``labels`` of every value of an Arrow column (-1 where absent), looked
-    up once per dictionary entry."""
+    up once per dictionary entry of each chunk."""
     import numpy as np
     import pyarrow as pa
 
-    if isinstance(col, pa.ChunkedArray):
-        col = (col.unify_dictionaries() if pa.types.is_dictionary(col.type) else col).combine_chunks()
-    if pa.types.is_dictionary(col.type):
-        lookup = labels.get_indexer(col.dictionary.to_pylist())
-        return lookup[col.indices.to_numpy(zero_copy_only=False)].astype(np.int64) if len(lookup) else \
-            np.full(len(col), -1, dtype=np.int64)
-    return labels.get_indexer(col.to_pylist()).astype(np.int64)
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for c in chunks:
+        if pa.types.is_dictionary(c.type):
+            lookup = labels.get_indexer(c.dictionary.to_pylist()).astype(dtype)
+            idx = c.indices.to_numpy(zero_copy_only=False)
+            out.append(lookup[idx] if len(lookup) else np.full(len(c), -1, dtype=dtype))
+        else:
+            out.append(labels.get_indexer(c.to_pylist()).astype(dtype))
+    return np.concatenate(out) if out else np.array([], dtype=dtype)

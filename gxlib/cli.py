@@ -14,7 +14,7 @@ def _parse(args: argparse.Namespace) -> int:
         print(f"gx parse: {raw}: no such folder", file=sys.stderr)
         return 2
     progress = None if not args.no_progress else False
-    result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress)
+    result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress, cache=not args.no_cache)
     print(result.summary())
     print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
     return 0
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="data/processed", help="output folder (default: data/processed)")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-cache", action="store_true",
+                   help="ignore what an earlier run left in --out: read and parse every file")
     p.set_defaults(func=_parse)
     try:
         from . import render

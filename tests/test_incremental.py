@@ -151,3 +151,14 @@ def test_line_break_inside_a_field_turns_byte_counts_off(tmp_path):
     sink.write(pa.table({"report_id": ["c"], "raw": ["4\n5"]}, schema=schema))
     assert sink.runs() is None  # the run cache is then not written: the next run is a full one
     sink.close()
+
+
+def test_cli_no_cache_parses_everything(raw, tmp_path, capsys):
+    from gxlib.cli import main
+
+    out = tmp_path / "out"
+    assert main(["parse", str(raw), "--out", str(out), "--no-progress"]) == 0
+    assert main(["parse", str(raw), "--out", str(out), "--no-progress"]) == 0
+    assert "unchanged taken from the cache" in capsys.readouterr().out
+    assert main(["parse", str(raw), "--out", str(out), "--no-progress", "--no-cache"]) == 0
+    assert "unchanged taken from the cache" not in capsys.readouterr().out
