@@ -22,7 +22,6 @@ run is a full one. A cache made by other parser code (``fingerprint``) is ignore
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +37,6 @@ RACY_NS = 2_000_000_000  # files touched this close to the listing are hashed ag
 _META = b"gxlib.cache"
 
 
-def stat_key(st: os.stat_result | None) -> tuple[int, int, int, int] | None:
-    return None if st is None else (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
 def _file_stat(path: Path) -> list[int]:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino]
@@ -52,20 +47,6 @@ class RunCache:
     """A cache read back: ``table`` has one row per report, sorted by report_id."""
 
     table: pa.Table
-
-    def known_hashes(self) -> dict[str, tuple[tuple[int, int, int, int], str]]:
-        """source_file -> (stat key, sha256) for the files whose stat can be trusted."""
-        t = self.table
-        size = t["size"].to_numpy()
-        ok = np.flatnonzero(size >= 0)
-        cols = [t[c].to_numpy()[ok] for c in ("size", "mtime_ns", "ctime_ns", "ino")]
-        rels = np.asarray(t["source_file"].to_pylist(), dtype=object)[ok]
-        shas = np.asarray(t["sha256"].to_pylist(), dtype=object)[ok]
-        return {rel: ((int(a), int(b), int(c), int(d)), sha)
-                for rel, sha, a, b, c, d in zip(rels, shas, *cols)}
-
-    def keys(self) -> set[str]:
-        return set(self.table["key"].to_pylist())
 
     def report_ids(self) -> np.ndarray:
         return np.asarray(self.table["report_id"].to_pylist(), dtype="U")

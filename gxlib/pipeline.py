@@ -15,6 +15,7 @@ Scale design (a national panel is ~10^6 reports):
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -246,25 +247,26 @@ def _old_chunks(path: Path, rows: np.ndarray, keep: np.ndarray, schema: pa.Schem
         yield carry
 
 
-def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int | None = None, size=None):
-    """``fn`` over ``items`` in order, in a process pool; the bar advances by ``size(item)``."""
+def _pool_map(fn, items, jobs: int, progress_desc: str | None, total: int, size=len, ahead: int = 4):
+    """``fn`` over ``items`` (an iterable of work units) in order, in a process pool; at
+    most ``ahead`` units per worker are submitted ahead, so the parent never holds the
+    whole queue. The bar advances by ``size(unit)``."""
     bar = None
     if progress_desc:
         from tqdm import tqdm
 
-        bar = tqdm(total=total or len(items), unit="file", desc=progress_desc, file=sys.stderr)
+        bar = tqdm(total=total, unit="file", desc=progress_desc, file=sys.stderr)
     pool = None
     try:
-        if jobs == 1 or len(items) < (2 if size else 16):
-            results = map(fn, items)
+        if jobs == 1 or total < 16:
+            results = ((item, fn(item)) for item in items)
         else:
-            chunk = 1 if size else max(1, min(256, len(items) // (jobs * 16) or 1))
             pool = ProcessPoolExecutor(max_workers=jobs)
-            results = pool.map(fn, items, chunksize=chunk)
-        for item, res in zip(items, results):
+            results = _window(pool, fn, iter(items), jobs * ahead)
+        for item, res in results:
             yield res
             if bar:
-                bar.update(size(item) if size else 1)
+                bar.update(size(item))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -272,16 +274,31 @@ def _pool_map(fn, items: list, jobs: int, progress_desc: str | None, total: int 
             bar.close()
 
 
+def _window(pool, fn, items, ahead: int):
+    """(item, result) in order, with at most ``ahead`` submitted and not yet taken."""
+    pending = collections.deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= ahead:
+            item0, fut = pending.popleft()
+            yield item0, fut.result()
+    while pending:
+        item0, fut = pending.popleft()
+        yield item0, fut.result()
+
+
+def _hash_batch(paths: list[str]) -> list[tuple[str, int]]:
+    return [_hash(p) for p in paths]
+
+
+def _chunks(seq, n: int):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
 def _manifest_tag(mrow: dict | None) -> str:
     """What a manifest row adds to a report's cache key."""
     return "" if not mrow else ":" + hashlib.sha256(json.dumps(mrow, sort_keys=True).encode()).hexdigest()[:8]
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
 
 
 def _usable(cached: runcache.RunCache | None, out: Path) -> runcache.RunCache | None:
@@ -308,6 +325,81 @@ def csv_header_of(name: str) -> bytes:
     return csv_header(_schema(name))
 
 
+@dataclass
+class _Listing:
+    """The raw folder's files as compact arrays (a national run lists ~10^6 files: tuples
+    and dicts per file would cost ~1 KB each). Index i is the i-th file by path."""
+
+    root: str
+    rels: list[str]
+    stats: np.ndarray  # (n, 4) int64: size, mtime_ns, ctime_ns, ino; -1 when stat failed
+    shas: np.ndarray  # "S64" hex digests ("" for an unreadable file)
+    rids: np.ndarray  # "S16" report ids
+    tags: list[str] | None  # manifest tags (None: no manifest)
+    mrows: dict  # manifest rows by file name or path
+
+    def path(self, i: int) -> str:
+        return os.path.join(self.root, self.rels[i])
+
+    def mrow(self, i: int) -> dict | None:
+        rel = self.rels[i]
+        return self.mrows.get(rel) or self.mrows.get(rel.rsplit("/", 1)[-1])
+
+    def keys(self) -> np.ndarray:
+        if self.tags is None:
+            return self.rids
+        return np.char.add(self.rids, np.char.encode(np.asarray(self.tags, dtype="U"), "utf-8"))
+
+
+def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> tuple[_Listing, int]:
+    """Stat and (where the cache cannot vouch for a file) hash every input file."""
+    root = str(raw_dir)
+    n = len(rels)
+    stats = np.full((n, 4), -1, dtype=np.int64)
+    for i, rel in enumerate(rels):
+        try:
+            st = os.stat(os.path.join(root, rel))
+        except OSError:
+            continue
+        stats[i] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    shas = np.zeros(n, dtype="S64")
+    need = np.ones(n, dtype=bool)
+    if cached is not None and n:
+        t = cached.table
+        at = pd_index(t["source_file"]).get_indexer(rels)
+        hit = at >= 0
+        old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
+        same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
+        old_sha = np.asarray(t["sha256"].to_pylist(), dtype="S64")
+        shas[same] = old_sha[at[same]]
+        need = ~same
+    todo = np.flatnonzero(need)
+    size = int(stats[stats[:, 0] >= 0, 0].sum())
+    work = [os.path.join(root, rels[i]) for i in todo]
+    hashed = _pool_map(_hash_batch, _chunks(work, 256), jobs, "hashing" if progress and len(work) else None,
+                       total=len(work))
+    pos = 0
+    for res in hashed:
+        for sha, nbytes in res:
+            i = todo[pos]
+            shas[i] = sha.encode()
+            if stats[i, 0] < 0:
+                size += nbytes
+            pos += 1
+    rids = np.array([report_id(rel, sha.decode()).encode() for rel, sha in zip(rels, shas)], dtype="S16")
+    manifest = read_manifest(raw_dir)
+    listing = _Listing(root, rels, stats, shas, rids, None, manifest)
+    if manifest:
+        listing.tags = [_manifest_tag(listing.mrow(i)) for i in range(n)]
+    return listing, size
+
+
+def pd_index(col):
+    import pandas as pd
+
+    return pd.Index(col.to_pylist() if hasattr(col, "to_pylist") else col)
+
+
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
         cache: bool = True, keep_tables: bool | None = None) -> RunResult:
     """Parse every file under ``raw_dir``; with ``out``, write the tables there.
@@ -323,55 +415,33 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
     jobs = jobs or os.cpu_count() or 1
     keep = keep_tables or (keep_tables is None and out is None)
     out_p = Path(out) if out is not None else None
-    files = list_inputs(raw_dir)
     listed_at = time.time_ns()
-    manifest = read_manifest(raw_dir)
-    if progress is None:
-        progress = len(files) > 200 and sys.stderr.isatty()
     cached = _usable(runcache.read(out_p, parser_fingerprint()), out_p) if (out_p is not None and cache) else None
-
-    # the bytes of every file: hashed, unless the cache knows the file with the same stat
-    stats = [runcache.stat_key(_stat(path)) for _, path in files]
-    known = cached.known_hashes() if cached else {}
-    shas: list[str] = [""] * len(files)
-    todo_hash = []
-    for i, (rel, _) in enumerate(files):
-        hit = known.get(rel)
-        if hit is not None and stats[i] is not None and hit[0] == stats[i]:
-            shas[i] = hit[1]
-        else:
-            todo_hash.append(i)
-    size = sum(st[0] for st in stats if st is not None)
-    hashed = _pool_map(_hash, [files[i][1] for i in todo_hash], jobs, "hashing" if progress and todo_hash else None)
-    for i, (sha, n) in zip(todo_hash, hashed):
-        shas[i] = sha
-        if stats[i] is None:
-            size += n
-    racy = listed_at - runcache.RACY_NS
-    entries = []  # (report_id, rel, path, manifest row, cache key)
-    files_info = {}  # rel -> (report_id, manifest tag, trusted stat or None)
-    for (rel, path), sha, st in zip(files, shas, stats):
-        mrow = manifest.get(rel) or manifest.get(rel.rsplit("/", 1)[-1])
-        rid = report_id(rel, sha)
-        tag = _manifest_tag(mrow)
-        entries.append((rid, rel, path, mrow, rid + tag))
-        trusted = st if (st is not None and sha and st[1] < racy and st[2] < racy) else None
-        files_info[rel] = (rid, tag, trusted)
-    entries.sort(key=lambda e: (e[0], e[1]))
-    reuse: set[str] = set()
-    if cached:
-        old_keys = cached.keys()
-        reuse = {e[0] for e in entries if e[4] in old_keys}
-        if len(entries) - len(reuse) > len(entries) // 2:
-            reuse = set()  # most files changed: a full run is cheaper than merging
-    todo = [e for e in entries if e[0] not in reuse]
+    rels = [rel for rel, _ in list_inputs(raw_dir)]
+    if progress is None:
+        progress = len(rels) > 200 and sys.stderr.isatty()
+    listing, size = _list(raw_dir, rels, cached, jobs, progress)
+    n = len(rels)
+    order = np.argsort(listing.rids, kind="stable")  # parsing order: report_id
+    reuse = np.zeros(n, dtype=bool)
+    if cached is not None and n:
+        old_keys = np.asarray(cached.table["key"].to_pylist(), dtype="S")
+        reuse = np.isin(listing.keys(), old_keys)
+        if (~reuse).sum() > n // 2:
+            reuse[:] = False  # most files changed: a full run is cheaper than merging
+    todo = order[~reuse[order]]
+    reuse_ids = np.sort(np.char.decode(listing.rids[reuse], "utf-8"))
 
     stage = Staging(out_p) if out_p is not None else None
     try:
-        result, sinks, reports_df = _run(todo, reuse, cached if reuse else None, out_p, stage, jobs, progress, keep)
-        result.files, result.bytes = len(files), size
+        result, sinks, reports_df = _run(listing, todo, reuse_ids, cached if len(reuse_ids) else None, out_p, stage,
+                                         jobs, progress, keep)
+        result.files, result.bytes = n, size
         if stage is not None:
-            table = _cache_table(reports_df, files_info, sinks)
+            trusted = ((listing.stats[:, 1] < listed_at - runcache.RACY_NS)
+                       & (listing.stats[:, 2] < listed_at - runcache.RACY_NS)
+                       & (listing.stats[:, 0] >= 0) & (listing.shas != b""))
+            table = _cache_table(reports_df, listing, trusted, sinks)
 
             def last(st: Staging) -> None:
                 outputs = {name: st.staged_path(name) for name in runcache.OUTPUTS}
@@ -390,31 +460,27 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
     return result
 
 
-def _cache_table(reports_df, files_info: dict, sinks: dict) -> pa.Table | None:
+def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
     """One row per report of the outputs (report_id order): its cache key, file stat and
     rows and CSV bytes per long table; None when some table's byte counts are unknown."""
     runs = {name: sink.runs() for name, sink in sinks.items()}
     if any(r is None for r in runs.values()):
         return None
+    # reports are sorted by source_file, as the listing is: position i is file i
+    if reports_df["source_file"].astype(str).tolist() != listing.rels:
+        return None
     rids = reports_df["report_id"].astype(str).to_numpy(dtype="U")
+    same = np.char.decode(listing.rids, "utf-8") == rids  # a file changed while parsed: hash it next time
+    stats = np.where((trusted & same)[:, None], listing.stats, -1)
+    keys = rids if listing.tags is None else np.char.add(rids, np.asarray(listing.tags, dtype="U"))
     order = np.argsort(rids, kind="stable")
     rids = rids[order]
-    rels = reports_df["source_file"].astype(str).to_numpy(dtype=object)[order]
-    shas = reports_df["sha256"].astype(str).to_numpy(dtype=object)[order]
-    keys, stat_cols = [], [[], [], [], []]
-    for rid, rel in zip(rids, rels):
-        listed_rid, tag, st = files_info.get(rel, ("", "", None))
-        keys.append(rid + tag)
-        if listed_rid != rid:  # the file changed while it was parsed: read it again next time
-            st = None
-        for col, v in zip(stat_cols, st or (-1, -1, -1, -1)):
-            col.append(v)
-    cols = {"report_id": pa.array(rids.tolist(), pa.string()), "key": pa.array(keys, pa.string()),
-            "source_file": pa.array(rels.tolist(), pa.string()), "sha256": pa.array(shas.tolist(), pa.string())}
-    for c, values in zip(("size", "mtime_ns", "ctime_ns", "ino"), stat_cols):
-        cols[c] = pa.array(values, pa.int64())
+    cols = {"report_id": pa.array(rids), "key": pa.array(keys[order]),
+            "source_file": pa.array(np.asarray(listing.rels, dtype=object)[order], pa.string()),
+            "sha256": pa.array(reports_df["sha256"].astype(str).to_numpy(dtype="U")[order])}
+    for j, c in enumerate(("size", "mtime_ns", "ctime_ns", "ino")):
+        cols[c] = pa.array(stats[order, j])
     for name, (ids, nrows, nbytes) in runs.items():
-        ids = np.asarray(ids, dtype="U")
         pos = np.searchsorted(rids, ids)
         if len(ids) and ((pos >= len(rids)).any() or (rids[np.minimum(pos, len(rids) - 1)] != ids).any()):
             return None  # rows of a report that is not in reports: do not trust this run's counts
@@ -426,8 +492,9 @@ def _cache_table(reports_df, files_info: dict, sinks: dict) -> pa.Table | None:
     return pa.table(cols)
 
 
-def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
-    """Parse ``todo``, merge with the ``reuse`` reports of the previous outputs, write.
+def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
+    """Parse the files ``todo`` (listing positions in report_id order), merge with the
+    ``reuse`` reports (sorted ids) of the previous outputs, write.
     Returns the result, the long tables' sinks and the reports frame."""
     schemas = {name: _schema(name) for name in ALL}
     sinks = {name: stage.sink(name, schemas[name], record_runs=True) for name in LONG} if stage else {}
@@ -449,8 +516,7 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
             sub = sub.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"])))
             carried.append(sub.combine_chunks())  # not a view that keeps the whole batch alive
 
-    tasks = [(path, rel, mrow) for _, rel, path, mrow, _ in todo]
-    batches = [tasks[i:i + BATCH] for i in range(0, len(tasks), BATCH)]
+    batches = ([(listing.path(i), listing.rels[i], listing.mrow(i)) for i in part] for part in _chunks(todo, BATCH))
     new: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     pending: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     n_pending = 0
@@ -459,13 +525,13 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
         for name in LONG:
             if pending[name]:
                 t = pa.concat_tables(pending[name])
-                if reuse:
+                if len(reuse):
                     new[name].append(t)  # merged with the previous rows below
                 else:
                     emit(name, t)  # results arrive in report_id order: stream them out
             pending[name] = []
 
-    for res in _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(tasks), size=len):
+    for res in _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo)):
         rep_tables.append(res["reports"])
         chk_tables.append(res["checks"])
         for name in LONG:
@@ -482,8 +548,8 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
     checks_df = typed("checks", _to_pandas(chk_tables, schemas["checks"], CODED["checks"]))
     rep_tables.clear()
     chk_tables.clear()
-    if reuse:
-        keep_ids = pa.array(sorted(reuse), type=pa.string())
+    if len(reuse):
+        keep_ids = pa.array(reuse, type=pa.string())
         old_reports = pq.read_table(out_p / "reports.parquet")
         old_reports = old_reports.filter(_member(old_reports["report_id"], keep_ids)).to_pandas()
         reports_df = typed("reports", pd.concat([reports_df, old_reports], ignore_index=True))
@@ -492,7 +558,7 @@ def _run(todo, reuse, cached, out_p, stage, jobs, progress, keep):
         old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
         checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
         old_ids = cached.report_ids()
-        keep_old = np.isin(old_ids, np.asarray(sorted(reuse), dtype="U"))
+        keep_old = np.isin(old_ids, reuse)
         with contextlib.ExitStack() as scratch_files:
             jobs = []
             for name in LONG:
@@ -591,7 +657,7 @@ def _run_jobs(jobs: list) -> None:
             f.result()
 
 
-def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded) -> "pd.DataFrame":
+def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded):
     """Batch tables -> one frame, cheaply: free-text columns leave their per-batch
     dictionaries as plain Arrow strings (pandas wraps them without a copy), and each
     batch is released once converted."""
