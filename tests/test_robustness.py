@@ -146,3 +146,55 @@ def test_value_run_matches_the_character_loop(seg, explicit):
     i, j = reference(text, 2, len(text), explicit)
     assert value_run(text, 2, len(text), explicit) == (
         _strip_label_number(_strip_year_tail(text, 2 + i, 2 + j)), 2 + i)
+
+
+def _find_labels_by_regex(text, section, lo, hi):
+    """The per-label regex scan that :func:`gxlib.tables._label_hits` replaced (oracle)."""
+    from gxlib.tables import _labels
+
+    found = []
+    for k, lab in enumerate(_labels(section)):
+        for m in lab.regex.finditer(text, lo, hi):
+            start, end = m.span()
+            found.append((start, start - end, k, end))
+    return found
+
+
+def _label_text():
+    from gxlib.tables import labels
+
+    pieces = sorted({kw for lab in labels() for kw in lab.keywords})
+    # keywords, their halves (broken labels, overlaps), separators and value characters
+    atoms = pieces + [kw[: len(kw) // 2] for kw in pieces] + [kw[len(kw) // 2:] for kw in pieces]
+    atoms += [" ", "\n", "|", " | ", "\u3000", "0", "12", "、", "(", ")", "一、", "其他", "处理", "𠀋"]
+    return st.lists(st.sampled_from(atoms), max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_label_text(), st.sampled_from(["applications", "disclosure"]), st.integers(0, 30), st.integers(0, 30))
+def test_label_hits_match_the_per_label_regex_scan(text, section, cut_lo, cut_hi):
+    from gxlib.tables import _label_hits
+
+    lo, hi = min(cut_lo, len(text)), max(len(text) - cut_hi, 0)
+    assert sorted(_label_hits(text, section, lo, hi)) == sorted(_find_labels_by_regex(text, section, lo, hi))
+
+
+def test_label_hits_on_the_seed_reports():
+    from gxlib.readers import read
+    from gxlib.tables import _label_hits, normalize
+
+    for path in SEEDS:
+        text = normalize(read(path).text)
+        for section in ("applications", "disclosure"):
+            assert sorted(_label_hits(text, section, 0, len(text))) == \
+                sorted(_find_labels_by_regex(text, section, 0, len(text))), path
+
+
+def test_label_separator_table_is_the_regex_class():
+    import re
+
+    from gxlib.tables import _NOT_SEP
+
+    sep = re.compile(r"[\s|]")
+    assert [c for c in range(0x110000) if not _NOT_SEP[c]] == \
+        [c for c in range(0x110000) if sep.match(chr(c))]
