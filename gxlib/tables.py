@@ -278,8 +278,8 @@ def _keyword_automaton(section: str):
 # results
 
 
-@dataclass
-class Cell:
+@dataclass(frozen=True)
+class Cell:  # frozen: one Cell object may stand for many cells with the same text
     value: float | None
     raw: str
 
@@ -585,14 +585,16 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
             out.missing_rows += 1
             out.checks.append(Check("missing_row", "applications", code, "", "", "",
                                     "row label not found in the section-三 table"))
+    records = out.applications
     for code in expected:
-        if code not in rows:
-            continue
-        for col, cell in zip(cols, rows[code]):
-            if col == "subtotal":
-                continue
-            out.applications.append({"row": code, "applicant": col, "value": cell.value, "raw": cell.raw})
-    _blank_totals_applications(out, cols)
+        if code in rows:
+            records.extend({"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                           for col, cell in zip(cols, rows[code]) if col != "subtotal")
+    # a blank 总计 cell is rare: the rows are looked at again only when there is one
+    total = cols.index("total")
+    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected) \
+            or any(not cell.raw.strip() for cell in rows.get("handled_total", ())):
+        _blank_totals_applications(out, cols)
 
 
 def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool) -> list[Cell]:
@@ -620,14 +622,25 @@ def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Table
     return [_cell(c, code, col, out) for c, col in zip(chunks, cols)]
 
 
-def _cell(raw: str, row: str, col: str, out: Tables, section: str = "applications", **kw) -> Cell:
-    value, _unit, problem = parse_cell(raw, **kw)
+def _cell(raw: str, row: str, col: str, out: Tables, section: str = "applications") -> Cell:
+    cell = _clean_count(raw)
+    if cell is not None:
+        return cell
+    value, _unit, problem = parse_cell(raw)
     if problem == "placeholder":
         out.checks.append(Check("placeholder", section, row, col, "", raw, "placeholder instead of a number: NA"))
     elif problem:
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+@lru_cache(maxsize=8192)
+def _clean_count(raw: str) -> Cell | None:
+    """The cell of a count cell text that :func:`parse_cell` reads without a problem
+    (most cells are "0"), else None."""
+    value, _unit, problem = _parse_cell(raw, False, True)
+    return None if problem else Cell(value, raw)
 
 
 def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[str, list[Cell]],
