@@ -198,3 +198,63 @@ def test_label_separator_table_is_the_regex_class():
     sep = re.compile(r"[\s|]")
     assert [c for c in range(0x110000) if not _NOT_SEP[c]] == \
         [c for c in range(0x110000) if sep.match(chr(c))]
+
+
+def _application_checks_by_grid(records):
+    """The (row, applicant)-keyed version that checks.application_checks replaced (oracle)."""
+    from gxlib.checks import _fmt
+    from gxlib.tables import APPLICANTS, OTHER_2019, OTHER_2021, OUTCOME_ROWS_COMMON, Check
+
+    grid = {(r["row"], r["applicant"]): r["value"] for r in records}
+    rows = list(dict.fromkeys(r["row"] for r in records))
+    out = []
+    parts = APPLICANTS[:-1]
+    for row in rows:
+        vals = [grid.get((row, a)) for a in parts]
+        total = grid.get((row, "total"))
+        if total is None or any(v is None for v in vals):
+            continue
+        if sum(vals) != total:
+            out.append(Check("row_sum", "applications", row, "total", _fmt(sum(vals)), _fmt(total),
+                             "the six applicant columns do not add up to 总计"))
+    other = OTHER_2021 if any(r in rows for r in OTHER_2021) else OTHER_2019
+    outcome = [*OUTCOME_ROWS_COMMON, *other]
+    for col in APPLICANTS:
+        handled = grid.get(("handled_total", col))
+        vals = [grid.get((r, col)) for r in outcome]
+        if handled is not None and all(v is not None for v in vals) and all((r, col) in grid for r in outcome):
+            if sum(vals) != handled:
+                out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(sum(vals)), _fmt(handled),
+                                 "outcome rows （一）to（六）do not add up to （七）总计"))
+        n, c, p, f = (grid.get((r, col)) for r in ("new", "carried_over", "handled_total", "carried_forward"))
+        if None not in (n, c, p, f) and n + c != p + f:
+            out.append(Check("balance", "applications", "", col, _fmt(n + c), _fmt(p + f),
+                             "一、新收 + 二、上年结转 differs from （七）总计 + 四、结转下年度 "
+                             f"({_fmt(n)} + {_fmt(c)} vs {_fmt(p)} + {_fmt(f)})"))
+    return out
+
+
+def _application_records():
+    from gxlib.tables import APPLICANTS, application_rows
+
+    codes = sorted(set(application_rows("2019")) | set(application_rows("2021")))
+    value = st.sampled_from([None, 0.0, 0.0, 1.0, 2.0, 3.0, 0.5])
+    full = st.builds(  # whole tables with a few cells or rows missing or NA
+        lambda tpl, vals, holes, gone: [
+            {"row": r, "applicant": a, "value": (None if (r, a) in holes else vals.get(a, 0.0))}
+            for r in application_rows(tpl) if r not in gone for a in APPLICANTS],
+        st.sampled_from(["2019", "2021"]), st.dictionaries(st.sampled_from(APPLICANTS), value),
+        st.sets(st.tuples(st.sampled_from(codes), st.sampled_from(APPLICANTS)), max_size=3),
+        st.sets(st.sampled_from(codes), max_size=2))
+    scattered = st.lists(st.fixed_dictionaries({"row": st.sampled_from(codes),
+                                                "applicant": st.sampled_from([*APPLICANTS, "subtotal"]),
+                                                "value": value}), max_size=80)
+    return full | scattered
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_application_records())
+def test_application_checks_match_the_grid_version(records):
+    from gxlib.checks import application_checks
+
+    assert application_checks(records) == _application_checks_by_grid(records)
