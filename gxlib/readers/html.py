@@ -155,6 +155,8 @@ def declared_charset(data: bytes) -> str | None:
 
 def _unescape_js(text: str) -> str:
     """An HTML fragment copied out of a JavaScript string literal (``<\\/p>``, ``\\"``)."""
+    if "\\" not in text:
+        return text  # no backslash, no escape (most pages)
     outside_scripts = re.sub(r"<script\b.*?</script\s*>", "", text, flags=re.S | re.I)
     if "<\\/" not in outside_scripts and '=\\"' not in outside_scripts:
         return text
@@ -184,6 +186,7 @@ def _has_table(el) -> bool:
 # noncharacters, removed from the page before parsing, so page text cannot contain them.
 _LINE, _TABLE, _END, _ROW, _CELL, _FIELD, _CAPTION = (chr(c) for c in range(0xFDD0, 0xFDD7))
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
+_CTRL_OR_NONCHAR = re.compile(_CTRL.pattern[:-1] + _NONCHAR.pattern[1:])  # both removed in one pass
 _HID = "data-gx-hidden"  # set on hidden elements before the pass
 
 
@@ -255,7 +258,8 @@ def page_lines(root) -> list[str]:
     """The page as lines: text between block boundaries, every leaf table as grid rows
     (see the module docstring).  Marks the hidden elements of ``root``."""
     etree.strip_attributes(root, _HID)
-    if _ANY_HIDDEN(root) or any(_HIDDEN.search(style) for style in _STYLES(root)):
+    # one search over all style values ("\0" cannot occur in a value nor match the pattern)
+    if _ANY_HIDDEN(root) or _HIDDEN.search("\0".join(_STYLES(root))):
         for el in _STYLED_OR_HIDDEN(root):  # rare: look at the elements themselves
             if _hidden(el):
                 el.set(_HID, "")
@@ -321,18 +325,46 @@ def _iso_date(text: str | None) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
-def parse_page(text: str):
-    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
+def _document(text: str):
+    """``lxml.html.document_fromstring(text)``, from UTF-8 bytes where that gives the same
+    tree: libxml2 reads UTF-8 faster than a Python str (UCS-2 for Chinese text, which it
+    converts), and with the parser's encoding fixed a ``<meta charset>`` in the page
+    changes nothing.  A str stays a str where lxml treats it specially: a leading
+    ``<?xml`` (it refuses a str with an encoding declaration) and lone surrogates (they
+    have no UTF-8)."""
     import lxml.html
 
+    if not text.startswith("<?xml"):
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return lxml.html.document_fromstring(data, parser=_utf8_parser())
+    return lxml.html.document_fromstring(text)
+
+
+@lru_cache(maxsize=1)
+def _utf8_parser():
+    import lxml.html
+
+    return lxml.html.HTMLParser(encoding="utf-8")  # lxml.html's default parser, encoding fixed
+
+
+def parse_page(text: str):
+    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
     text = _unescape_js(text)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _NONCHAR.sub("", _CTRL.sub("", text)))
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL_OR_NONCHAR.sub("", text))
     if not text.strip():
         raise ReadError("empty HTML document")
     try:
-        return lxml.html.document_fromstring(text)
+        return _document(text)
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
+
+
+_TITLE_PATHS = [etree.XPath(xp, smart_strings=False) for xp in (
+    "//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()")]
 
 
 def read(data: bytes, path: Path | None = None) -> Document:
@@ -341,8 +373,8 @@ def read(data: bytes, path: Path | None = None) -> Document:
     root = parse_page(text)
 
     title = None
-    for xp in ("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()"):
-        found = clean_cell(" ".join(root.xpath(xp)))
+    for xp in _TITLE_PATHS:
+        found = clean_cell(" ".join(xp(root)))
         if found:
             title = found
             break
