@@ -334,6 +334,20 @@ def value_run(text: str, start: int, stop: int, explicit: bool) -> tuple[str, in
     return run, start + i
 
 
+def row_chunks(text: str, start: int, stop: int, explicit: bool) -> list[str]:
+    """``chunks_of(value_run(text, start, stop, explicit)[0], explicit)``: the cell texts
+    of the row whose label ends at ``start``.  They depend only on ``text[start:stop]`` and
+    the character after it, and the same rows recur from report to report (a row of
+    zeros, in one layout): cached on that text."""
+    return list(_segment_chunks(text[start:stop], text[stop:stop + 1], explicit))
+
+
+@lru_cache(maxsize=4096)
+def _segment_chunks(seg: str, after: str, explicit: bool) -> tuple[str, ...]:
+    run, _ = value_run(seg + after, 0, len(seg), explicit)
+    return tuple(chunks_of(run, explicit))
+
+
 def _char_class(chars) -> str:
     return "[" + "".join(re.escape(c) for c in sorted(set(chars))) + "]"
 
@@ -569,8 +583,7 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
                                     "row label found twice; the first occurrence is used"))
             continue
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        run, _ = value_run(text, m.end, stop, explicit)
-        chunks = chunks_of(run, explicit)
+        chunks = row_chunks(text, m.end, stop, explicit)
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
             continue
@@ -799,10 +812,9 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
             continue
         done.add(m.code)
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        run, _ = value_run(text, m.end, stop, explicit)
         measures = layout[m.code]
         k = len(measures)
-        chunks = chunks_of(run, explicit)
+        chunks = row_chunks(text, m.end, stop, explicit)
         if len(chunks) > k and all(c == "" for c in chunks[k:]):
             chunks = chunks[:k]
         header_unit = None

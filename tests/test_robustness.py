@@ -258,3 +258,14 @@ def test_application_checks_match_the_grid_version(records):
     from gxlib.checks import application_checks
 
     assert application_checks(records) == _application_checks_by_grid(records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 |/—-.,万元个件年总计行政许可\n2019２０", max_size=60), st.integers(0, 60),
+       st.booleans())
+def test_row_chunks_depend_only_on_the_segment_and_the_next_character(text, cut, explicit):
+    from gxlib.tables import chunks_of, row_chunks, value_run
+
+    text = "标签" + text
+    stop = min(2 + cut, len(text))
+    assert row_chunks(text, 2, stop, explicit) == chunks_of(value_run(text, 2, stop, explicit)[0], explicit)
