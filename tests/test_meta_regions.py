@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gxlib.meta import body_year, extract
@@ -89,3 +89,43 @@ def test_decode_never_silently_wrong(data):
     except ReadError:
         return
     assert "\ufffd" not in text or enc.startswith("utf-16")
+
+
+def _find_title_all_candidates(text, hint=None):
+    """find_title before candidates were made lazily and long lines skipped (oracle)."""
+    from gxlib.meta import _HEADER_TITLE, _TITLE, _TITLE_YEAR_FIRST
+    from gxlib.tables import normalize
+
+    candidates = [normalize(hint)] if hint else []
+    candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
+    candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
+    for c in candidates:
+        if "报告" not in c:
+            continue
+        m = _TITLE.search(c)
+        if m is None or not m.group("agency").strip():
+            m = _TITLE_YEAR_FIRST.search(c) or m
+        if m and len(c) <= 120:
+            start = min(m.start("agency") if m.group("agency") else m.start("year"), m.start("year"))
+            return c[start:m.end()].strip(), m
+    return "", None
+
+
+_TITLE_PIECES = st.sampled_from([
+    "通州区政务服务管理局", "2019", "2020年", "年度", "政府信息公开", "工作", "年度报告", "报告", "\n", " ", "|", "标题：",
+    "名称:", "题名 ： ", "关于", "的", "本报告依据《条例》编制", "一、总体情况", "x" * 50, "２０２１", "　"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TITLE_PIECES, max_size=40).map("".join), st.none() | st.lists(_TITLE_PIECES, max_size=8).map("".join))
+@example("说明\n名称：通州区政务服务管理局2019年政府信息公开工作年度报告\n", None)
+@example("标题:2020年度政府信息公开工作报告", None)
+@example("x\n 题名 ：关于2021年政务公开报告\n", "报告")
+def test_find_title_matches_the_eager_version(text, hint):
+    from gxlib.meta import find_title
+
+    got, m = find_title(text, hint)
+    want, m0 = _find_title_all_candidates(text, hint)
+    assert got == want and (m is None) == (m0 is None)
+    if m:
+        assert m.group(0) == m0.group(0) and m.groupdict() == m0.groupdict()
