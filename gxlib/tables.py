@@ -388,7 +388,10 @@ def chunks_of(run: str, explicit: bool) -> list[str]:
         for p in pieces:
             out.extend(p.split() if p and " " in p and all(_is_number(x) for x in p.split()) else [p])
         return out
-    return [c for c in re.split(r"[\s|]+", run) if c]
+    return [c for c in _SEPARATORS.split(run) if c]
+
+
+_SEPARATORS = re.compile(r"[\s|]+")
 
 
 def _is_number(s: str) -> bool:
@@ -601,8 +604,8 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     records = out.applications
     for code in expected:
         if code in rows:
-            records.extend({"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
-                           for col, cell in zip(cols, rows[code]) if col != "subtotal")
+            records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                        for col, cell in zip(cols, rows[code]) if col != "subtotal"]
     # a blank 总计 cell is rare: the rows are looked at again only when there is one
     total = cols.index("total")
     if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected) \
@@ -968,9 +971,9 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         # the values are the first run of value characters that follows a header word
         # (…尚未审结 总计 0 0 0 …); a year in a sentence before the table is skipped
         pos = None
-        for m in re.finditer(r"\d", text[lo:hi]):
+        for m in _DIGIT.finditer(text[lo:hi]):
             p = lo + m.start()
-            before = re.sub(r"[\s|]+", "", text[max(lo, p - 40):p])
+            before = _SEPARATORS.sub("", text[max(lo, p - 40):p])
             if before.endswith(_REVIEW_HEADER_TAILS):
                 pos = p
                 break
@@ -980,8 +983,8 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         while j < hi and text[j] in _VALUE_CHARS:
             j += 1
         run = _strip_year_tail(text, pos, j)
-        chunks = [c for c in re.split(r"[\s|]+", run) if c]
-    chunks = [c for c in chunks if not re.fullmatch(r"[.,。]", c)]
+        chunks = [c for c in _SEPARATORS.split(run) if c]
+    chunks = [c for c in chunks if c not in (".", ",", "。")]
     if not chunks:
         return
     k = 15
