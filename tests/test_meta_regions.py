@@ -129,3 +129,38 @@ def test_find_title_matches_the_eager_version(text, hint):
     assert got == want and (m is None) == (m0 is None)
     if m:
         assert m.group(0) == m0.group(0) and m.groupdict() == m0.groupdict()
+
+
+def _matches_by_automaton(text, year, min_len):
+    """regions._matches as it was: an Aho-Corasick scan over every division name (oracle)."""
+    import ahocorasick
+
+    from gxlib.regions import _GENERIC, _names
+
+    names = _names(year)
+    auto = ahocorasick.Automaton()
+    for name in names:
+        if name not in _GENERIC:
+            auto.add_word(name, name)
+    auto.make_automaton()
+    found = [(end - len(name) + 1, end + 1, name) for end, name in auto.iter(text) if len(name) >= min_len]
+    found.sort(key=lambda t: (t[0], -(t[1] - t[0])))
+    out, last = [], -1
+    for a, b, s in found:
+        if a >= last:
+            out.append((a, s, names[s]))
+            last = b
+    return out
+
+
+_PLACE_PIECES = st.sampled_from([
+    "福建省", "福州市", "鼓楼区", "朝阳区", "平潭县", "市", "区", "县", "省", "州", "旗", "盟", "福州", "鼓楼", "内蒙古自治区",
+    "阿拉善盟", "额济纳旗", "延边朝鲜族自治州", "城区", "新区", "市场监督管理局", "我局", "\n", " ", "2020年", "驻马店市", "信阳市"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLACE_PIECES, max_size=30).map("".join), st.sampled_from([2015, 2019, 2024]), st.sampled_from([2, 3]))
+def test_name_matches_equal_the_automaton_scan(text, year, min_len):
+    from gxlib.regions import _matches
+
+    assert _matches(text, year, min_len) == _matches_by_automaton(text, year, min_len)
