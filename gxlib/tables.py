@@ -615,6 +615,10 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
 
 def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool) -> list[Cell]:
     k = len(cols)
+    if len(chunks) == k:
+        clean = _clean_row(tuple(chunks))
+        if clean is not None:
+            return list(clean)  # what the per-cell path below gives when no cell has a problem
     if len(chunks) > k and all(c == "" for c in chunks[k:]):
         chunks = chunks[:k]
     if len(chunks) != k:
@@ -649,6 +653,13 @@ def _cell(raw: str, row: str, col: str, out: Tables, section: str = "application
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+@lru_cache(maxsize=4096)
+def _clean_row(chunks: tuple[str, ...]) -> tuple[Cell, ...] | None:
+    """The cells of a row whose every text is a clean count (rows of zeros recur), else None."""
+    cells = tuple(map(_clean_count, chunks))
+    return None if any(cell is None for cell in cells) else cells
 
 
 @lru_cache(maxsize=8192)

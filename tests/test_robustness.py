@@ -166,7 +166,7 @@ def _label_text():
     pieces = sorted({kw for lab in labels() for kw in lab.keywords})
     # keywords, their halves (broken labels, overlaps), separators and value characters
     atoms = pieces + [kw[: len(kw) // 2] for kw in pieces] + [kw[len(kw) // 2:] for kw in pieces]
-    atoms += [" ", "\n", "|", " | ", "\u3000", "0", "12", "、", "(", ")", "一、", "其他", "处理", "𠀋"]
+    atoms += [" ", "\n", "|", " | ", "\u3000", "0", "12", "、", "(", ")", "一、", "其他", "处理", "𠀋", "\ud800"]
     return st.lists(st.sampled_from(atoms), max_size=60).map("".join)
 
 
@@ -269,3 +269,15 @@ def test_row_chunks_depend_only_on_the_segment_and_the_next_character(text, cut,
     text = "标签" + text
     stop = min(2 + cut, len(text))
     assert row_chunks(text, 2, stop, explicit) == chunks_of(value_run(text, 2, stop, explicit)[0], explicit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["0", "00", "12", "1,234", "", "/", "-", "3.5", "01", "x", "-2", "5件"]),
+                min_size=7, max_size=7))
+def test_clean_row_cache_gives_the_per_cell_result(chunks):
+    from gxlib.tables import APPLICANTS, Tables, _cell, _cells_from_chunks
+
+    cached, direct = Tables(), Tables()
+    got = _cells_from_chunks(chunks, APPLICANTS, "new", cached, False)
+    want = [_cell(c, "new", col, direct) for c, col in zip(chunks, APPLICANTS)]
+    assert got == want and cached == direct
