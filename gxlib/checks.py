@@ -21,7 +21,10 @@ def _fmt(x: float) -> str:
 def application_checks(records: list[dict]) -> list[Check]:
     table: dict[str, dict[str, float | None]] = {}  # row -> applicant -> value
     for r in records:
-        table.setdefault(r["row"], {})[r["applicant"]] = r["value"]
+        cells = table.get(r["row"])
+        if cells is None:  # (setdefault would build a dict for every record)
+            cells = table[r["row"]] = {}
+        cells[r["applicant"]] = r["value"]
     out: list[Check] = []
     parts = APPLICANTS[:-1]
     for row, cells in table.items():
