@@ -19,30 +19,39 @@ def _fmt(x: float) -> str:
 
 
 def application_checks(records: list[dict]) -> list[Check]:
-    grid: dict[tuple[str, str], float | None] = {(r["row"], r["applicant"]): r["value"] for r in records}
-    rows = list(dict.fromkeys(r["row"] for r in records))
+    table: dict[str, dict[str, float | None]] = {}  # row -> applicant -> value
+    for r in records:
+        cells = table.get(r["row"])
+        if cells is None:  # (setdefault would build a dict for every record)
+            cells = table[r["row"]] = {}
+        cells[r["applicant"]] = r["value"]
     out: list[Check] = []
     parts = APPLICANTS[:-1]
-    for row in rows:
-        vals = [grid.get((row, a)) for a in parts]
-        total = grid.get((row, "total"))
-        if total is None or any(v is None for v in vals):
+    for row, cells in table.items():
+        total = cells.get("total")
+        vals = [cells.get(a) for a in parts]
+        if total is None or None in vals:
             continue
         s = sum(vals)
         if s != total:
             out.append(Check("row_sum", "applications", row, "total", _fmt(s), _fmt(total),
                              "the six applicant columns do not add up to 总计"))
-    other = OTHER_2021 if any(r in rows for r in OTHER_2021) else OTHER_2019
-    outcome = [*OUTCOME_ROWS_COMMON, *other]
+    other = OTHER_2021 if any(r in table for r in OTHER_2021) else OTHER_2019
+    outcome = [table.get(r) for r in (*OUTCOME_ROWS_COMMON, *other)]
+    if None in outcome:
+        outcome = None  # an outcome row is missing: no column can be summed
+    handled_row, *balance_rows = (table.get(r, {}) for r in ("handled_total", "new", "carried_over",
+                                                              "handled_total", "carried_forward"))
     for col in APPLICANTS:
-        handled = grid.get(("handled_total", col))
-        vals = [grid.get((r, col)) for r in outcome]
-        if handled is not None and all(v is not None for v in vals) and all((r, col) in grid for r in outcome):
-            s = sum(vals)
-            if s != handled:
-                out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(s), _fmt(handled),
-                                 "outcome rows （一）to（六）do not add up to （七）总计"))
-        n, c, p, f = (grid.get((r, col)) for r in ("new", "carried_over", "handled_total", "carried_forward"))
+        handled = handled_row.get(col)
+        if handled is not None and outcome is not None:
+            vals = [cells.get(col) for cells in outcome]
+            if None not in vals:
+                s = sum(vals)
+                if s != handled:
+                    out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(s), _fmt(handled),
+                                     "outcome rows （一）to（六）do not add up to （七）总计"))
+        n, c, p, f = (cells.get(col) for cells in balance_rows)
         if None not in (n, c, p, f):
             if n + c != p + f:
                 out.append(Check("balance", "applications", "", col, _fmt(n + c), _fmt(p + f),

@@ -54,19 +54,31 @@ def _clean_agency(s: str) -> str:
     return s
 
 
-def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None]:
-    candidates = []
+def _title_candidates(text: str, hint: str | None):
+    """The reader's title, header fields (标题：…), then the non-blank lines of the start
+    of the text, in that order; made one at a time (the title is mostly the first)."""
     if hint:
-        candidates.append(normalize(hint))
-    candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
-    candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
-    for c in candidates:
-        if "报告" not in c:  # both title patterns end with 报告
+        yield normalize(hint)
+    head = text[:3000]
+    if "标题" in head or "题名" in head or "名称" in head:  # the header words of _HEADER_TITLE
+        for m in _HEADER_TITLE.finditer(head):
+            yield m.group(1)
+    for ln in text[:6000].split("\n"):
+        ln = ln.strip()
+        if ln:
+            yield ln
+
+
+def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None]:
+    for c in _title_candidates(text, hint):
+        # both title patterns end with 报告; a long line is no title (tested first: the
+        # patterns cost ~60 steps per character of a long paragraph)
+        if "报告" not in c or len(c) > 120:
             continue
         m = _TITLE.search(c)
         if m is None or not m.group("agency").strip():
             m = _TITLE_YEAR_FIRST.search(c) or m
-        if m and len(c) <= 120:
+        if m:
             start = min(m.start("agency") if m.group("agency") else m.start("year"), m.start("year"))
             return c[start:m.end()].strip(), m
     return "", None

@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from operator import itemgetter
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,9 +39,11 @@ from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
 from .store import CODED, Staging, Tables, _arrow, codes, csv_body, line_starts, report_runs, typed
+from .tables import Check
 
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
 ALL = {"reports": REPORT_COLUMNS, **LONG, "checks": CHECK_COLUMNS}
+_CHECK_FIELDS = [f.name for f in fields(Check)]  # asdict() without its deep copy (the fields are str)
 BATCH = 128  # reports a worker parses into one set of Arrow tables
 FLUSH_EVERY = 32 * BATCH  # reports per row group written
 
@@ -128,7 +131,7 @@ def _work_batch(tasks: list[tuple[str, str, dict | None]]) -> dict[str, pa.Table
         for name in LONG:
             rows[name].extend(res[name])
             counts[name].append(len(res[name]))
-        checks.extend({"report_id": rid, **asdict(c)} for c in res["checks"])
+        checks.extend({"report_id": rid, **{f: getattr(c, f) for f in _CHECK_FIELDS}} for c in res["checks"])
     ids = pa.array([r["report_id"] for r in reports], type=pa.string())
     out = {"reports": _arrow_table(REPORT_COLUMNS, reports), "checks": _arrow_table(CHECK_COLUMNS, checks)}
     for name, columns in LONG.items():
@@ -159,7 +162,7 @@ def _ranks(codes_: pa.DictionaryArray, variable: str) -> np.ndarray:
 def _arrow_columns(columns: list[str], records: list[dict]) -> dict[str, pa.Array]:
     out = {}
     for c in columns:
-        values = [r[c] for r in records]
+        values = list(map(itemgetter(c), records))
         typ = _TYPES.get(c)
         out[c] = pa.array(values, type=typ) if typ else pa.array(values, type=pa.string()).dictionary_encode()
     return out

@@ -142,6 +142,7 @@ _FW_TABLE[list(_FW)] = list(_FW.values())
 # label patterns
 
 _SEP = r"[\s|]*"
+_SEP_CHARS = re.compile(r"[\s|]")
 
 
 def fuzzy(keyword: str) -> str:
@@ -157,6 +158,7 @@ class Label:
     kind: str
     layout: str
     regex: re.Pattern
+    keywords: tuple[str, ...] = ()  # normalised, longest first: the alternatives of ``regex`` in order
 
 
 @lru_cache(maxsize=1)
@@ -166,8 +168,12 @@ def labels() -> tuple[Label, ...]:
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             keys = sorted(row["keywords"].split(";"), key=len, reverse=True)
+            for k in keys:
+                if not k or _SEP_CHARS.search(normalize(k)):
+                    raise ValueError(f"labels.csv, {row['code']}: keyword {k!r} is empty or holds a space or |")
             pattern = "|".join(fuzzy(k) for k in keys)
-            out.append(Label(row["section"], row["code"], row["kind"], row["layout"], re.compile(pattern)))
+            out.append(Label(row["section"], row["code"], row["kind"], row["layout"], re.compile(pattern),
+                             tuple(normalize(k) for k in keys)))
     return tuple(out)
 
 
@@ -192,12 +198,8 @@ class Match:
 
 
 def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
-    found: list[tuple[int, int, int, int]] = []
+    found = _label_hits(text, section, lo, hi)
     labs = _labels(section)
-    for k, lab in enumerate(labs):
-        for m in lab.regex.finditer(text, lo, hi):
-            start, end = m.span()
-            found.append((start, start - end, k, end))
     # earliest first; at the same place the longest; drop overlaps
     found.sort()
     out: list[Match] = []
@@ -215,12 +217,69 @@ def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
 _DIGIT = re.compile(r"\d")
 
 
+def _label_hits(text: str, section: str, lo: int, hi: int) -> list[tuple[int, int, int, int]]:
+    """``(start, start - end, label index, end)`` of every match of every label regex of
+    the section in ``text[lo:hi]``, exactly as ``label.regex.finditer(text, lo, hi)``
+    gives them, found in one pass instead of one regex scan per label.
+
+    A label regex is its keywords with ``[\\s|]*`` between the characters.  So the
+    region is packed (separator characters removed, their positions kept) and every
+    keyword is found in the packed text by one Aho-Corasick scan.  Per label, as in
+    ``finditer``: the leftmost match wins, at one place the first alternative (the longest
+    keyword), and the next match starts at or after the end of the previous one."""
+    points = np.frombuffer(text[lo:hi].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    kept = np.flatnonzero(_NOT_SEP[points])  # position in the region of each packed character
+    packed = points[kept].tobytes().decode("utf-32-le", "surrogatepass")
+    # (packed start, label index, keyword rank, packed index of the keyword's last character)
+    hits = [(last - size + 1, k, rank, last)
+            for last, (size, entries) in _keyword_automaton(section).iter(packed) for k, rank in entries]
+    if not hits:
+        return []
+    hits.sort()
+    at = kept.take([i for hit in hits for i in (hit[0], hit[3])]).tolist()
+    found: list[tuple[int, int, int, int]] = []
+    free_from: dict[int, int] = {}  # label index -> where its next match may start
+    for n, (first, k, _rank, _last) in enumerate(hits):
+        start = lo + at[2 * n]
+        if start < free_from.get(k, lo):
+            continue  # inside the label's previous match (or its longer keyword here)
+        end = lo + at[2 * n + 1] + 1
+        free_from[k] = end
+        found.append((start, start - end, k, end))
+    return found
+
+
+# False for the characters the label regexes skip between keyword characters ([\s|]),
+# over every code point (a test checks it against the regex)
+_NOT_SEP = np.ones(0x110000, dtype=bool)
+_NOT_SEP[[c for c in range(0x3001) if chr(c).isspace() or chr(c) == "|"]] = False  # none above U+3000
+
+
+@lru_cache(maxsize=None)
+def _keyword_automaton(section: str):
+    """Aho-Corasick automaton of the keywords of a section's labels: packed keyword ->
+    ``(length, ((label index, keyword rank), ...))``; a "." in a keyword also stands for
+    "、" and "．", as in :func:`fuzzy`."""
+    import ahocorasick
+
+    words: dict[str, list[tuple[int, int]]] = {}
+    for k, lab in enumerate(_labels(section)):
+        for rank, kw in enumerate(lab.keywords):
+            for variant in product(*((".", "、", "．") if ch == "." else (ch,) for ch in kw)):
+                words.setdefault("".join(variant), []).append((k, rank))
+    auto = ahocorasick.Automaton()
+    for word, entries in words.items():
+        auto.add_word(word, (len(word), tuple(entries)))
+    auto.make_automaton()
+    return auto
+
+
 # ---------------------------------------------------------------------------------------
 # results
 
 
-@dataclass
-class Cell:
+@dataclass(frozen=True)
+class Cell:  # frozen: one Cell object may stand for many cells with the same text
     value: float | None
     raw: str
 
@@ -275,6 +334,20 @@ def value_run(text: str, start: int, stop: int, explicit: bool) -> tuple[str, in
     return run, start + i
 
 
+def row_chunks(text: str, start: int, stop: int, explicit: bool) -> list[str]:
+    """``chunks_of(value_run(text, start, stop, explicit)[0], explicit)``: the cell texts
+    of the row whose label ends at ``start``.  They depend only on ``text[start:stop]`` and
+    the character after it, and the same rows recur from report to report (a row of
+    zeros, in one layout): cached on that text."""
+    return list(_segment_chunks(text[start:stop], text[stop:stop + 1], explicit))
+
+
+@lru_cache(maxsize=4096)
+def _segment_chunks(seg: str, after: str, explicit: bool) -> tuple[str, ...]:
+    run, _ = value_run(seg + after, 0, len(seg), explicit)
+    return tuple(chunks_of(run, explicit))
+
+
 def _char_class(chars) -> str:
     return "[" + "".join(re.escape(c) for c in sorted(set(chars))) + "]"
 
@@ -315,7 +388,10 @@ def chunks_of(run: str, explicit: bool) -> list[str]:
         for p in pieces:
             out.extend(p.split() if p and " " in p and all(_is_number(x) for x in p.split()) else [p])
         return out
-    return [c for c in re.split(r"[\s|]+", run) if c]
+    return [c for c in _SEPARATORS.split(run) if c]
+
+
+_SEPARATORS = re.compile(r"[\s|]+")
 
 
 def _is_number(s: str) -> bool:
@@ -510,8 +586,7 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
                                     "row label found twice; the first occurrence is used"))
             continue
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        run, _ = value_run(text, m.end, stop, explicit)
-        chunks = chunks_of(run, explicit)
+        chunks = row_chunks(text, m.end, stop, explicit)
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
             continue
@@ -526,18 +601,24 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
             out.missing_rows += 1
             out.checks.append(Check("missing_row", "applications", code, "", "", "",
                                     "row label not found in the section-三 table"))
+    records = out.applications
     for code in expected:
-        if code not in rows:
-            continue
-        for col, cell in zip(cols, rows[code]):
-            if col == "subtotal":
-                continue
-            out.applications.append({"row": code, "applicant": col, "value": cell.value, "raw": cell.raw})
-    _blank_totals_applications(out, cols)
+        if code in rows:
+            records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                        for col, cell in zip(cols, rows[code]) if col != "subtotal"]
+    # a blank 总计 cell is rare: the rows are looked at again only when there is one
+    total = cols.index("total")
+    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected) \
+            or any(not cell.raw.strip() for cell in rows.get("handled_total", ())):
+        _blank_totals_applications(out, cols)
 
 
 def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool) -> list[Cell]:
     k = len(cols)
+    if len(chunks) == k:
+        clean = _clean_row(tuple(chunks))
+        if clean is not None:
+            return list(clean)  # what the per-cell path below gives when no cell has a problem
     if len(chunks) > k and all(c == "" for c in chunks[k:]):
         chunks = chunks[:k]
     if len(chunks) != k:
@@ -561,14 +642,32 @@ def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Table
     return [_cell(c, code, col, out) for c, col in zip(chunks, cols)]
 
 
-def _cell(raw: str, row: str, col: str, out: Tables, section: str = "applications", **kw) -> Cell:
-    value, _unit, problem = parse_cell(raw, **kw)
+def _cell(raw: str, row: str, col: str, out: Tables, section: str = "applications") -> Cell:
+    cell = _clean_count(raw)
+    if cell is not None:
+        return cell
+    value, _unit, problem = parse_cell(raw)
     if problem == "placeholder":
         out.checks.append(Check("placeholder", section, row, col, "", raw, "placeholder instead of a number: NA"))
     elif problem:
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+@lru_cache(maxsize=4096)
+def _clean_row(chunks: tuple[str, ...]) -> tuple[Cell, ...] | None:
+    """The cells of a row whose every text is a clean count (rows of zeros recur), else None."""
+    cells = tuple(map(_clean_count, chunks))
+    return None if any(cell is None for cell in cells) else cells
+
+
+@lru_cache(maxsize=8192)
+def _clean_count(raw: str) -> Cell | None:
+    """The cell of a count cell text that :func:`parse_cell` reads without a problem
+    (most cells are "0"), else None."""
+    value, _unit, problem = _parse_cell(raw, False, True)
+    return None if problem else Cell(value, raw)
 
 
 def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[str, list[Cell]],
@@ -727,10 +826,9 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
             continue
         done.add(m.code)
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        run, _ = value_run(text, m.end, stop, explicit)
         measures = layout[m.code]
         k = len(measures)
-        chunks = chunks_of(run, explicit)
+        chunks = row_chunks(text, m.end, stop, explicit)
         if len(chunks) > k and all(c == "" for c in chunks[k:]):
             chunks = chunks[:k]
         header_unit = None
@@ -884,9 +982,9 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         # the values are the first run of value characters that follows a header word
         # (…尚未审结 总计 0 0 0 …); a year in a sentence before the table is skipped
         pos = None
-        for m in re.finditer(r"\d", text[lo:hi]):
+        for m in _DIGIT.finditer(text[lo:hi]):
             p = lo + m.start()
-            before = re.sub(r"[\s|]+", "", text[max(lo, p - 40):p])
+            before = _SEPARATORS.sub("", text[max(lo, p - 40):p])
             if before.endswith(_REVIEW_HEADER_TAILS):
                 pos = p
                 break
@@ -896,8 +994,8 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         while j < hi and text[j] in _VALUE_CHARS:
             j += 1
         run = _strip_year_tail(text, pos, j)
-        chunks = [c for c in re.split(r"[\s|]+", run) if c]
-    chunks = [c for c in chunks if not re.fullmatch(r"[.,。]", c)]
+        chunks = [c for c in _SEPARATORS.split(run) if c]
+    chunks = [c for c in chunks if c not in (".", ",", "。")]
     if not chunks:
         return
     k = 15

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gxlib.meta import body_year, extract
@@ -89,3 +89,78 @@ def test_decode_never_silently_wrong(data):
     except ReadError:
         return
     assert "\ufffd" not in text or enc.startswith("utf-16")
+
+
+def _find_title_all_candidates(text, hint=None):
+    """find_title before candidates were made lazily and long lines skipped (oracle)."""
+    from gxlib.meta import _HEADER_TITLE, _TITLE, _TITLE_YEAR_FIRST
+    from gxlib.tables import normalize
+
+    candidates = [normalize(hint)] if hint else []
+    candidates += [m.group(1) for m in _HEADER_TITLE.finditer(text[:3000])]
+    candidates += [ln.strip() for ln in text[:6000].split("\n") if ln.strip()]
+    for c in candidates:
+        if "报告" not in c:
+            continue
+        m = _TITLE.search(c)
+        if m is None or not m.group("agency").strip():
+            m = _TITLE_YEAR_FIRST.search(c) or m
+        if m and len(c) <= 120:
+            start = min(m.start("agency") if m.group("agency") else m.start("year"), m.start("year"))
+            return c[start:m.end()].strip(), m
+    return "", None
+
+
+_TITLE_PIECES = st.sampled_from([
+    "通州区政务服务管理局", "2019", "2020年", "年度", "政府信息公开", "工作", "年度报告", "报告", "\n", " ", "|", "标题：",
+    "名称:", "题名 ： ", "关于", "的", "本报告依据《条例》编制", "一、总体情况", "x" * 50, "２０２１", "　"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TITLE_PIECES, max_size=40).map("".join), st.none() | st.lists(_TITLE_PIECES, max_size=8).map("".join))
+@example("说明\n名称：通州区政务服务管理局2019年政府信息公开工作年度报告\n", None)
+@example("标题:2020年度政府信息公开工作报告", None)
+@example("x\n 题名 ：关于2021年政务公开报告\n", "报告")
+def test_find_title_matches_the_eager_version(text, hint):
+    from gxlib.meta import find_title
+
+    got, m = find_title(text, hint)
+    want, m0 = _find_title_all_candidates(text, hint)
+    assert got == want and (m is None) == (m0 is None)
+    if m:
+        assert m.group(0) == m0.group(0) and m.groupdict() == m0.groupdict()
+
+
+def _matches_by_automaton(text, year, min_len):
+    """regions._matches as it was: an Aho-Corasick scan over every division name (oracle)."""
+    import ahocorasick
+
+    from gxlib.regions import _GENERIC, _names
+
+    names = _names(year)
+    auto = ahocorasick.Automaton()
+    for name in names:
+        if name not in _GENERIC:
+            auto.add_word(name, name)
+    auto.make_automaton()
+    found = [(end - len(name) + 1, end + 1, name) for end, name in auto.iter(text) if len(name) >= min_len]
+    found.sort(key=lambda t: (t[0], -(t[1] - t[0])))
+    out, last = [], -1
+    for a, b, s in found:
+        if a >= last:
+            out.append((a, s, names[s]))
+            last = b
+    return out
+
+
+_PLACE_PIECES = st.sampled_from([
+    "福建省", "福州市", "鼓楼区", "朝阳区", "平潭县", "市", "区", "县", "省", "州", "旗", "盟", "福州", "鼓楼", "内蒙古自治区",
+    "阿拉善盟", "额济纳旗", "延边朝鲜族自治州", "城区", "新区", "市场监督管理局", "我局", "\n", " ", "2020年", "驻马店市", "信阳市"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLACE_PIECES, max_size=30).map("".join), st.sampled_from([2015, 2019, 2024]), st.sampled_from([2, 3]))
+def test_name_matches_equal_the_automaton_scan(text, year, min_len):
+    from gxlib.regions import _matches
+
+    assert _matches(text, year, min_len) == _matches_by_automaton(text, year, min_len)

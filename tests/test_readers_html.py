@@ -278,3 +278,34 @@ def test_flattening_equals_the_walk_on_generated_pages(tmp_path):
         except ReadError:
             continue
         _same_as_oracle(text)
+
+
+# --- pages parsed from UTF-8 bytes give the tree lxml builds from the str -------------------
+
+PARSE_TAGS = st.sampled_from(
+    ["<html>", "<body>", "<p>", "</p>", "<table>", "<tr>", "<td>", "</td>", "<br>", "<!-- c -->", "&nbsp;", "&#xD800;",
+     "&#0;", "&amp;", "&#x1F600;", " ", "\n", "\r\n", "\r", "\ufeff", "\ufffe", "\u2028", "\x85", "\x80", "é", "总计",
+     "１２", "𠀋", "😀", "<meta charset='gbk'>", "<meta charset=\"iso-8859-1\">",
+     '<meta http-equiv="Content-Type" content="text/html; charset=gb2312">', "<?xml version='1.0' encoding='gbk'?>",
+     "<script>var s = '</p>';</script>", "<![CDATA[x]]>", "<!DOCTYPE html>", "<o:p>", "\ud800"]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(PARSE_TAGS, max_size=40))
+def test_utf8_parse_gives_the_tree_of_the_str_parse(parts):
+    import lxml.html
+    from lxml import etree
+
+    from gxlib.readers.html import _document, page_lines
+
+    text = "".join(parts)
+    try:
+        expected = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as err:
+        with pytest.raises(type(err)):
+            _document(text)
+        return
+    got = _document(text)
+    assert etree.tostring(got, encoding="unicode") == etree.tostring(expected, encoding="unicode")
+    assert page_lines(got) == page_lines(expected)

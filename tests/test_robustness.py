@@ -146,3 +146,138 @@ def test_value_run_matches_the_character_loop(seg, explicit):
     i, j = reference(text, 2, len(text), explicit)
     assert value_run(text, 2, len(text), explicit) == (
         _strip_label_number(_strip_year_tail(text, 2 + i, 2 + j)), 2 + i)
+
+
+def _find_labels_by_regex(text, section, lo, hi):
+    """The per-label regex scan that :func:`gxlib.tables._label_hits` replaced (oracle)."""
+    from gxlib.tables import _labels
+
+    found = []
+    for k, lab in enumerate(_labels(section)):
+        for m in lab.regex.finditer(text, lo, hi):
+            start, end = m.span()
+            found.append((start, start - end, k, end))
+    return found
+
+
+def _label_text():
+    from gxlib.tables import labels
+
+    pieces = sorted({kw for lab in labels() for kw in lab.keywords})
+    # keywords, their halves (broken labels, overlaps), separators and value characters
+    atoms = pieces + [kw[: len(kw) // 2] for kw in pieces] + [kw[len(kw) // 2:] for kw in pieces]
+    atoms += [" ", "\n", "|", " | ", "\u3000", "0", "12", "、", "(", ")", "一、", "其他", "处理", "𠀋", "\ud800"]
+    return st.lists(st.sampled_from(atoms), max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_label_text(), st.sampled_from(["applications", "disclosure"]), st.integers(0, 30), st.integers(0, 30))
+def test_label_hits_match_the_per_label_regex_scan(text, section, cut_lo, cut_hi):
+    from gxlib.tables import _label_hits
+
+    lo, hi = min(cut_lo, len(text)), max(len(text) - cut_hi, 0)
+    assert sorted(_label_hits(text, section, lo, hi)) == sorted(_find_labels_by_regex(text, section, lo, hi))
+
+
+def test_label_hits_on_the_seed_reports():
+    from gxlib.readers import read
+    from gxlib.tables import _label_hits, normalize
+
+    for path in SEEDS:
+        text = normalize(read(path).text)
+        for section in ("applications", "disclosure"):
+            assert sorted(_label_hits(text, section, 0, len(text))) == \
+                sorted(_find_labels_by_regex(text, section, 0, len(text))), path
+
+
+def test_label_separator_table_is_the_regex_class():
+    import re
+
+    from gxlib.tables import _NOT_SEP
+
+    sep = re.compile(r"[\s|]")
+    assert [c for c in range(0x110000) if not _NOT_SEP[c]] == \
+        [c for c in range(0x110000) if sep.match(chr(c))]
+
+
+def _application_checks_by_grid(records):
+    """The (row, applicant)-keyed version that checks.application_checks replaced (oracle)."""
+    from gxlib.checks import _fmt
+    from gxlib.tables import APPLICANTS, OTHER_2019, OTHER_2021, OUTCOME_ROWS_COMMON, Check
+
+    grid = {(r["row"], r["applicant"]): r["value"] for r in records}
+    rows = list(dict.fromkeys(r["row"] for r in records))
+    out = []
+    parts = APPLICANTS[:-1]
+    for row in rows:
+        vals = [grid.get((row, a)) for a in parts]
+        total = grid.get((row, "total"))
+        if total is None or any(v is None for v in vals):
+            continue
+        if sum(vals) != total:
+            out.append(Check("row_sum", "applications", row, "total", _fmt(sum(vals)), _fmt(total),
+                             "the six applicant columns do not add up to 总计"))
+    other = OTHER_2021 if any(r in rows for r in OTHER_2021) else OTHER_2019
+    outcome = [*OUTCOME_ROWS_COMMON, *other]
+    for col in APPLICANTS:
+        handled = grid.get(("handled_total", col))
+        vals = [grid.get((r, col)) for r in outcome]
+        if handled is not None and all(v is not None for v in vals) and all((r, col) in grid for r in outcome):
+            if sum(vals) != handled:
+                out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(sum(vals)), _fmt(handled),
+                                 "outcome rows （一）to（六）do not add up to （七）总计"))
+        n, c, p, f = (grid.get((r, col)) for r in ("new", "carried_over", "handled_total", "carried_forward"))
+        if None not in (n, c, p, f) and n + c != p + f:
+            out.append(Check("balance", "applications", "", col, _fmt(n + c), _fmt(p + f),
+                             "一、新收 + 二、上年结转 differs from （七）总计 + 四、结转下年度 "
+                             f"({_fmt(n)} + {_fmt(c)} vs {_fmt(p)} + {_fmt(f)})"))
+    return out
+
+
+def _application_records():
+    from gxlib.tables import APPLICANTS, application_rows
+
+    codes = sorted(set(application_rows("2019")) | set(application_rows("2021")))
+    value = st.sampled_from([None, 0.0, 0.0, 1.0, 2.0, 3.0, 0.5])
+    full = st.builds(  # whole tables with a few cells or rows missing or NA
+        lambda tpl, vals, holes, gone: [
+            {"row": r, "applicant": a, "value": (None if (r, a) in holes else vals.get(a, 0.0))}
+            for r in application_rows(tpl) if r not in gone for a in APPLICANTS],
+        st.sampled_from(["2019", "2021"]), st.dictionaries(st.sampled_from(APPLICANTS), value),
+        st.sets(st.tuples(st.sampled_from(codes), st.sampled_from(APPLICANTS)), max_size=3),
+        st.sets(st.sampled_from(codes), max_size=2))
+    scattered = st.lists(st.fixed_dictionaries({"row": st.sampled_from(codes),
+                                                "applicant": st.sampled_from([*APPLICANTS, "subtotal"]),
+                                                "value": value}), max_size=80)
+    return full | scattered
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_application_records())
+def test_application_checks_match_the_grid_version(records):
+    from gxlib.checks import application_checks
+
+    assert application_checks(records) == _application_checks_by_grid(records)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 |/—-.,万元个件年总计行政许可\n2019２０", max_size=60), st.integers(0, 60),
+       st.booleans())
+def test_row_chunks_depend_only_on_the_segment_and_the_next_character(text, cut, explicit):
+    from gxlib.tables import chunks_of, row_chunks, value_run
+
+    text = "标签" + text
+    stop = min(2 + cut, len(text))
+    assert row_chunks(text, 2, stop, explicit) == chunks_of(value_run(text, 2, stop, explicit)[0], explicit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["0", "00", "12", "1,234", "", "/", "-", "3.5", "01", "x", "-2", "5件"]),
+                min_size=7, max_size=7))
+def test_clean_row_cache_gives_the_per_cell_result(chunks):
+    from gxlib.tables import APPLICANTS, Tables, _cell, _cells_from_chunks
+
+    cached, direct = Tables(), Tables()
+    got = _cells_from_chunks(chunks, APPLICANTS, "new", cached, False)
+    want = [_cell(c, "new", col, direct) for c, col in zip(chunks, APPLICANTS)]
+    assert got == want and cached == direct

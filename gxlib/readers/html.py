@@ -155,6 +155,8 @@ def declared_charset(data: bytes) -> str | None:
 
 def _unescape_js(text: str) -> str:
     """An HTML fragment copied out of a JavaScript string literal (``<\\/p>``, ``\\"``)."""
+    if "\\" not in text:
+        return text  # no backslash, no escape (most pages)
     outside_scripts = re.sub(r"<script\b.*?</script\s*>", "", text, flags=re.S | re.I)
     if "<\\/" not in outside_scripts and '=\\"' not in outside_scripts:
         return text
@@ -184,6 +186,7 @@ def _has_table(el) -> bool:
 # noncharacters, removed from the page before parsing, so page text cannot contain them.
 _LINE, _TABLE, _END, _ROW, _CELL, _FIELD, _CAPTION = (chr(c) for c in range(0xFDD0, 0xFDD7))
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
+_CTRL_OR_NONCHAR = re.compile(_CTRL.pattern[:-1] + _NONCHAR.pattern[1:])  # both removed in one pass
 _HID = "data-gx-hidden"  # set on hidden elements before the pass
 
 
@@ -191,6 +194,7 @@ def _xsl_names(names) -> str:
     return "|".join(sorted(names))
 
 
+_HIDDEN_TEMPLATE = f'<xsl:template match="*[@{_HID}]" priority="10"/>'
 _XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 <xsl:output method="text" encoding="UTF-8"/>
 <xsl:template match="/">
@@ -199,7 +203,7 @@ _XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/
     <xsl:otherwise><xsl:apply-templates select="*"/></xsl:otherwise>
   </xsl:choose>
 </xsl:template>
-<xsl:template match="*[@{_HID}]" priority="10"/>
+{_HIDDEN_TEMPLATE}
 <xsl:template match="{_xsl_names(_DROP)}" priority="9"/>
 <xsl:template match="br" priority="8"><xsl:text>{_LINE}</xsl:text></xsl:template>
 <xsl:template match="table[not(.//table)]" priority="7">
@@ -230,6 +234,9 @@ _XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/
 </xsl:stylesheet>
 """
 _flatten = etree.XSLT(etree.fromstring(_XSLT))
+# the same pass for a page with no hidden element: the wildcard template above is tested
+# on every element (~10% of the pass) and would match none
+_flatten_all_visible = etree.XSLT(etree.fromstring(_XSLT.replace(_HIDDEN_TEMPLATE, "")))
 # every style and hidden attribute of a page (an element is hidden as in :func:`_hidden`)
 _STYLES = etree.XPath("//@style", smart_strings=False)
 _ANY_HIDDEN = etree.XPath("boolean(//@hidden)")
@@ -255,11 +262,14 @@ def page_lines(root) -> list[str]:
     """The page as lines: text between block boundaries, every leaf table as grid rows
     (see the module docstring).  Marks the hidden elements of ``root``."""
     etree.strip_attributes(root, _HID)
-    if _ANY_HIDDEN(root) or any(_HIDDEN.search(style) for style in _STYLES(root)):
+    flatten = _flatten_all_visible
+    # one search over all style values ("\0" cannot occur in a value nor match the pattern)
+    if _ANY_HIDDEN(root) or _HIDDEN.search("\0".join(_STYLES(root))):
         for el in _STYLED_OR_HIDDEN(root):  # rare: look at the elements themselves
             if _hidden(el):
                 el.set(_HID, "")
-    flat = str(_flatten(root))
+                flatten = _flatten
+    flat = str(flatten(root))
     pieces = flat.split(_TABLE)
     lines: list[str] = []
     _text_lines(pieces[0], lines)
@@ -293,8 +303,9 @@ def _table_lines(flat: str) -> list[str]:
         c = 0
         for cell in tr.split(_CELL)[1:]:
             colspan, rowspan, hidden, raw = cell.split(_FIELD, 3)
-            while (r, c) in occupied:
-                c += 1
+            if occupied:
+                while (r, c) in occupied:
+                    c += 1
             colspan = _span(colspan, _MAX_SPAN) if colspan else 1
             if rowspan:
                 rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
@@ -302,8 +313,7 @@ def _table_lines(flat: str) -> list[str]:
                 rowspan = 1
             if colspan > 1 or rowspan > 1:
                 occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
-            else:
-                occupied.add((r, c))
+            # a 1x1 cell needs no mark: later cells of its row start right of it, later rows below
             row.append((c, "" if hidden else _piece_text(raw)))
             c += colspan
     return lines + grid_lines(rows)
@@ -321,18 +331,46 @@ def _iso_date(text: str | None) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}"
 
 
-def parse_page(text: str):
-    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
+def _document(text: str):
+    """``lxml.html.document_fromstring(text)``, from UTF-8 bytes where that gives the same
+    tree: libxml2 reads UTF-8 faster than a Python str (UCS-2 for Chinese text, which it
+    converts), and with the parser's encoding fixed a ``<meta charset>`` in the page
+    changes nothing.  A str stays a str where lxml treats it specially: a leading
+    ``<?xml`` (it refuses a str with an encoding declaration) and lone surrogates (they
+    have no UTF-8)."""
     import lxml.html
 
+    if not text.startswith("<?xml"):
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return lxml.html.document_fromstring(data, parser=_utf8_parser())
+    return lxml.html.document_fromstring(text)
+
+
+@lru_cache(maxsize=1)
+def _utf8_parser():
+    import lxml.html
+
+    return lxml.html.HTMLParser(encoding="utf-8")  # lxml.html's default parser, encoding fixed
+
+
+def parse_page(text: str):
+    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
     text = _unescape_js(text)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _NONCHAR.sub("", _CTRL.sub("", text)))
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL_OR_NONCHAR.sub("", text))
     if not text.strip():
         raise ReadError("empty HTML document")
     try:
-        return lxml.html.document_fromstring(text)
+        return _document(text)
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
+
+
+_TITLE_PATHS = [etree.XPath(xp, smart_strings=False) for xp in (
+    "//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()")]
 
 
 def read(data: bytes, path: Path | None = None) -> Document:
@@ -341,8 +379,8 @@ def read(data: bytes, path: Path | None = None) -> Document:
     root = parse_page(text)
 
     title = None
-    for xp in ("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()"):
-        found = clean_cell(" ".join(root.xpath(xp)))
+    for xp in _TITLE_PATHS:
+        found = clean_cell(" ".join(xp(root)))
         if found:
             title = found
             break
