@@ -990,9 +990,7 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
                 break
         if pos is None:
             return
-        j = pos
-        while j < hi and text[j] in _VALUE_CHARS:
-            j += 1
+        j = _VALUE_RUN.match(text, pos, hi).end()  # the first character after pos not in _VALUE_CHARS
         run = _strip_year_tail(text, pos, j)
         chunks = [c for c in _SEPARATORS.split(run) if c]
     chunks = [c for c in chunks if c not in (".", ",", "。")]

@@ -309,3 +309,14 @@ def test_utf8_parse_gives_the_tree_of_the_str_parse(parts):
     got = _document(text)
     assert etree.tostring(got, encoding="unicode") == etree.tostring(expected, encoding="unicode")
     assert page_lines(got) == page_lines(expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["display", "DISPLAY", "visibility", "mso-hide", "MSO-HİDE", ":", " ", "\u3000", "\t",
+                                 "none", "NONE", "hidden", "HİDDEN", "hıdden", "all", "ALL", "ſ", "K", ";", "border",
+                                 "\0"]), max_size=12).map("".join))
+def test_hidden_prefilter_holds_every_hidden_style(style):
+    from gxlib.readers.html import _HIDDEN, _MAYBE_HIDDEN
+
+    if _HIDDEN.search(style):
+        assert _MAYBE_HIDDEN.search(style)
