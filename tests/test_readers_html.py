@@ -320,3 +320,49 @@ def test_hidden_prefilter_holds_every_hidden_style(style):
 
     if _HIDDEN.search(style):
         assert _MAYBE_HIDDEN.search(style)
+
+
+def _grid_lines_before(rows):
+    """grid_lines before its generator expressions became loops (oracle)."""
+    from gxlib.readers.html import is_value_text
+
+    ncols = 1 + max((c for row in rows for c, _ in row), default=-1)
+    numeric, label = [0] * ncols, [0] * ncols
+    for row in rows:
+        value_cols = [c for c, t in row if t and is_value_text(t)]
+        for c, t in row:
+            if not t:
+                continue
+            if is_value_text(t):
+                numeric[c] += 1
+            elif value_cols and max(value_cols) > c:
+                label[c] += 1
+    label_col = [label[c] > numeric[c] for c in range(ncols)]
+    lines = []
+    for row in rows:
+        if not any(t for _, t in row):
+            if len(row) > 1:
+                lines.append(" | ".join("" for _ in row))
+            continue
+        has_value = any(t and is_value_text(t) for _, t in row)
+        text_in_data_col = any(t and not is_value_text(t) and not label_col[c] for c, t in row)
+        data_row = has_value or not text_in_data_col
+        pieces = []
+        for c, t in row:
+            if t:
+                pieces.append(t)
+            elif data_row and not label_col[c]:
+                pieces.append("")
+        lines.append(pieces[0] if len(pieces) == 1 else " | ".join(pieces).rstrip())
+    return lines
+
+
+_GRID_ROW = st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["", "", "0", "12", "/", "—", "总计", "自然人", "1.5万元",
+                                                                   "a", "3、其他"])),
+                     max_size=6).map(lambda cells: sorted({c: t for c, t in cells}.items()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_GRID_ROW, max_size=8))
+def test_grid_lines_match_the_version_before(rows):
+    assert grid_lines(rows) == _grid_lines_before(rows)

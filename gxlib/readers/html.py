@@ -87,26 +87,33 @@ def grid_lines(rows: list[list[tuple[int, str]]]) -> list[str]:
     label = [0] * ncols
     for row in rows:
         value_cols = [c for c, t in row if t and is_value_text(t)]
+        rightmost = max(value_cols) if value_cols else None
         for c, t in row:
             if not t:
                 continue
             if is_value_text(t):
                 numeric[c] += 1
-            elif value_cols and max(value_cols) > c:
+            elif rightmost is not None and rightmost > c:
                 label[c] += 1  # text with a value to its right: a row label
     label_col = [label[c] > numeric[c] for c in range(ncols)]
 
     lines = []
     for row in rows:
-        if not any(t for _, t in row):
+        has_text = has_value = text_in_data_col = False
+        for c, t in row:
+            if t:
+                has_text = True
+                if is_value_text(t):
+                    has_value = True
+                elif not label_col[c]:
+                    text_in_data_col = True
+        if not has_text:
             if len(row) > 1:
                 # an all-blank row of several cells: blank cells (0), kept so a data row
                 # left entirely blank (section 四 of a zero report) is not lost; the core
                 # prefers a row with numbers when there is one
                 lines.append(" | ".join("" for _ in row))
             continue
-        has_value = any(t and is_value_text(t) for _, t in row)
-        text_in_data_col = any(t and not is_value_text(t) and not label_col[c] for c, t in row)
         data_row = has_value or not text_in_data_col
         pieces = []
         for c, t in row:
