@@ -38,7 +38,7 @@ from . import cache as runcache
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import CODED, Staging, Tables, _arrow, codes, csv_body, line_starts, report_runs, typed
+from .store import CODED, Staging, Tables, _arrow, codes, csv_runs, report_runs, typed
 from .tables import Check
 
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
@@ -369,7 +369,9 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
     need = np.ones(n, dtype=bool)
     if cached is not None and n:
         t = cached.table
-        at = pd_index(t["source_file"]).get_indexer(rels)
+        import pandas as pd
+
+        at = pd.Index(t["source_file"].to_pylist()).get_indexer(rels)
         hit = at >= 0
         old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
         same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
@@ -395,12 +397,6 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
     if manifest:
         listing.tags = [_manifest_tag(listing.mrow(i)) for i in range(n)]
     return listing, size
-
-
-def pd_index(col):
-    import pandas as pd
-
-    return pd.Index(col.to_pylist() if hasattr(col, "to_pylist") else col)
 
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
@@ -596,17 +592,15 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
     # the new reports' CSV lines, and where each report's lines are in the scratch file
     n_ids, n_rows, n_len, n_off = [], [], [], []
     at_byte, exact = 0, True
-    for t in new_tables:
-        body = csv_body(t)
-        ids, at = report_runs(t)
-        starts = line_starts(body, at)
-        if starts is None:
+    for body, runs in (piece for t in new_tables for piece in csv_runs(t)):
+        if runs is None:
             exact = False  # a line break inside a field: write this table's CSV in full
             break
+        ids, nrows, nbytes = runs
         n_ids.append(ids)
-        n_rows.append(np.diff(at))
-        n_len.append(np.diff(starts))
-        n_off.append(at_byte + starts[:-1])
+        n_rows.append(nrows)
+        n_len.append(nbytes)
+        n_off.append(at_byte + np.r_[0, np.cumsum(nbytes)][:-1])
         scratch.write(body)
         at_byte += len(body)
     scratch.flush()

@@ -259,6 +259,22 @@ def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
 CSV_PIECE_ROWS = 1 << 17  # rows encoded to CSV at a time
 
 
+def csv_runs(table: pa.Table):
+    """The CSV lines of a table grouped by report, in pieces of about
+    :data:`CSV_PIECE_ROWS` rows that end on report boundaries (CSV text is several times
+    the size of the Arrow table): ``(body, (ids, rows, bytes))`` per piece, the runs being
+    each report's rows and bytes in ``body``, or None when the lines are not one per row."""
+    if table.num_rows == 0:
+        return
+    ids, at = report_runs(table)
+    step = max(1, len(ids) * CSV_PIECE_ROWS // table.num_rows)
+    for j in range(0, len(ids), step):
+        k = min(j + step, len(ids))
+        body = csv_body(table.slice(at[j], at[k] - at[j]))
+        pos = line_starts(body, at[j:k + 1] - at[j])
+        yield body, (None if pos is None else (ids[j:k], np.diff(at[j:k + 1]), np.diff(pos)))
+
+
 class TableSink:
     """One table streamed batch by batch into Parquet (a row group per batch) and CSV.
 
@@ -289,21 +305,15 @@ class TableSink:
         self.parquet.write_table(table)
         if not csv:
             return
-        # CSV text is several times the size of the Arrow table: encode it in pieces
         if not self.record:
             for r0 in range(0, table.num_rows, CSV_PIECE_ROWS):
                 self.fh.write(csv_body(table.slice(r0, CSV_PIECE_ROWS)))
             return
-        ids, at = report_runs(table)  # pieces end on report boundaries
-        step = max(1, len(ids) * CSV_PIECE_ROWS // table.num_rows)
-        for j in range(0, len(ids), step):
-            k = min(j + step, len(ids))
-            body = csv_body(table.slice(at[j], at[k] - at[j]))
-            pos = line_starts(body, at[j:k + 1] - at[j]) if self.exact else None
-            if pos is None:
+        for body, runs in csv_runs(table):
+            if runs is None or not self.exact:
                 self.exact = False
             else:
-                self.note(ids[j:k], np.diff(at[j:k + 1]), np.diff(pos))
+                self.note(*runs)
             self.fh.write(body)
 
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
