@@ -183,6 +183,7 @@ def _schema_of(columns) -> pa.Schema:
 
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
+_CARRIED = pa.array(["carried_over", "carried_forward"])
 _TYPES = {"value": pa.float64(), "year": pa.int64()}
 
 
@@ -214,7 +215,7 @@ def _split(table: pa.Table, last_id: str) -> tuple[pa.Table, pa.Table]:
 
 
 def _member(ids: pa.ChunkedArray, keep: pa.Array) -> pa.ChunkedArray:
-    """Which rows' report_id is in ``keep`` (looked up once per dictionary entry)."""
+    """Which rows' value is in ``keep`` (looked up once per dictionary entry, not cast per row)."""
     if not pa.types.is_dictionary(ids.type):
         return pc.is_in(ids, value_set=keep)
     return pa.chunked_array([pc.take(pc.is_in(c.dictionary, value_set=keep), c.indices) for c in ids.chunks],
@@ -510,9 +511,8 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
         if keep:
             kept[name].append(table)
         if name == "applications":  # the carry-over check's projection: 14 rows a report, 4 columns
-            rows = pc.cast(table["row"], pa.string())
             sub = table.select(["report_id", "row", "applicant", "value"])
-            sub = sub.filter(pc.is_in(rows, value_set=pa.array(["carried_over", "carried_forward"])))
+            sub = sub.filter(_member(table["row"], _CARRIED))  # by dictionary entry: no string cast per row
             carried.append(sub.combine_chunks())  # not a view that keeps the whole batch alive
 
     batches = ([(listing.path(i), listing.rels[i], listing.mrow(i)) for i in part] for part in _chunks(todo, BATCH))
