@@ -187,33 +187,6 @@ _CARRIED = pa.array(["carried_over", "carried_forward"])
 _TYPES = {"value": pa.float64(), "year": pa.int64()}
 
 
-def _merge(old: pa.Table, new: pa.Table) -> pa.Table:
-    """Two tables sorted by report_id (a report's rows contiguous) merged, zero-copy slices."""
-    if new.num_rows == 0 or old.num_rows == 0:
-        return old if new.num_rows == 0 else new
-    old_ids, old_at = report_runs(old)
-    new_ids, new_at = report_runs(new)
-    pos = np.searchsorted(old_ids, new_ids)
-    pieces, prev = [], 0
-    for j, p in enumerate(pos):
-        if p > prev:
-            pieces.append(old.slice(old_at[prev], old_at[p] - old_at[prev]))
-        pieces.append(new.slice(new_at[j], new_at[j + 1] - new_at[j]))
-        prev = p
-    if prev < len(old_ids):
-        pieces.append(old.slice(old_at[prev], old_at[-1] - old_at[prev]))
-    return pa.concat_tables(pieces)
-
-
-def _split(table: pa.Table, last_id: str) -> tuple[pa.Table, pa.Table]:
-    """Rows of reports <= last_id, and the rest (table sorted by report_id)."""
-    if table.num_rows == 0:
-        return table, table
-    ids, at = report_runs(table)
-    k = int(np.searchsorted(ids, last_id, side="right"))
-    return table.slice(0, at[k]), table.slice(at[k])
-
-
 def _member(ids: pa.ChunkedArray, keep: pa.Array) -> pa.ChunkedArray:
     """Which rows' value is in ``keep`` (looked up once per dictionary entry, not cast per row)."""
     if not pa.types.is_dictionary(ids.type):
@@ -222,33 +195,48 @@ def _member(ids: pa.ChunkedArray, keep: pa.Array) -> pa.ChunkedArray:
                             type=pa.bool_())
 
 
-def _old_chunks(path: Path, rows: np.ndarray, keep: np.ndarray, schema: pa.Schema):
-    """The previous output's rows of the reports to keep, streamed by row group, each
-    chunk ending on a report boundary. ``rows``/``keep``: per report of the previous
-    output (report_id order), its row count and whether it is kept."""
-    pf = pq.ParquetFile(path)
-    off = np.r_[0, np.cumsum(rows)]
-    lo, carry = 0, None
-    for i in range(pf.num_row_groups):
-        g = pf.read_row_group(i)
-        hi = lo + g.num_rows
-        a = int(np.searchsorted(off, lo, side="right")) - 1  # the reports overlapping [lo, hi)
-        b = int(np.searchsorted(off, hi, side="left"))
-        lens = np.minimum(off[a + 1:b + 1], hi) - np.maximum(off[a:b], lo)
-        g = g.filter(pa.array(np.repeat(keep[a:b], lens))).cast(schema)
-        lo = hi
-        if carry is not None:
-            g = pa.concat_tables([carry, g])
-        if g.num_rows == 0:
-            carry = None
-            continue
-        ids, at = report_runs(g)
-        carry = g.slice(at[-2])  # the last report may continue in the next row group
-        head = g.slice(0, at[-2])
-        if head.num_rows:
-            yield head
-    if carry is not None and carry.num_rows:
-        yield carry
+def _interleave(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the items of two sorted arrays in their merged order (a tie: ``a``'s
+    item first)."""
+    return (np.arange(len(a)) + np.searchsorted(b, a, side="left"),
+            np.arange(len(b)) + np.searchsorted(a, b, side="right"))
+
+
+def _runs(src: np.ndarray, off: np.ndarray, length: np.ndarray):
+    """Maximal runs of consecutive items that are adjacent in the same source:
+    ``(source, offset, length)`` per run."""
+    if len(src) == 0:
+        return []
+    cut = np.flatnonzero(np.r_[True, (src[1:] != src[:-1]) | (off[1:] != off[:-1] + length[:-1])])
+    return zip(src[cut].tolist(), off[cut].tolist(), np.add.reduceat(length, cut).tolist())
+
+
+class _RowsOf:
+    """Rows of a Parquet file taken by increasing offset, a row group read at a time
+    (slices, no copy)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = path, schema
+        self.pf = pq.ParquetFile(path)
+        self.next = 0
+        self.group = schema.empty_table()
+        self.lo = self.hi = 0
+
+    def take(self, off: int, n: int) -> list[pa.Table]:
+        out = []
+        while n > 0:
+            while off >= self.hi:
+                if self.next >= self.pf.num_row_groups:
+                    raise ValueError(f"{self.path}: fewer rows than the run cache says")
+                self.lo = self.hi
+                self.group = self.pf.read_row_group(self.next).cast(self.schema)
+                self.next += 1
+                self.hi = self.lo + self.group.num_rows
+            m = min(n, self.hi - off)
+            out.append(self.group.slice(off - self.lo, m))
+            off += m
+            n -= m
+        return out
 
 
 def _pool_map(fn, items, jobs: int, progress_desc: str | None, total: int, size=len, ahead: int = 4):
@@ -605,42 +593,54 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         at_byte += len(body)
     scratch.flush()
 
-    def parquet_job() -> None:  # (and CSV when not exact): old row groups merged with the new rows
-        pending = _concat(new_tables, schema)
-        for chunk in _old_chunks(out_p / f"{name}.parquet", rows_old, keep_old, schema):
-            part, pending = _split(pending, report_runs(chunk)[0][-1])
-            emit(name, _merge(chunk, part), csv=not exact)
-        emit(name, pending, csv=not exact)
+    def parquet_job() -> None:  # (and CSV when not exact): the merged rows in groups of FLUSH_EVERY reports
+        new_t = _concat(new_tables, schema)
+        new_ids, new_at = report_runs(new_t)
+        k = np.flatnonzero(keep_old & (rows_old > 0))
+        po, pn = _interleave(old_ids[k], np.asarray(new_ids, dtype="U"))
+        src, off, length = _plan(len(k) + len(new_ids), po, pn, np.r_[0, np.cumsum(rows_old)][k], rows_old[k],
+                                 new_at[:-1], np.diff(new_at))
+        old = _RowsOf(out_p / f"{name}.parquet", schema)
+        for g in range(0, len(src), FLUSH_EVERY):
+            part = slice(g, g + FLUSH_EVERY)
+            pieces = []
+            for s, o, n in _runs(src[part], off[part], length[part]):
+                pieces += [new_t.slice(o, n)] if s else old.take(o, n)
+            emit(name, pa.concat_tables(pieces), csv=not exact)
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
-        header = len(sink.header)
-        old_off = header + np.r_[0, np.cumsum(bytes_old)][:-1]
         k = np.flatnonzero(keep_old & (bytes_old > 0))
-        o_ids = old_ids[k]
         new_ids = np.asarray(np.concatenate(n_ids) if n_ids else [], dtype="U")
-        po = np.arange(len(k)) + np.searchsorted(new_ids, o_ids)
-        pn = np.arange(len(new_ids)) + np.searchsorted(o_ids, new_ids)
-        total = len(k) + len(new_ids)
-        src = np.zeros(total, dtype=np.int8)
-        off, length, nrows = (np.zeros(total, dtype=np.int64) for _ in range(3))
-        ids = np.empty(total, dtype=object)
-        off[po], length[po], nrows[po], ids[po] = old_off[k], bytes_old[k], rows_old[k], o_ids
+        po, pn = _interleave(old_ids[k], new_ids)
+        old_off = len(sink.header) + np.r_[0, np.cumsum(bytes_old)][:-1]
+        src, off, length = _plan(len(k) + len(new_ids), po, pn, old_off[k], bytes_old[k],
+                                 np.concatenate(n_off) if n_off else [], np.concatenate(n_len) if n_len else [])
+        with open(out_p / f"{name}.csv", "rb") as previous:
+            fds = (previous.fileno(), scratch.fileno())
+            for s, o, n in _runs(src, off, length):
+                sink.copy_bytes(fds[s], o, n)
+        nrows = np.zeros(len(src), dtype=np.int64)
+        ids = np.empty(len(src), dtype=object)
+        nrows[po], ids[po] = rows_old[k], old_ids[k]
         if len(new_ids):
-            src[pn] = 1
-            off[pn], length[pn] = np.concatenate(n_off), np.concatenate(n_len)
             nrows[pn], ids[pn] = np.concatenate(n_rows), new_ids
-        if total:
-            cut = np.flatnonzero(np.r_[True, (src[1:] != src[:-1]) | (off[1:] != off[:-1] + length[:-1])])
-            with open(out_p / f"{name}.csv", "rb") as previous:
-                fds = (previous.fileno(), scratch.fileno())
-                for s, o, n in zip(src[cut], off[cut], np.add.reduceat(length, cut)):
-                    sink.copy_bytes(fds[s], int(o), int(n))
         sink.note(ids, nrows, length)
 
     if not exact:
         sink.exact = False
         return [parquet_job]
     return [parquet_job, csv_job]
+
+
+def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):
+    """Source (0 previous output, 1 new), offset and length of each of ``total`` items
+    placed at positions ``po`` (previous) and ``pn`` (new)."""
+    src = np.zeros(total, dtype=np.int8)
+    off, length = np.zeros(total, dtype=np.int64), np.zeros(total, dtype=np.int64)
+    off[po], length[po] = old_off, old_len
+    if len(pn):
+        src[pn], off[pn], length[pn] = 1, new_off, new_len
+    return src, off, length
 
 
 def _run_jobs(jobs: list) -> None:
