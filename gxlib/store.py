@@ -286,7 +286,7 @@ class TableSink:
         self.schema = schema
         self.parquet = _parquet_writer(parquet_path, schema)
         self.csv_path = csv_path
-        self.fh = open(csv_path, "wb")
+        self.fh = _open_empty(csv_path)
         self.header = csv_header(schema)
         self.fh.write(self.header)
         self.record = record_runs
@@ -359,6 +359,20 @@ class TableSink:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _open_empty(path: Path):
+    """``path`` opened for writing, emptied, without O_TRUNC when it is empty already (a
+    staged file): on ext4 a truncated file's data is flushed at close ("auto_da_alloc"),
+    0.3-0.4 s for a 1 GB CSV."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        if os.fstat(fd).st_size:
+            os.ftruncate(fd, 0)
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
