@@ -74,6 +74,9 @@ def review_checks(records: list[dict]) -> list[Check]:
     return out
 
 
+CARRY_PART = 1 << 20  # carried rows matched at a time: bounds the check's memory
+
+
 def carry_over(reports, carried):
     """Across years of one agency: last year's 结转下年度 = this year's 上年结转 (a warning).
 
@@ -102,21 +105,33 @@ def carry_over(reports, carried):
     del ok
     agency_of = pd.factorize(reps["agency"].astype(str))[0].astype(np.int64)
     year_of = reps["year"].astype("int64").to_numpy()
-    year = year_of[rep]
-    # the key of the year a value belongs to: carried_forward of year y is carried_over of y + 1
-    key = (agency_of[rep] * 100_000 + year + row) * 16 + app
-    fwd, this = row == 1, row == 0
-    uniq, first = np.unique(key[fwd], return_index=True)  # a repeated key: its first row
-    pos = np.minimum(np.searchsorted(uniq, key[this]), max(len(uniq) - 1, 0))
-    hit = uniq[pos] == key[this] if len(uniq) else np.zeros(int(this.sum()), dtype=bool)
-    prev = value[fwd][first[pos[hit]]]
-    now = value[this][hit]
-    differ = prev != now
-    idx = np.flatnonzero(this)[hit][differ]  # positions among the kept rows
+    # matches never cross agencies: work on parts of about CARRY_PART rows, by agency
+    parts = len(rep) // CARRY_PART + 1
+    part = (agency_of[rep] % parts).astype(np.int32) if parts > 1 else None
+    found, before = [], []
+    for p in range(parts):
+        sel = np.flatnonzero(part == p) if parts > 1 else np.arange(len(rep))
+        r, w, a = rep[sel], row[sel], app[sel]
+        v = value[sel]
+        # the key of the year a value belongs to: carried_forward of year y is carried_over of y + 1
+        key = (agency_of[r] * 100_000 + year_of[r] + w) * 16 + a
+        fwd, this = w == 1, w == 0
+        uniq, first = np.unique(key[fwd], return_index=True)  # a repeated key: its first row
+        pos = np.minimum(np.searchsorted(uniq, key[this]), max(len(uniq) - 1, 0))
+        hit = uniq[pos] == key[this] if len(uniq) else np.zeros(int(this.sum()), dtype=bool)
+        prev = v[fwd][first[pos[hit]]]
+        differ = prev != v[this][hit]
+        found.append(sel[np.flatnonzero(this)[hit][differ]])  # positions among the kept rows
+        before.append(prev[differ])
+        del key, fwd, this, uniq, first, pos, hit, r, w, a, v
+    idx = np.concatenate(found)
+    order = np.argsort(idx, kind="stable")
+    idx, prev = idx[order], np.concatenate(before)[order]
+    year = year_of[rep[idx]]
     both = pd.DataFrame({"report_id": reps["report_id"].astype(str).to_numpy()[rep[idx]],
-                         "agency": reps["agency"].astype(str).to_numpy()[rep[idx]], "year": year[idx],
+                         "agency": reps["agency"].astype(str).to_numpy()[rep[idx]], "year": year,
                          "applicant": np.asarray(APPLICANTS, dtype=object)[app[idx]],
-                         "value": now[differ], "value_prev": prev[differ]})
+                         "value": value[idx], "value_prev": prev})
     return pd.DataFrame({
         "report_id": both["report_id"], "rule": "carry_over", "section": "applications", "row": "carried_over",
         "column": both["applicant"], "expected": both["value_prev"].map(_fmt), "observed": both["value"].map(_fmt),

@@ -460,25 +460,29 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
 
 def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
     """One row per report of the outputs (report_id order): its cache key, file stat and
-    rows and CSV bytes per long table; None when some table's byte counts are unknown."""
-    runs = {name: sink.runs() for name, sink in sinks.items()}
+    rows and CSV bytes per long table; None when some table's byte counts are unknown.
+    Strings stay in Arrow or fixed-width bytes (a national run has 10^6 reports)."""
+    runs = {name: sink.runs(raw=True) for name, sink in sinks.items()}
     if any(r is None for r in runs.values()):
         return None
     # reports are sorted by source_file, as the listing is: position i is file i
-    if reports_df["source_file"].astype(str).tolist() != listing.rels:
+    source = _arrow_str(reports_df["source_file"])
+    if not source.equals(pa.array(listing.rels, pa.string())):
         return None
-    rids = reports_df["report_id"].astype(str).to_numpy(dtype="U")
-    same = np.char.decode(listing.rids, "utf-8") == rids  # a file changed while parsed: hash it next time
+    rid_col = _arrow_str(reports_df["report_id"])
+    rids = _fixed_bytes(rid_col)
+    same = listing.rids == rids  # a file changed while parsed: hash it next time
     stats = np.where((trusted & same)[:, None], listing.stats, -1)
-    keys = rids if listing.tags is None else np.char.add(rids, np.asarray(listing.tags, dtype="U"))
+    keys = rids if listing.tags is None else np.char.add(rids, np.char.encode(np.asarray(listing.tags, dtype="U"), "utf-8"))
     order = np.argsort(rids, kind="stable")
     rids = rids[order]
-    cols = {"report_id": pa.array(rids), "key": pa.array(keys[order]),
-            "source_file": pa.array(np.asarray(listing.rels, dtype=object)[order], pa.string()),
-            "sha256": pa.array(reports_df["sha256"].astype(str).to_numpy(dtype="U")[order])}
+    take = pa.array(order)
+    cols = {"report_id": rid_col.take(take), "key": pa.array(keys[order]).cast(pa.string()),
+            "source_file": source.take(take), "sha256": pc.fill_null(_arrow_str(reports_df["sha256"]), "").take(take)}
     for j, c in enumerate(("size", "mtime_ns", "ctime_ns", "ino")):
         cols[c] = pa.array(stats[order, j])
     for name, (ids, nrows, nbytes) in runs.items():
+        ids = ids.astype(rids.dtype) if len(ids) else ids
         pos = np.searchsorted(rids, ids)
         if len(ids) and ((pos >= len(rids)).any() or (rids[np.minimum(pos, len(rids) - 1)] != ids).any()):
             return None  # rows of a report that is not in reports: do not trust this run's counts
@@ -488,6 +492,29 @@ def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict
         np.add.at(nb, pos, nbytes)
         cols[f"{name}_rows"], cols[f"{name}_bytes"] = pa.array(r), pa.array(nb)
     return pa.table(cols)
+
+
+def _arrow_str(series) -> pa.Array:
+    """A pandas string column as one Arrow string array (no Python objects)."""
+    arr = pa.array(series.astype(str))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def _fixed_bytes(arr: pa.Array) -> np.ndarray:
+    """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
+    nulls) as a copy of the data buffer, other strings through Python."""
+    n = len(arr)
+    if n and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
+        lengths = np.diff(offsets)
+        width = int(lengths[0])
+        if width > 0 and (lengths == width).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            if (data != 0).all():  # NumPy bytes drop trailing NULs
+                return data.view(f"S{width}").copy()
+    return np.char.encode(np.asarray(arr.to_pylist(), dtype="U"), "utf-8") if n else np.array([], dtype="S1")
 
 
 def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):

@@ -322,14 +322,15 @@ class TableSink:
         self.rows.append(np.asarray(rows, dtype=np.int64))
         self.nbytes.append(np.asarray(nbytes, dtype=np.int64))
 
-    def runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def runs(self, raw: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(report ids, rows, CSV bytes) of every report written, in order; None when not
-        recorded or not exact."""
+        recorded or not exact. ``raw``: the ids as UTF-8 bytes."""
         if not (self.record and self.exact):
             return None
         if not self.ids:
-            return np.array([], dtype="U1"), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        return np.char.decode(np.concatenate(self.ids), "utf-8"), np.concatenate(self.rows), np.concatenate(self.nbytes)
+            return np.array([], dtype="S1" if raw else "U1"), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        ids = np.concatenate(self.ids)
+        return (ids if raw else np.char.decode(ids, "utf-8")), np.concatenate(self.rows), np.concatenate(self.nbytes)
 
     def write_bytes(self, data) -> None:
         self.fh.write(data)

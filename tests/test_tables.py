@@ -226,3 +226,41 @@ def test_carry_over_compares_consecutive_years_of_one_agency():
         ["a23", "carry_over", "carried_over", "total", "0", "7"]]
     assert out.loc[0, "message"] == ("warning: 平潭综合实验区农业农村局 2022 report carried forward 0, "
                                      "the 2023 report says 7 carried over")
+
+
+def test_carry_over_in_parts_equals_in_one_pass():
+    """The check matches a national table in parts by agency: the parts change nothing
+    (rows, order, messages), whatever the agencies, years, duplicates and row order."""
+    import pandas as pd
+    import pyarrow as pa
+    from hypothesis import given, settings, strategies as st
+
+    from gxlib import checks
+
+    agencies = ["甲局", "乙局", "丙局", "丁局", ""]
+    report = st.tuples(st.sampled_from(agencies), st.integers(2019, 2022), st.sampled_from(["ok", "ok", "failed"]))
+    rows, applicants = ["carried_over", "carried_forward", "new"], ["natural_person", "total", "nobody"]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(report, min_size=1, max_size=14, unique_by=lambda r: r[:2]), st.booleans(), st.data())
+    def check(reps, duplicate, data):
+        reps = reps + reps[:1] * duplicate  # one agency-year twice: never compared
+        reports = pd.DataFrame({"report_id": [f"r{i:02d}" for i in range(len(reps))],
+                                "agency": [r[0] for r in reps], "year": [r[1] for r in reps],
+                                "status": [r[2] for r in reps]})
+        cells = [(rid, row, app) for rid in reports["report_id"] for row in rows for app in applicants]
+        cells = data.draw(st.permutations(cells))
+        values = data.draw(st.lists(st.sampled_from([None, 0.0, 1.0]), min_size=len(cells), max_size=len(cells)))
+        carried = pa.table({"report_id": pa.array([c[0] for c in cells], pa.string()).dictionary_encode(),
+                            "row": pa.array([c[1] for c in cells], pa.string()).dictionary_encode(),
+                            "applicant": pa.array([c[2] for c in cells], pa.string()).dictionary_encode(),
+                            "value": pa.array(values, pa.float64())})
+        whole = checks.carry_over(reports, carried)
+        part, checks.CARRY_PART = checks.CARRY_PART, 5
+        try:
+            parts = checks.carry_over(reports, carried)
+        finally:
+            checks.CARRY_PART = part
+        pd.testing.assert_frame_equal(whole.reset_index(drop=True), parts.reset_index(drop=True))
+
+    check()
