@@ -365,6 +365,7 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
             continue
         stats[i] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     shas = np.zeros(n, dtype="S64")
+    rids = np.zeros(n, dtype="S16")
     need = np.ones(n, dtype=bool)
     if cached is not None and n:
         t = cached.table
@@ -374,8 +375,8 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
         hit = at >= 0
         old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
         same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
-        old_sha = np.asarray(t["sha256"].to_pylist(), dtype="S64")
-        shas[same] = old_sha[at[same]]
+        shas[same] = _fixed_bytes(t["sha256"].combine_chunks())[at[same]]
+        rids[same] = _fixed_bytes(t["report_id"].combine_chunks())[at[same]]  # same path, same bytes: same id
         need = ~same
     todo = np.flatnonzero(need)
     size = int(stats[stats[:, 0] >= 0, 0].sum())
@@ -390,7 +391,8 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
             if stats[i, 0] < 0:
                 size += nbytes
             pos += 1
-    rids = np.array([report_id(rel, sha.decode()).encode() for rel, sha in zip(rels, shas)], dtype="S16")
+    for i in todo:
+        rids[i] = report_id(rels[i], shas[i].decode()).encode()
     manifest = read_manifest(raw_dir)
     listing = _Listing(root, rels, stats, shas, rids, None, manifest)
     if manifest:
