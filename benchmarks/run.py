@@ -462,6 +462,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  largest single process     {_mb(r_small['max_single_rss'])} at N={n_small}; {_mb(r_full['max_single_rss'])} at N={n_files}")
     else:
         print(f"  peak memory (tree)         {_mb(r_full['peak_tree_rss'])}; largest single process {_mb(r_full['max_single_rss'])}")
+    target = 1_000_000
+    if n_files < target:  # the scale: a straight line through the two measured points
+        ext = {"n": target, "parse_seconds": target / (n_files / r_full["wall"])}
+        print(f"  extrapolated to N={target:,} (straight line, not measured):")
+        print(f"    parse                    {ext['parse_seconds'] / 60:.0f} min at the same reports/s")
+        if r_small and n_small >= 1000 and n_files > n_small:  # below that, start-up costs dominate
+            for key, label in (("peak_tree_rss", "peak memory (tree)"), ("max_single_rss", "largest single process")):
+                slope = (r_full[key] - r_small[key]) / (n_files - n_small)
+                ext[key] = r_full[key] + slope * (target - n_files)
+                print(f"    {label:24s} {_mb(ext[key])} ({slope * 1000 / 2**20:+.1f} MiB per 1,000 reports)")
+        results["extrapolated"] = ext
     inc = results["incremental"]
     print(f"  incremental ({inc['changed']} changed)  {inc['wall']:.1f} s = {inc['ratio']:.1%} of the full run"
           + (f"; outputs identical to a full run: {'yes' if inc.get('identical') else 'no'}" if "identical" in inc else ""))
