@@ -88,31 +88,40 @@ def carry_over(reports, carried):
     (report position, agency code, year, applicant code), never as strings."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
-    reps = reports.loc[(reports["status"].astype(str) != "failed") & (reports["agency"] != "")
-                       & reports["year"].notna(), ["report_id", "agency", "year"]]
-    reps = reps[~reps.duplicated(["agency", "year"], keep=False)].reset_index(drop=True)
-    if carried.num_rows == 0 or reps.empty:
+    # the reports compared, as positions in ``reports`` (no copy of its string columns)
+    mask = ((reports["status"].astype(str) != "failed") & (reports["agency"] != "")
+            & reports["year"].notna()).to_numpy(dtype=bool)
+    agency_code = pd.factorize(reports["agency"])[0].astype(np.int64)
+    keep = np.flatnonzero(mask)
+    year_kept = pd.to_numeric(reports["year"]).to_numpy(dtype="float64", na_value=np.nan)[keep].astype(np.int64)
+    _, group, size = np.unique(agency_code[keep] * 100_000 + year_kept, return_inverse=True, return_counts=True)
+    single = size[group.reshape(-1)] == 1  # one report of the agency that year
+    sel, year_of, agency_of = keep[single], year_kept[single], agency_code[keep][single]
+    del mask, keep, year_kept, group, size, single
+    if carried.num_rows == 0 or len(sel) == 0:
         return pd.DataFrame(columns=cols)
+    ids = pa.array(reports["report_id"].astype(str))
+    ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).take(pa.array(sel)).cast(pa.string())
     # 14 rows a report: narrow integer codes, temporaries dropped as soon as used
-    rep = _codes(carried["report_id"], pd.Index(reps["report_id"].astype(str)), np.int32)  # -1: not compared
-    row = _codes(carried["row"], pd.Index(["carried_over", "carried_forward"]), np.int8)
-    app = _codes(carried["applicant"], pd.Index(APPLICANTS), np.int8)
+    rep = codes_in(carried["report_id"], ids, np.int32)  # position in sel; -1: not compared
+    del ids
+    row = codes_in(carried["row"], ["carried_over", "carried_forward"], np.int8)
+    app = codes_in(carried["applicant"], APPLICANTS, np.int8)
     value = carried["value"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     ok = (rep >= 0) & (row >= 0) & (app >= 0) & ~np.isnan(value)
     rep, row, app, value = rep[ok], row[ok], app[ok], value[ok]
     del ok
-    agency_of = pd.factorize(reps["agency"].astype(str))[0].astype(np.int64)
-    year_of = reps["year"].astype("int64").to_numpy()
     # matches never cross agencies: work on parts of about CARRY_PART rows, by agency
     parts = len(rep) // CARRY_PART + 1
     part = (agency_of[rep] % parts).astype(np.int32) if parts > 1 else None
     found, before = [], []
     for p in range(parts):
-        sel = np.flatnonzero(part == p) if parts > 1 else np.arange(len(rep))
-        r, w, a = rep[sel], row[sel], app[sel]
-        v = value[sel]
+        rows_p = np.flatnonzero(part == p) if parts > 1 else np.arange(len(rep))
+        r, w, a = rep[rows_p], row[rows_p], app[rows_p]
+        v = value[rows_p]
         # the key of the year a value belongs to: carried_forward of year y is carried_over of y + 1
         key = (agency_of[r] * 100_000 + year_of[r] + w) * 16 + a
         fwd, this = w == 1, w == 0
@@ -121,15 +130,15 @@ def carry_over(reports, carried):
         hit = uniq[pos] == key[this] if len(uniq) else np.zeros(int(this.sum()), dtype=bool)
         prev = v[fwd][first[pos[hit]]]
         differ = prev != v[this][hit]
-        found.append(sel[np.flatnonzero(this)[hit][differ]])  # positions among the kept rows
+        found.append(rows_p[np.flatnonzero(this)[hit][differ]])  # positions among the kept rows
         before.append(prev[differ])
         del key, fwd, this, uniq, first, pos, hit, r, w, a, v
     idx = np.concatenate(found)
     order = np.argsort(idx, kind="stable")
     idx, prev = idx[order], np.concatenate(before)[order]
-    year = year_of[rep[idx]]
-    both = pd.DataFrame({"report_id": reps["report_id"].astype(str).to_numpy()[rep[idx]],
-                         "agency": reps["agency"].astype(str).to_numpy()[rep[idx]], "year": year,
+    at = sel[rep[idx]]  # rows of ``reports``
+    both = pd.DataFrame({"report_id": reports["report_id"].iloc[at].astype(str).to_numpy(),
+                         "agency": reports["agency"].iloc[at].astype(str).to_numpy(), "year": year_of[rep[idx]],
                          "applicant": np.asarray(APPLICANTS, dtype=object)[app[idx]],
                          "value": value[idx], "value_prev": prev})
     return pd.DataFrame({
@@ -141,19 +150,22 @@ def carry_over(reports, carried):
     }, columns=cols)
 
 
-def _codes(col, labels, dtype="int64"):
-    """Position in ``labels`` of every value of an Arrow column (-1 where absent), looked
-    up once per dictionary entry of each chunk."""
+def codes_in(column, values, dtype="int64"):
+    """Position in ``values`` (an Arrow string array, or a list) of every element of an
+    Arrow column (-1 where absent or null), looked up in Arrow once per dictionary entry of
+    each chunk: no Python string per row or per value."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = pa.array([str(v) for v in values], pa.large_string())
+    values = values.cast(pa.large_string())
     out = []
-    for c in chunks:
+    for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
         if pa.types.is_dictionary(c.type):
-            lookup = labels.get_indexer(c.dictionary.to_pylist()).astype(dtype)
-            idx = c.indices.to_numpy(zero_copy_only=False)
-            out.append(lookup[idx] if len(lookup) else np.full(len(c), -1, dtype=dtype))
+            pos = pc.index_in(c.dictionary.cast(pa.large_string()), value_set=values).take(c.indices)
         else:
-            out.append(labels.get_indexer(c.to_pylist()).astype(dtype))
+            pos = pc.index_in(c.cast(pa.large_string()), value_set=values)
+        out.append(pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(dtype))
     return np.concatenate(out) if out else np.array([], dtype=dtype)

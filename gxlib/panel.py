@@ -40,6 +40,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import metrics as gm
+from .checks import codes_in as _codes
 from .store import COLUMNS, TABLES, load as load_tables, typed
 
 __all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
@@ -133,16 +134,6 @@ def _reports(d: Path) -> pd.DataFrame:
         if c not in frame:
             frame[c] = ""
     return frame[REPORT_COLUMNS]
-
-
-def _codes(column: pa.Array, values: pa.Array) -> np.ndarray:
-    """Position of every element of ``column`` in ``values`` (-1 when absent or null)."""
-    if pa.types.is_dictionary(column.type):
-        pos = pc.index_in(column.dictionary.cast(pa.large_string()), value_set=values)
-        pos = pos.take(column.indices)
-    else:
-        pos = pc.index_in(column.cast(pa.large_string()), value_set=values)
-    return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _batches(path: Path, columns: list[str]):
