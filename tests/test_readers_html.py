@@ -366,3 +366,30 @@ _GRID_ROW = st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["", "", "0", 
 @given(st.lists(_GRID_ROW, max_size=8))
 def test_grid_lines_match_the_version_before(rows):
     assert grid_lines(rows) == _grid_lines_before(rows)
+
+
+# --- the ArticleTitle meta found without the XPath predicate ------------------------------
+
+_META_NAMES = st.sampled_from(["ArticleTitle", "ARTICLETITLE", "articletitle", "articleTitle", "ArticleTItle",
+                               "aRTICLETITLE", "Article Title", "ArticleTitle ", "ArticleTitlé", "ArtİcleTitle",
+                               "ArtıcleTitle", "ＡｒｔｉｃｌｅＴｉｔｌｅ", "ARTICLETİTLE", "ArticleTitles", "", None])
+_META = st.tuples(_META_NAMES, st.sampled_from(["标题", "", " 年度 报告 ", "a&amp;b", None]),
+                  st.sampled_from(["", "<div>", "</div>", "<p>", "<table><tr><td>"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_META, max_size=6))
+def test_meta_title_equals_the_xpath(metas):
+    from lxml import etree
+
+    from gxlib.readers.html import meta_title, parse_page
+
+    parts = ["<html><head><title>t</title>"]
+    for name, content, tag in metas:
+        attrs = "" if name is None else f' name="{name}"'
+        attrs += "" if content is None else f' content="{content}"'
+        parts.append(f"{tag}<meta{attrs}>")
+    root = parse_page("".join(parts) + "</head><body><p>x</p></body></html>")
+    xpath = etree.XPath("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content",
+                        smart_strings=False)  # what read() asked before (oracle)
+    assert meta_title(list(root.iter("meta"))) == xpath(root)

@@ -380,8 +380,23 @@ def parse_page(text: str):
         raise ReadError(f"HTML could not be parsed: {err}") from None
 
 
-_TITLE_PATHS = [etree.XPath(xp, smart_strings=False) for xp in (
-    "//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()")]
+_TITLE_TEXT = etree.XPath("//title//text()", smart_strings=False)
+# XPath ``translate(@name,'ARTICLETITLE','articletitle')``: these seven letters folded, no other
+_ARTICLETITLE_FOLD = str.maketrans("ARTICLETITLE", "articletitle")
+
+
+def meta_title(metas) -> list[str]:
+    """``//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content``
+    over the page's ``<meta>`` elements (in document order).  That XPath with its predicate
+    costs a walk of the whole tree (~80 µs a page); ``root.iter("meta")`` finds them in C."""
+    out = []
+    for meta in metas:
+        name = meta.get("name")
+        if name is not None and name.translate(_ARTICLETITLE_FOLD) == "articletitle":
+            content = meta.get("content")
+            if content is not None:
+                out.append(content)
+    return out
 
 
 def read(data: bytes, path: Path | None = None) -> Document:
@@ -389,14 +404,10 @@ def read(data: bytes, path: Path | None = None) -> Document:
     text, enc = decode(data, declared)
     root = parse_page(text)
 
-    title = None
-    for xp in _TITLE_PATHS:
-        found = clean_cell(" ".join(xp(root)))
-        if found:
-            title = found
-            break
+    metas = list(root.iter("meta"))
+    title = clean_cell(" ".join(meta_title(metas))) or clean_cell(" ".join(_TITLE_TEXT(root))) or None
     published = None
-    for meta in root.iter("meta"):
+    for meta in metas:
         name = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
         if name in _PUB_META:
             published = _iso_date(meta.get("content"))
