@@ -393,3 +393,81 @@ def test_meta_title_equals_the_xpath(metas):
     xpath = etree.XPath("//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content",
                         smart_strings=False)  # what read() asked before (oracle)
     assert meta_title(list(root.iter("meta"))) == xpath(root)
+
+
+# --- table rows parsed once per distinct row text ----------------------------------------
+
+def _table_lines_before(flat: str) -> list[str]:
+    """_table_lines before rows were parsed once per distinct row text (oracle)."""
+    from gxlib.readers.html import _CAPTION, _CELL, _FIELD, _MAX_SPAN, _ROW, _piece_text, _span
+
+    head, *trs = flat.split(_ROW)
+    lines = [text for text in map(_piece_text, head.split(_CAPTION)[1:]) if text]
+    occupied: set[tuple[int, int]] = set()
+    rows: list[list[tuple[int, str]]] = []
+    nrows = len(trs)
+    for r, tr in enumerate(trs):
+        row: list[tuple[int, str]] = []
+        rows.append(row)
+        if tr == "h":
+            continue
+        c = 0
+        for cell in tr.split(_CELL)[1:]:
+            colspan, rowspan, hidden, raw = cell.split(_FIELD, 3)
+            if occupied:
+                while (r, c) in occupied:
+                    c += 1
+            colspan = _span(colspan, _MAX_SPAN) if colspan else 1
+            if rowspan:
+                rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
+            else:
+                rowspan = 1
+            if colspan > 1 or rowspan > 1:
+                occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
+            row.append((c, "" if hidden else _piece_text(raw)))
+            c += colspan
+    _table_lines_before.rows = rows
+    return lines + _grid_lines_before(rows)
+
+
+def _flat_cell():
+    from gxlib.readers.html import _CELL, _FIELD, _LINE
+
+    span = st.sampled_from(["", "", "", "", "", "1", "2", "3", "0", " 2 ", "x", "-1", "1000000"])
+    text = st.sampled_from(["", "", "", "0", "0", "12", "/", "总计", "自然人", "自然人", "a b", f"1{_LINE}2", f"总{_LINE}计",
+                            "3、其他", "\u3000", _FIELD, f"x{_FIELD}y"])
+    return st.builds(lambda cs, rs, hidden, t: f"{_CELL}{cs}{_FIELD}{rs}{_FIELD}{'h' if hidden else ''}{_FIELD}"
+                     f"{'' if hidden else t}", span, span, st.booleans(), text)
+
+
+def _flat_table():
+    from gxlib.readers.html import _CAPTION, _CELL, _FIELD, _ROW
+
+    row = st.one_of(st.lists(_flat_cell(), max_size=7).map("".join), st.just("h"),
+                    st.sampled_from([f"{_CELL}1{_FIELD}", f"{_CELL}{_FIELD}{_FIELD}{_FIELD}0{_CELL}"]))
+    caption = st.sampled_from(["", f"{_CAPTION}表1", f"{_CAPTION}{_CAPTION}x"])
+    # rows drawn from a few per table, so that row texts recur (the row cache)
+    return st.builds(lambda cap, pool, picks: cap + "".join(_ROW + pool[i % len(pool)] for i in picks) if pool else cap,
+                     caption, st.lists(row, max_size=5), st.lists(st.integers(0, 4), max_size=10))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_flat_table())
+def test_table_lines_match_the_version_before(flat):
+    from gxlib.readers import html
+
+    try:
+        expected = _table_lines_before(flat)
+    except ValueError as err:
+        with pytest.raises(ValueError, match=str(err).replace("(", r"\(").replace(")", r"\)")):
+            html._table_lines(flat)
+        return
+    grid = html._grid_lines
+    seen = []
+    try:
+        html._grid_lines = lambda rows: seen.append([[(c, t) for c, t, _ in row[0]] for row in rows]) or grid(rows)
+        assert html._table_lines(flat) == expected
+        assert html._table_lines(flat) == expected  # the second time from the row cache
+    finally:
+        html._grid_lines = grid
+    assert seen[0] == seen[1] == _table_lines_before.rows  # every cell in its grid column

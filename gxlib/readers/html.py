@@ -82,49 +82,72 @@ def grid_lines(rows: list[list[tuple[int, str]]]) -> list[str]:
     ``(grid column, cleaned text)`` in left-to-right order; positions covered by a span
     from another cell are simply absent.
     """
-    ncols = 1 + max((c for row in rows for c, _ in row), default=-1)
+    return _grid_lines([_row_stats(tuple((c, t, bool(t) and is_value_text(t)) for c, t in row)) for row in rows])
+
+
+def _row_stats(cells: tuple[tuple[int, str, bool], ...]) -> tuple:
+    """What :func:`_grid_lines` needs of one row of cells ``(grid column, text, is a value
+    text)``; it depends on the row alone, so the HTML reader keeps it with the row:
+    ``(cells, last column, value columns, label columns, other text columns, blank
+    columns, the line of the row's texts or None when it has none)``."""
+    rightmost = None
+    maxc = -1
+    for c, _, v in cells:
+        if v and (rightmost is None or c > rightmost):
+            rightmost = c
+        if c > maxc:
+            maxc = c
+    numeric, label, text, blank, texts = [], [], [], [], []
+    for c, t, v in cells:
+        if v:
+            numeric.append(c)
+        elif t:
+            text.append(c)
+            if rightmost is not None and rightmost > c:
+                label.append(c)  # text with a value to its right: a row label
+        else:
+            blank.append(c)
+        if t:
+            texts.append(t)
+    line = None
+    if texts:
+        line = texts[0] if len(texts) == 1 else " | ".join(texts).rstrip()
+    return cells, maxc, tuple(numeric), tuple(label), tuple(text), tuple(blank), line
+
+
+def _grid_lines(rows: list[tuple]) -> list[str]:
+    """:func:`grid_lines` of rows given by :func:`_row_stats`."""
+    ncols = 1 + max((row[1] for row in rows), default=-1)
     numeric = [0] * ncols
     label = [0] * ncols
-    for row in rows:
-        value_cols = [c for c, t in row if t and is_value_text(t)]
-        rightmost = max(value_cols) if value_cols else None
-        for c, t in row:
-            if not t:
-                continue
-            if is_value_text(t):
-                numeric[c] += 1
-            elif rightmost is not None and rightmost > c:
-                label[c] += 1  # text with a value to its right: a row label
+    for _, _, numeric_cols, label_cols, _, _, _ in rows:
+        for c in numeric_cols:
+            numeric[c] += 1
+        for c in label_cols:
+            label[c] += 1
     label_col = [label[c] > numeric[c] for c in range(ncols)]
 
     lines = []
-    for row in rows:
-        has_text = has_value = text_in_data_col = False
-        for c, t in row:
-            if t:
-                has_text = True
-                if is_value_text(t):
-                    has_value = True
-                elif not label_col[c]:
-                    text_in_data_col = True
-        if not has_text:
-            if len(row) > 1:
+    for cells, _, numeric_cols, _, text_cols, blank_cols, line in rows:
+        if line is None:
+            if len(cells) > 1:
                 # an all-blank row of several cells: blank cells (0), kept so a data row
                 # left entirely blank (section 四 of a zero report) is not lost; the core
                 # prefers a row with numbers when there is one
-                lines.append(" | ".join("" for _ in row))
+                lines.append(" | ".join("" for _ in cells))
             continue
-        data_row = has_value or not text_in_data_col
-        pieces = []
-        for c, t in row:
-            if t:
-                pieces.append(t)
-            elif data_row and not label_col[c]:
-                pieces.append("")
-        if len(pieces) == 1:
-            lines.append(pieces[0])
-        else:
-            lines.append(" | ".join(pieces).rstrip())
+        # a data row (a value, or text only in label columns) keeps its blank cells of
+        # the data columns as empty pieces; otherwise the line is its texts
+        if blank_cols and (numeric_cols or all(label_col[c] for c in text_cols)) \
+                and not all(label_col[c] for c in blank_cols):
+            pieces = []
+            for c, t, _ in cells:
+                if t:
+                    pieces.append(t)
+                elif not label_col[c]:
+                    pieces.append("")
+            line = pieces[0] if len(pieces) == 1 else " | ".join(pieces).rstrip()
+        lines.append(line)
     return lines
 
 
@@ -300,34 +323,81 @@ def _span(value: str | None, limit: int) -> int:
 
 
 def _table_lines(flat: str) -> list[str]:
-    """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`)."""
+    """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`).
+
+    Most rows neither start below a cell spanning rows nor have a ``rowspan``: such a
+    row is placed from column 0, and its cells and grid figures are those of the same
+    row text in any table (:func:`_free_row`, cached: rows recur across reports)."""
     head, *trs = flat.split(_ROW)
     lines = [text for text in map(_piece_text, head.split(_CAPTION)[1:]) if text]
     occupied: set[tuple[int, int]] = set()
-    rows: list[list[tuple[int, str]]] = []
+    below = set()  # rows with a position covered by a cell spanning rows from above
+    rows = []
     nrows = len(trs)
     for r, tr in enumerate(trs):
-        row: list[tuple[int, str]] = []
-        rows.append(row)
         if tr == "h":  # a hidden row
+            rows.append(_NO_ROW)
             continue
+        parsed, spans_rows, free = _free_row(tr)
+        if not spans_rows and r not in below:
+            rows.append(free)  # (a colspan marks positions of this row only: none is looked at again)
+            continue
+        row = []
         c = 0
-        for cell in tr.split(_CELL)[1:]:
-            colspan, rowspan, hidden, raw = cell.split(_FIELD, 3)
+        for colspan, rowspan, t, v in parsed:
             if occupied:
                 while (r, c) in occupied:
                     c += 1
-            colspan = _span(colspan, _MAX_SPAN) if colspan else 1
             if rowspan:
                 rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
             else:
                 rowspan = 1
             if colspan > 1 or rowspan > 1:
                 occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
+                below.update(range(r + 1, r + rowspan))
             # a 1x1 cell needs no mark: later cells of its row start right of it, later rows below
-            row.append((c, "" if hidden else _piece_text(raw)))
+            row.append((c, t, v))
             c += colspan
-    return lines + grid_lines(rows)
+        rows.append(_row_stats(tuple(row)))
+    return lines + _grid_lines(rows)
+
+
+_NO_ROW = _row_stats(())
+
+
+@lru_cache(maxsize=1 << 14)
+def _free_row(tr: str) -> tuple[tuple, bool, tuple]:
+    """One flattened row -> ``(cells as (colspan, rowspan text, text, is a value), whether
+    a cell has a rowspan, the row's :func:`_row_stats` when placed from column 0 with
+    nothing above it)``."""
+    cells = _CELL_FIELDS.findall(tr)
+    if len(cells) != tr.count(_CELL):
+        # a piece with fewer than three fields (a marker character from the page text):
+        # the split as it always was (it raises on that piece)
+        cells = [cell.split(_FIELD, 3) for cell in tr.split(_CELL)[1:]]
+    parsed = []
+    placed = []
+    c = 0
+    for colspan, rowspan, hidden, raw in cells:
+        colspan = _span(colspan, _MAX_SPAN) if colspan else 1
+        t, v = ("", False) if hidden else _piece(raw)
+        parsed.append((colspan, rowspan, t, v))
+        placed.append((c, t, v))
+        c += colspan
+    return tuple(parsed), any(rowspan for _, rowspan, _, _ in parsed), _row_stats(tuple(placed))
+
+
+# the fields of every cell of a row, as ``cell.split(_FIELD, 3)`` of each piece between
+# ``_CELL`` markers gives them when every piece has three fields
+_CELL_FIELDS = re.compile(f"{_CELL}([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}{_FIELD}]*){_FIELD}"
+                          f"([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}]*)")
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece(raw: str) -> tuple[str, bool]:
+    """``(text, is a value text)`` of a cell (see :func:`_piece_text`)."""
+    text = _piece_text(raw)
+    return text, bool(text) and is_value_text(text)
 
 
 def _iso_date(text: str | None) -> str | None:
