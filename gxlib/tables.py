@@ -586,7 +586,12 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
                                     "row label found twice; the first occurrence is used"))
             continue
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        chunks = row_chunks(text, m.end, stop, explicit)
+        seg, after = text[m.end:stop], text[stop:stop + 1]
+        cells = _clean_segment(seg, after, explicit, k)
+        if cells is not None:  # k clean counts (most rows): what the path below gives them
+            rows[code] = cells
+            continue
+        chunks = list(_segment_chunks(seg, after, explicit))  # row_chunks(text, m.end, stop, explicit)
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
             continue
@@ -602,13 +607,19 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
             out.checks.append(Check("missing_row", "applications", code, "", "", "",
                                     "row label not found in the section-三 table"))
     records = out.applications
+    subtotal = "subtotal" in cols
     for code in expected:
         if code in rows:
-            records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
-                        for col, cell in zip(cols, rows[code]) if col != "subtotal"]
+            if subtotal:
+                records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                            for col, cell in zip(cols, rows[code]) if col != "subtotal"]
+            else:
+                records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                            for col, cell in zip(cols, rows[code])]
     # a blank 总计 cell is rare: the rows are looked at again only when there is one
     total = cols.index("total")
-    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected) \
+    expected_rows = set(expected)
+    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected_rows) \
             or any(not cell.raw.strip() for cell in rows.get("handled_total", ())):
         _blank_totals_applications(out, cols)
 
@@ -653,6 +664,22 @@ def _cell(raw: str, row: str, col: str, out: Tables, section: str = "application
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _int_cell(v: int) -> Cell:
+    """``Cell(float(v), str(v))``: the cell of a number found by splitting flattened digits
+    (a frozen dataclass costs ~1 us to build; the same small numbers recur)."""
+    return Cell(float(v), str(v))
+
+
+@lru_cache(maxsize=4096)
+def _clean_segment(seg: str, after: str, explicit: bool, k: int) -> tuple[Cell, ...] | None:
+    """The cells of a row of ``k`` clean counts whose label is followed by ``seg`` (and the
+    character ``after`` it), else None: :func:`_segment_chunks` then :func:`_clean_row`
+    in one cached step (rows of zeros recur)."""
+    chunks = _segment_chunks(seg, after, explicit)
+    return _clean_row(chunks) if len(chunks) == k else None
 
 
 @lru_cache(maxsize=4096)
@@ -722,7 +749,7 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
                 for c in ambiguous:
                     rows[c] = _cells_from_sets(c, cell_sets[c], runs_of[c], cols, out)
                 for c, v in fixed.items():
-                    rows[c] = [Cell(float(x), str(x)) for x in v]
+                    rows[c] = [_int_cell(x) for x in v]
                 return
     for c, cs in cands.items():
         if not cs:
@@ -731,7 +758,7 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
                                     f"the digits cannot be split into {k} cells: all NA"))
             rows[c] = [Cell(None, " ".join(runs_of[c])) for _ in cols]
             continue
-        sets = [{s[j] for s in cs} for j in range(k)]
+        sets = [set(col) for col in zip(*cs)]  # (every split has k numbers)
         rows[c] = _cells_from_sets(c, sets, runs_of[c], cols, out)
 
 
@@ -740,7 +767,7 @@ def _cells_from_sets(code: str, sets: list[set], chunks: list[str], cols: list[s
     for col, vals in zip(cols, sets):
         if len(vals) == 1:
             v = next(iter(vals))
-            cells.append(Cell(float(v), str(v)))
+            cells.append(_int_cell(v))
         else:
             out.uncertain += 1
             cells.append(Cell(None, "".join(chunks) if len(chunks) == 1 else " ".join(chunks)))
@@ -1026,7 +1053,7 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
             vals = {c[j] for c in cands}
             if len(vals) == 1:
                 v = next(iter(vals))
-                cells.append(Cell(float(v), str(v)))
+                cells.append(_int_cell(v))
             else:
                 out.uncertain += 1
                 cells.append(Cell(None, " ".join(chunks)))

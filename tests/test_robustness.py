@@ -281,3 +281,30 @@ def test_clean_row_cache_gives_the_per_cell_result(chunks):
     got = _cells_from_chunks(chunks, APPLICANTS, "new", cached, False)
     want = [_cell(c, "new", col, direct) for c, col in zip(chunks, APPLICANTS)]
     assert got == want and cached == direct
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 |/—-.,万元个件年总计\n2019", max_size=40), st.sampled_from(["", "\n", "2", "年", "|"]),
+       st.booleans(), st.sampled_from([7, 8]))
+def test_clean_segment_gives_what_row_chunks_and_the_cell_path_give(seg, after, explicit, k):
+    from gxlib.tables import APPLICANTS, Tables, _cells_from_chunks, _clean_segment, row_chunks
+
+    cols = APPLICANTS if k == 7 else [*APPLICANTS[:-1], "subtotal", "total"]
+    cells = _clean_segment(seg, after, explicit, k)
+    chunks = row_chunks(seg + after, 0, len(seg), explicit)
+    if cells is None:  # not k clean counts: the per-cell path has something to say
+        direct = Tables()
+        _cells_from_chunks(chunks, cols, "new", direct, False)
+        assert len(chunks) != k or direct.checks
+        return
+    direct = Tables()
+    assert list(cells) == _cells_from_chunks(chunks, cols, "new", direct, False)
+    assert direct == Tables()  # no check, nothing uncertain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10 ** 12))
+def test_int_cell_is_the_cell_it_replaced(v):
+    from gxlib.tables import Cell, _int_cell
+
+    assert _int_cell(v) == Cell(float(v), str(v))
