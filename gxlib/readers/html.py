@@ -325,13 +325,13 @@ def _span(value: str | None, limit: int) -> int:
 def _table_lines(flat: str) -> list[str]:
     """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`).
 
-    Most rows neither start below a cell spanning rows nor have a ``rowspan``: such a
-    row is placed from column 0, and its cells and grid figures are those of the same
-    row text in any table (:func:`_free_row`, cached: rows recur across reports)."""
+    A row without a ``rowspan`` whose covered positions (by cells spanning rows from
+    above) are none or the first columns is placed from column 0 or just right of them:
+    its cells and grid figures are those of the same row text in any table, shifted
+    (:func:`_free_row`, :func:`_shifted_row`, cached: rows recur across reports)."""
     head, *trs = flat.split(_ROW)
     lines = [text for text in map(_piece_text, head.split(_CAPTION)[1:]) if text]
-    occupied: set[tuple[int, int]] = set()
-    below = set()  # rows with a position covered by a cell spanning rows from above
+    covered: dict[int, set[int]] = {}  # row -> columns covered by a cell spanning rows from above
     rows = []
     nrows = len(trs)
     for r, tr in enumerate(trs):
@@ -339,23 +339,25 @@ def _table_lines(flat: str) -> list[str]:
             rows.append(_NO_ROW)
             continue
         parsed, spans_rows, free = _free_row(tr)
-        if not spans_rows and r not in below:
-            rows.append(free)  # (a colspan marks positions of this row only: none is looked at again)
-            continue
+        cols = covered.get(r)
+        if not spans_rows:
+            if not cols:
+                rows.append(free)
+                continue
+            if max(cols) == len(cols) - 1:  # the first len(cols) columns
+                rows.append(_shifted_row(tr, len(cols)))
+                continue
+        cols = cols or ()
         row = []
         c = 0
         for colspan, rowspan, t, v in parsed:
-            if occupied:
-                while (r, c) in occupied:
-                    c += 1
+            while c in cols:
+                c += 1
             if rowspan:
                 rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
-            else:
-                rowspan = 1
-            if colspan > 1 or rowspan > 1:
-                occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
-                below.update(range(r + 1, r + rowspan))
-            # a 1x1 cell needs no mark: later cells of its row start right of it, later rows below
+                # (a cell's own row needs no mark: later cells of the row start right of it)
+                for below in range(r + 1, r + rowspan):
+                    covered.setdefault(below, set()).update(range(c, c + colspan))
             row.append((c, t, v))
             c += colspan
         rows.append(_row_stats(tuple(row)))
@@ -385,6 +387,12 @@ def _free_row(tr: str) -> tuple[tuple, bool, tuple]:
         placed.append((c, t, v))
         c += colspan
     return tuple(parsed), any(rowspan for _, rowspan, _, _ in parsed), _row_stats(tuple(placed))
+
+
+@lru_cache(maxsize=1 << 14)
+def _shifted_row(tr: str, by: int) -> tuple:
+    """:func:`_row_stats` of a row without a ``rowspan`` placed from column ``by``."""
+    return _row_stats(tuple((c + by, t, v) for c, t, v in _free_row(tr)[2][0]))
 
 
 # the fields of every cell of a row, as ``cell.split(_FIELD, 3)`` of each piece between
