@@ -198,14 +198,25 @@ class Match:
 
 
 def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
-    found = _label_hits(text, section, lo, hi)
+    """The label matches of a section in ``text[lo:hi]``: of the hits of
+    :func:`_label_hits`, earliest first, at the same place the longest; overlaps
+    dropped; two keywords of one label with no digit between are one match.
+
+    One pass over the hits of :func:`_packed_hits`: their order (packed start, longest
+    first, label) is, label by label, the order in which :func:`_label_hits` keeps or
+    drops them, and over all labels the order its caller sorted them into."""
+    hits, at = _packed_hits(text, section, lo, hi)
     labs = _labels(section)
-    # earliest first; at the same place the longest; drop overlaps
-    found.sort()
     out: list[Match] = []
-    for start, _, k, end in found:
+    last_of: dict[int, int] = {}  # label index -> packed end of its previous match
+    for first, _, k, _rank, last in hits:
+        if first <= last_of.get(k, -1):
+            continue  # inside the label's previous match (or its longer keyword here)
+        last_of[k] = last
+        start = lo + at[first]
         if out and start < out[-1].end:
             continue
+        end = lo + at[last] + 1
         code = labs[k].code
         if out and code == out[-1].code and not _DIGIT.search(text, out[-1].end, start):
             out[-1].end = end  # two keywords of one label (收费通知 … 缴纳费用)
@@ -222,31 +233,40 @@ def _label_hits(text: str, section: str, lo: int, hi: int) -> list[tuple[int, in
     the section in ``text[lo:hi]``, exactly as ``label.regex.finditer(text, lo, hi)``
     gives them, found in one pass instead of one regex scan per label.
 
+    Per label, as in ``finditer``: the leftmost match wins, at one place the first
+    alternative (the longest keyword), and the next match starts at or after the end of
+    the previous one."""
+    hits, at = _packed_hits(text, section, lo, hi)
+    found: list[tuple[int, int, int, int]] = []
+    last_of: dict[int, int] = {}
+    for first, _, k, _rank, last in hits:
+        if first <= last_of.get(k, -1):
+            continue
+        last_of[k] = last
+        start, end = lo + at[first], lo + at[last] + 1
+        found.append((start, start - end, k, end))
+    return found
+
+
+def _packed_hits(text: str, section: str, lo: int, hi: int) -> tuple[list[tuple[int, int, int, int, int]], list[int]]:
+    """Every keyword hit of the section's labels in ``text[lo:hi]``, as ``(packed first,
+    -packed last, label index, keyword rank, packed last)`` sorted, and the position in
+    the region of every packed character.
+
     A label regex is its keywords with ``[\\s|]*`` between the characters.  So the
     region is packed (separator characters removed, their positions kept) and every
-    keyword is found in the packed text by one Aho-Corasick scan.  Per label, as in
-    ``finditer``: the leftmost match wins, at one place the first alternative (the longest
-    keyword), and the next match starts at or after the end of the previous one."""
+    keyword is found in the packed text by one Aho-Corasick scan.  A packed position maps
+    to a region position by a strictly increasing function, so packed order is text
+    order and, at one start, a longer keyword is a longer match; of one label at one
+    place the longest keyword is the first alternative (keywords are sorted longest
+    first, and two keywords of one length cannot match at one place)."""
     points = np.frombuffer(text[lo:hi].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     kept = np.flatnonzero(_NOT_SEP[points])  # position in the region of each packed character
     packed = points[kept].tobytes().decode("utf-32-le", "surrogatepass")
-    # (packed start, label index, keyword rank, packed index of the keyword's last character)
-    hits = [(last - size + 1, k, rank, last)
+    hits = [(last - size + 1, -last, k, rank, last)
             for last, (size, entries) in _keyword_automaton(section).iter(packed) for k, rank in entries]
-    if not hits:
-        return []
     hits.sort()
-    at = kept.take([i for hit in hits for i in (hit[0], hit[3])]).tolist()
-    found: list[tuple[int, int, int, int]] = []
-    free_from: dict[int, int] = {}  # label index -> where its next match may start
-    for n, (first, k, _rank, _last) in enumerate(hits):
-        start = lo + at[2 * n]
-        if start < free_from.get(k, lo):
-            continue  # inside the label's previous match (or its longer keyword here)
-        end = lo + at[2 * n + 1] + 1
-        free_from[k] = end
-        found.append((start, start - end, k, end))
-    return found
+    return hits, kept.tolist() if hits else []
 
 
 # False for the characters the label regexes skip between keyword characters ([\s|]),
