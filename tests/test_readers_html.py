@@ -471,3 +471,48 @@ def test_table_lines_match_the_version_before(flat):
     finally:
         html._grid_lines = grid
     assert seen[0] == seen[1] == _table_lines_before.rows  # every cell in its grid column
+
+
+# --- pages with nothing to clean parsed straight from their UTF-8 -------------------------
+
+def _parse_page_before(text):
+    """parse_page before pages with nothing to clean skipped the regex removal (oracle)."""
+    import re
+
+    from gxlib.readers.html import _CTRL_OR_NONCHAR, _document, _unescape_js
+    from lxml import etree
+
+    text = _unescape_js(text)
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL_OR_NONCHAR.sub("", text))
+    if not text.strip():
+        raise ReadError("empty HTML document")
+    try:
+        return _document(text)
+    except (etree.ParserError, ValueError) as err:
+        raise ReadError(f"HTML could not be parsed: {err}") from None
+
+
+CLEAN_TAGS = st.sampled_from(
+    ["<html>", "<body>", "<p>", "</p>", "<table>", "<tr>", "<td>", "</td>", "总计", "12", " ", "\n", "\t", "\r", "\u3000",
+     "\x00", "\x0b", "\x1f", "\x7f", "\x85", "\ufdd0", "\ufdd7", "\ufdef", "\ufdcf", "\ufdf2", "\ufffe", "\ud800", "𠀋",
+     "<?xml version='1.0' encoding='utf-8'?>", "<?xml", "?>", "<meta charset='gbk'>", "&#11;", "&#xFDD0;", "<\\/p>",
+     '=\\"x\\"', "é", "ﷺ"])
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(CLEAN_TAGS, max_size=30).map("".join))
+def test_parse_page_equals_the_version_before(text):
+    from lxml import etree
+
+    from gxlib.readers.html import page_lines, parse_page
+
+    try:
+        expected = _parse_page_before(text)
+    except ReadError as err:
+        with pytest.raises(ReadError) as got:
+            parse_page(text)
+        assert str(got.value) == str(err)
+        return
+    got = parse_page(text)
+    assert etree.tostring(got, encoding="unicode") == etree.tostring(expected, encoding="unicode")
+    assert page_lines(got) == page_lines(expected)

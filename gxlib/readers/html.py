@@ -449,13 +449,50 @@ def _utf8_parser():
 def parse_page(text: str):
     """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
     text = _unescape_js(text)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL_OR_NONCHAR.sub("", text))
-    if not text.strip():
-        raise ReadError("empty HTML document")
+    data = _plain_utf8(text)
+    if data is None:
+        text = _XML_DECL.sub("", _CTRL_OR_NONCHAR.sub("", text))
+        if not text.strip():
+            raise ReadError("empty HTML document")
     try:
-        return _document(text)
+        if data is None:
+            return _document(text)
+        # what _document(text) parses: the page, cleaning changes nothing
+        return _lxml_html().document_fromstring(data, parser=_utf8_parser())
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
+
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# the control characters of _CTRL as bytes: in UTF-8 they are single bytes, and a byte
+# below 0x80 is never part of a multi-byte character
+_CTRL_BYTES = bytes(c for c in range(0x80) if _CTRL.match(chr(c)))
+
+
+def _plain_utf8(text: str) -> bytes | None:
+    """The UTF-8 of a page that :func:`parse_page` would parse unchanged from UTF-8 bytes:
+    no control character nor noncharacter to remove, no XML declaration to drop, not
+    blank, no lone surrogate, no ``<?xml`` start.  None for any other page (the regex
+    removal costs ~75 us on a 17,000-character page; these tests on the UTF-8 that is
+    parsed anyway ~35)."""
+    if text.startswith("<?xml") or _XML_DECL.match(text) or not text or text.isspace():
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if len(data.translate(None, _CTRL_BYTES)) != len(data):
+        return None
+    if b"\xef\xb7" in data:  # U+FDC0..U+FDFF, the noncharacters U+FDD0..U+FDEF among them
+        return None
+    return data
+
+
+@lru_cache(maxsize=1)
+def _lxml_html():
+    import lxml.html
+
+    return lxml.html
 
 
 _TITLE_TEXT = etree.XPath("//title//text()", smart_strings=False)
