@@ -11,6 +11,8 @@ a rule (its own reason is already in checks).  Rules (report-format.md §1.4):
 """
 from __future__ import annotations
 
+from operator import itemgetter
+
 from .tables import APPLICANTS, OTHER_2019, OTHER_2021, OUTCOME_ROWS_COMMON, OUTCOMES, PROCEEDINGS, Check
 
 
@@ -26,10 +28,13 @@ def application_checks(records: list[dict]) -> list[Check]:
             cells = table[r["row"]] = {}
         cells[r["applicant"]] = r["value"]
     out: list[Check] = []
-    parts = APPLICANTS[:-1]
     for row, cells in table.items():
-        total = cells.get("total")
-        vals = [cells.get(a) for a in parts]
+        try:
+            vals = _PARTS_AND_TOTAL(cells)  # (a C call for the usual full row)
+        except KeyError:
+            vals = tuple(map(cells.get, _PARTS_AND_TOTAL_KEYS))  # a column is missing: None
+        total = vals[-1]
+        vals = vals[:-1]
         if total is None or None in vals:
             continue
         s = sum(vals)
@@ -40,24 +45,40 @@ def application_checks(records: list[dict]) -> list[Check]:
     outcome = [table.get(r) for r in (*OUTCOME_ROWS_COMMON, *other)]
     if None in outcome:
         outcome = None  # an outcome row is missing: no column can be summed
-    handled_row, *balance_rows = (table.get(r, {}) for r in ("handled_total", "new", "carried_over",
-                                                              "handled_total", "carried_forward"))
-    for col in APPLICANTS:
+    else:
+        # the outcome rows' values column by column (a missing cell is None)
+        outcome = list(zip(*(_row_values(cells) for cells in outcome)))
+    handled_row, new_row, carried_row, forward_row = (table.get(r, {}) for r in ("handled_total", "new", "carried_over",
+                                                                                 "carried_forward"))
+    for j, col in enumerate(APPLICANTS):
         handled = handled_row.get(col)
         if handled is not None and outcome is not None:
-            vals = [cells.get(col) for cells in outcome]
+            vals = outcome[j]
             if None not in vals:
                 s = sum(vals)
                 if s != handled:
                     out.append(Check("outcome_sum", "applications", "handled_total", col, _fmt(s), _fmt(handled),
                                      "outcome rows （一）to（六）do not add up to （七）总计"))
-        n, c, p, f = (cells.get(col) for cells in balance_rows)
+        n, c, p, f = new_row.get(col), carried_row.get(col), handled, forward_row.get(col)
         if None not in (n, c, p, f):
             if n + c != p + f:
                 out.append(Check("balance", "applications", "", col, _fmt(n + c), _fmt(p + f),
                                  "一、新收 + 二、上年结转 differs from （七）总计 + 四、结转下年度 "
                                  f"({_fmt(n)} + {_fmt(c)} vs {_fmt(p)} + {_fmt(f)})"))
     return out
+
+
+_PARTS_AND_TOTAL_KEYS = (*APPLICANTS[:-1], "total")
+_PARTS_AND_TOTAL = itemgetter(*_PARTS_AND_TOTAL_KEYS)
+_ALL_COLUMNS = itemgetter(*APPLICANTS)
+
+
+def _row_values(cells: dict) -> tuple:
+    """The values of a row in the order of APPLICANTS, None where a cell is missing."""
+    try:
+        return _ALL_COLUMNS(cells)
+    except KeyError:
+        return tuple(map(cells.get, APPLICANTS))
 
 
 def review_checks(records: list[dict]) -> list[Check]:

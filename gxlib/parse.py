@@ -84,7 +84,7 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
         return result
     report["format"] = doc.format
     text = normalize(doc.text)
-    if not text.strip():
+    if not text or text.isspace():  # (= not text.strip(), without copying the text)
         report.update(status="failed", error="empty file (no text)")
         _apply_manifest(report, manifest_row, "")
         return result

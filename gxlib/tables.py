@@ -198,14 +198,25 @@ class Match:
 
 
 def find_labels(text: str, section: str, lo: int, hi: int) -> list[Match]:
-    found = _label_hits(text, section, lo, hi)
+    """The label matches of a section in ``text[lo:hi]``: of the hits of
+    :func:`_label_hits`, earliest first, at the same place the longest; overlaps
+    dropped; two keywords of one label with no digit between are one match.
+
+    One pass over the hits of :func:`_packed_hits`: their order (packed start, longest
+    first, label) is, label by label, the order in which :func:`_label_hits` keeps or
+    drops them, and over all labels the order its caller sorted them into."""
+    hits, at = _packed_hits(text, section, lo, hi)
     labs = _labels(section)
-    # earliest first; at the same place the longest; drop overlaps
-    found.sort()
     out: list[Match] = []
-    for start, _, k, end in found:
+    last_of: dict[int, int] = {}  # label index -> packed end of its previous match
+    for first, _, k, _rank, last in hits:
+        if first <= last_of.get(k, -1):
+            continue  # inside the label's previous match (or its longer keyword here)
+        last_of[k] = last
+        start = lo + at[first]
         if out and start < out[-1].end:
             continue
+        end = lo + at[last] + 1
         code = labs[k].code
         if out and code == out[-1].code and not _DIGIT.search(text, out[-1].end, start):
             out[-1].end = end  # two keywords of one label (收费通知 … 缴纳费用)
@@ -222,31 +233,40 @@ def _label_hits(text: str, section: str, lo: int, hi: int) -> list[tuple[int, in
     the section in ``text[lo:hi]``, exactly as ``label.regex.finditer(text, lo, hi)``
     gives them, found in one pass instead of one regex scan per label.
 
+    Per label, as in ``finditer``: the leftmost match wins, at one place the first
+    alternative (the longest keyword), and the next match starts at or after the end of
+    the previous one."""
+    hits, at = _packed_hits(text, section, lo, hi)
+    found: list[tuple[int, int, int, int]] = []
+    last_of: dict[int, int] = {}
+    for first, _, k, _rank, last in hits:
+        if first <= last_of.get(k, -1):
+            continue
+        last_of[k] = last
+        start, end = lo + at[first], lo + at[last] + 1
+        found.append((start, start - end, k, end))
+    return found
+
+
+def _packed_hits(text: str, section: str, lo: int, hi: int) -> tuple[list[tuple[int, int, int, int, int]], list[int]]:
+    """Every keyword hit of the section's labels in ``text[lo:hi]``, as ``(packed first,
+    -packed last, label index, keyword rank, packed last)`` sorted, and the position in
+    the region of every packed character.
+
     A label regex is its keywords with ``[\\s|]*`` between the characters.  So the
     region is packed (separator characters removed, their positions kept) and every
-    keyword is found in the packed text by one Aho-Corasick scan.  Per label, as in
-    ``finditer``: the leftmost match wins, at one place the first alternative (the longest
-    keyword), and the next match starts at or after the end of the previous one."""
+    keyword is found in the packed text by one Aho-Corasick scan.  A packed position maps
+    to a region position by a strictly increasing function, so packed order is text
+    order and, at one start, a longer keyword is a longer match; of one label at one
+    place the longest keyword is the first alternative (keywords are sorted longest
+    first, and two keywords of one length cannot match at one place)."""
     points = np.frombuffer(text[lo:hi].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     kept = np.flatnonzero(_NOT_SEP[points])  # position in the region of each packed character
     packed = points[kept].tobytes().decode("utf-32-le", "surrogatepass")
-    # (packed start, label index, keyword rank, packed index of the keyword's last character)
-    hits = [(last - size + 1, k, rank, last)
+    hits = [(last - size + 1, -last, k, rank, last)
             for last, (size, entries) in _keyword_automaton(section).iter(packed) for k, rank in entries]
-    if not hits:
-        return []
     hits.sort()
-    at = kept.take([i for hit in hits for i in (hit[0], hit[3])]).tolist()
-    found: list[tuple[int, int, int, int]] = []
-    free_from: dict[int, int] = {}  # label index -> where its next match may start
-    for n, (first, k, _rank, _last) in enumerate(hits):
-        start = lo + at[2 * n]
-        if start < free_from.get(k, lo):
-            continue  # inside the label's previous match (or its longer keyword here)
-        end = lo + at[2 * n + 1] + 1
-        free_from[k] = end
-        found.append((start, start - end, k, end))
-    return found
+    return hits, kept.tolist() if hits else []
 
 
 # False for the characters the label regexes skip between keyword characters ([\s|]),
@@ -586,7 +606,12 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
                                     "row label found twice; the first occurrence is used"))
             continue
         stop = matches[i + 1].start if i + 1 < len(matches) else hi
-        chunks = row_chunks(text, m.end, stop, explicit)
+        seg, after = text[m.end:stop], text[stop:stop + 1]
+        cells = _clean_segment(seg, after, explicit, k)
+        if cells is not None:  # k clean counts (most rows): what the path below gives them
+            rows[code] = cells
+            continue
+        chunks = list(_segment_chunks(seg, after, explicit))  # row_chunks(text, m.end, stop, explicit)
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
             continue
@@ -602,13 +627,19 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
             out.checks.append(Check("missing_row", "applications", code, "", "", "",
                                     "row label not found in the section-三 table"))
     records = out.applications
+    subtotal = "subtotal" in cols
     for code in expected:
         if code in rows:
-            records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
-                        for col, cell in zip(cols, rows[code]) if col != "subtotal"]
+            if subtotal:
+                records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                            for col, cell in zip(cols, rows[code]) if col != "subtotal"]
+            else:
+                records += [{"row": code, "applicant": col, "value": cell.value, "raw": cell.raw}
+                            for col, cell in zip(cols, rows[code])]
     # a blank 总计 cell is rare: the rows are looked at again only when there is one
     total = cols.index("total")
-    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected) \
+    expected_rows = set(expected)
+    if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected_rows) \
             or any(not cell.raw.strip() for cell in rows.get("handled_total", ())):
         _blank_totals_applications(out, cols)
 
@@ -653,6 +684,22 @@ def _cell(raw: str, row: str, col: str, out: Tables, section: str = "application
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _int_cell(v: int) -> Cell:
+    """``Cell(float(v), str(v))``: the cell of a number found by splitting flattened digits
+    (a frozen dataclass costs ~1 us to build; the same small numbers recur)."""
+    return Cell(float(v), str(v))
+
+
+@lru_cache(maxsize=4096)
+def _clean_segment(seg: str, after: str, explicit: bool, k: int) -> tuple[Cell, ...] | None:
+    """The cells of a row of ``k`` clean counts whose label is followed by ``seg`` (and the
+    character ``after`` it), else None: :func:`_segment_chunks` then :func:`_clean_row`
+    in one cached step (rows of zeros recur)."""
+    chunks = _segment_chunks(seg, after, explicit)
+    return _clean_row(chunks) if len(chunks) == k else None
 
 
 @lru_cache(maxsize=4096)
@@ -722,7 +769,7 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
                 for c in ambiguous:
                     rows[c] = _cells_from_sets(c, cell_sets[c], runs_of[c], cols, out)
                 for c, v in fixed.items():
-                    rows[c] = [Cell(float(x), str(x)) for x in v]
+                    rows[c] = [_int_cell(x) for x in v]
                 return
     for c, cs in cands.items():
         if not cs:
@@ -731,7 +778,7 @@ def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[
                                     f"the digits cannot be split into {k} cells: all NA"))
             rows[c] = [Cell(None, " ".join(runs_of[c])) for _ in cols]
             continue
-        sets = [{s[j] for s in cs} for j in range(k)]
+        sets = [set(col) for col in zip(*cs)]  # (every split has k numbers)
         rows[c] = _cells_from_sets(c, sets, runs_of[c], cols, out)
 
 
@@ -740,7 +787,7 @@ def _cells_from_sets(code: str, sets: list[set], chunks: list[str], cols: list[s
     for col, vals in zip(cols, sets):
         if len(vals) == 1:
             v = next(iter(vals))
-            cells.append(Cell(float(v), str(v)))
+            cells.append(_int_cell(v))
         else:
             out.uncertain += 1
             cells.append(Cell(None, "".join(chunks) if len(chunks) == 1 else " ".join(chunks)))
@@ -1026,7 +1073,7 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
             vals = {c[j] for c in cands}
             if len(vals) == 1:
                 v = next(iter(vals))
-                cells.append(Cell(float(v), str(v)))
+                cells.append(_int_cell(v))
             else:
                 out.uncertain += 1
                 cells.append(Cell(None, " ".join(chunks)))

@@ -179,6 +179,46 @@ def test_label_hits_match_the_per_label_regex_scan(text, section, cut_lo, cut_hi
     assert sorted(_label_hits(text, section, lo, hi)) == sorted(_find_labels_by_regex(text, section, lo, hi))
 
 
+def _find_labels_before(text, section, lo, hi):
+    """find_labels before it made one pass over the packed hits (oracle): the hits of
+    _label_hits (checked against the regex scan above) sorted, then filtered."""
+    from gxlib.tables import _DIGIT, Match, _label_hits, _labels
+
+    found = sorted(_label_hits(text, section, lo, hi))
+    labs = _labels(section)
+    out = []
+    for start, _, k, end in found:
+        if out and start < out[-1].end:
+            continue
+        code = labs[k].code
+        if out and code == out[-1].code and not _DIGIT.search(text, out[-1].end, start):
+            out[-1].end = end
+            continue
+        out.append(Match(code, labs[k].kind, start, end))
+    return out
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_label_text(), st.sampled_from(["applications", "disclosure"]), st.integers(0, 30), st.integers(0, 30))
+def test_find_labels_match_the_version_before(text, section, cut_lo, cut_hi):
+    from gxlib.tables import find_labels
+
+    lo, hi = min(cut_lo, len(text)), max(len(text) - cut_hi, 0)
+    got = find_labels(text, section, lo, hi)
+    assert got == _find_labels_before(text, section, lo, hi)
+    assert all(type(m.start) is int and type(m.end) is int for m in got)
+
+
+def test_find_labels_on_the_seed_reports():
+    from gxlib.readers import read
+    from gxlib.tables import find_labels, normalize
+
+    for path in SEEDS:
+        text = normalize(read(path).text)
+        for section in ("applications", "disclosure"):
+            assert find_labels(text, section, 0, len(text)) == _find_labels_before(text, section, 0, len(text)), path
+
+
 def test_label_hits_on_the_seed_reports():
     from gxlib.readers import read
     from gxlib.tables import _label_hits, normalize
@@ -281,3 +321,30 @@ def test_clean_row_cache_gives_the_per_cell_result(chunks):
     got = _cells_from_chunks(chunks, APPLICANTS, "new", cached, False)
     want = [_cell(c, "new", col, direct) for c, col in zip(chunks, APPLICANTS)]
     assert got == want and cached == direct
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789 |/—-.,万元个件年总计\n2019", max_size=40), st.sampled_from(["", "\n", "2", "年", "|"]),
+       st.booleans(), st.sampled_from([7, 8]))
+def test_clean_segment_gives_what_row_chunks_and_the_cell_path_give(seg, after, explicit, k):
+    from gxlib.tables import APPLICANTS, Tables, _cells_from_chunks, _clean_segment, row_chunks
+
+    cols = APPLICANTS if k == 7 else [*APPLICANTS[:-1], "subtotal", "total"]
+    cells = _clean_segment(seg, after, explicit, k)
+    chunks = row_chunks(seg + after, 0, len(seg), explicit)
+    if cells is None:  # not k clean counts: the per-cell path has something to say
+        direct = Tables()
+        _cells_from_chunks(chunks, cols, "new", direct, False)
+        assert len(chunks) != k or direct.checks
+        return
+    direct = Tables()
+    assert list(cells) == _cells_from_chunks(chunks, cols, "new", direct, False)
+    assert direct == Tables()  # no check, nothing uncertain
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10 ** 12))
+def test_int_cell_is_the_cell_it_replaced(v):
+    from gxlib.tables import Cell, _int_cell
+
+    assert _int_cell(v) == Cell(float(v), str(v))

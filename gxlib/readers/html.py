@@ -82,49 +82,72 @@ def grid_lines(rows: list[list[tuple[int, str]]]) -> list[str]:
     ``(grid column, cleaned text)`` in left-to-right order; positions covered by a span
     from another cell are simply absent.
     """
-    ncols = 1 + max((c for row in rows for c, _ in row), default=-1)
+    return _grid_lines([_row_stats(tuple((c, t, bool(t) and is_value_text(t)) for c, t in row)) for row in rows])
+
+
+def _row_stats(cells: tuple[tuple[int, str, bool], ...]) -> tuple:
+    """What :func:`_grid_lines` needs of one row of cells ``(grid column, text, is a value
+    text)``; it depends on the row alone, so the HTML reader keeps it with the row:
+    ``(cells, last column, value columns, label columns, other text columns, blank
+    columns, the line of the row's texts or None when it has none)``."""
+    rightmost = None
+    maxc = -1
+    for c, _, v in cells:
+        if v and (rightmost is None or c > rightmost):
+            rightmost = c
+        if c > maxc:
+            maxc = c
+    numeric, label, text, blank, texts = [], [], [], [], []
+    for c, t, v in cells:
+        if v:
+            numeric.append(c)
+        elif t:
+            text.append(c)
+            if rightmost is not None and rightmost > c:
+                label.append(c)  # text with a value to its right: a row label
+        else:
+            blank.append(c)
+        if t:
+            texts.append(t)
+    line = None
+    if texts:
+        line = texts[0] if len(texts) == 1 else " | ".join(texts).rstrip()
+    return cells, maxc, tuple(numeric), tuple(label), tuple(text), tuple(blank), line
+
+
+def _grid_lines(rows: list[tuple]) -> list[str]:
+    """:func:`grid_lines` of rows given by :func:`_row_stats`."""
+    ncols = 1 + max((row[1] for row in rows), default=-1)
     numeric = [0] * ncols
     label = [0] * ncols
-    for row in rows:
-        value_cols = [c for c, t in row if t and is_value_text(t)]
-        rightmost = max(value_cols) if value_cols else None
-        for c, t in row:
-            if not t:
-                continue
-            if is_value_text(t):
-                numeric[c] += 1
-            elif rightmost is not None and rightmost > c:
-                label[c] += 1  # text with a value to its right: a row label
+    for _, _, numeric_cols, label_cols, _, _, _ in rows:
+        for c in numeric_cols:
+            numeric[c] += 1
+        for c in label_cols:
+            label[c] += 1
     label_col = [label[c] > numeric[c] for c in range(ncols)]
 
     lines = []
-    for row in rows:
-        has_text = has_value = text_in_data_col = False
-        for c, t in row:
-            if t:
-                has_text = True
-                if is_value_text(t):
-                    has_value = True
-                elif not label_col[c]:
-                    text_in_data_col = True
-        if not has_text:
-            if len(row) > 1:
+    for cells, _, numeric_cols, _, text_cols, blank_cols, line in rows:
+        if line is None:
+            if len(cells) > 1:
                 # an all-blank row of several cells: blank cells (0), kept so a data row
                 # left entirely blank (section 四 of a zero report) is not lost; the core
                 # prefers a row with numbers when there is one
-                lines.append(" | ".join("" for _ in row))
+                lines.append(" | ".join("" for _ in cells))
             continue
-        data_row = has_value or not text_in_data_col
-        pieces = []
-        for c, t in row:
-            if t:
-                pieces.append(t)
-            elif data_row and not label_col[c]:
-                pieces.append("")
-        if len(pieces) == 1:
-            lines.append(pieces[0])
-        else:
-            lines.append(" | ".join(pieces).rstrip())
+        # a data row (a value, or text only in label columns) keeps its blank cells of
+        # the data columns as empty pieces; otherwise the line is its texts
+        if blank_cols and (numeric_cols or all(label_col[c] for c in text_cols)) \
+                and not all(label_col[c] for c in blank_cols):
+            pieces = []
+            for c, t, _ in cells:
+                if t:
+                    pieces.append(t)
+                elif not label_col[c]:
+                    pieces.append("")
+            line = pieces[0] if len(pieces) == 1 else " | ".join(pieces).rstrip()
+        lines.append(line)
     return lines
 
 
@@ -300,34 +323,89 @@ def _span(value: str | None, limit: int) -> int:
 
 
 def _table_lines(flat: str) -> list[str]:
-    """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`)."""
+    """One flattened leaf table -> caption lines, then grid lines (see :func:`grid_lines`).
+
+    A row without a ``rowspan`` whose covered positions (by cells spanning rows from
+    above) are none or the first columns is placed from column 0 or just right of them:
+    its cells and grid figures are those of the same row text in any table, shifted
+    (:func:`_free_row`, :func:`_shifted_row`, cached: rows recur across reports)."""
     head, *trs = flat.split(_ROW)
     lines = [text for text in map(_piece_text, head.split(_CAPTION)[1:]) if text]
-    occupied: set[tuple[int, int]] = set()
-    rows: list[list[tuple[int, str]]] = []
+    covered: dict[int, set[int]] = {}  # row -> columns covered by a cell spanning rows from above
+    rows = []
     nrows = len(trs)
     for r, tr in enumerate(trs):
-        row: list[tuple[int, str]] = []
-        rows.append(row)
         if tr == "h":  # a hidden row
+            rows.append(_NO_ROW)
             continue
+        parsed, spans_rows, free = _free_row(tr)
+        cols = covered.get(r)
+        if not spans_rows:
+            if not cols:
+                rows.append(free)
+                continue
+            if max(cols) == len(cols) - 1:  # the first len(cols) columns
+                rows.append(_shifted_row(tr, len(cols)))
+                continue
+        cols = cols or ()
+        row = []
         c = 0
-        for cell in tr.split(_CELL)[1:]:
-            colspan, rowspan, hidden, raw = cell.split(_FIELD, 3)
-            if occupied:
-                while (r, c) in occupied:
-                    c += 1
-            colspan = _span(colspan, _MAX_SPAN) if colspan else 1
+        for colspan, rowspan, t, v in parsed:
+            while c in cols:
+                c += 1
             if rowspan:
                 rowspan = nrows - r if rowspan.strip() == "0" else _span(rowspan, nrows - r)
-            else:
-                rowspan = 1
-            if colspan > 1 or rowspan > 1:
-                occupied.update((r + dr, c + dc) for dr in range(rowspan) for dc in range(colspan))
-            # a 1x1 cell needs no mark: later cells of its row start right of it, later rows below
-            row.append((c, "" if hidden else _piece_text(raw)))
+                # (a cell's own row needs no mark: later cells of the row start right of it)
+                for below in range(r + 1, r + rowspan):
+                    covered.setdefault(below, set()).update(range(c, c + colspan))
+            row.append((c, t, v))
             c += colspan
-    return lines + grid_lines(rows)
+        rows.append(_row_stats(tuple(row)))
+    return lines + _grid_lines(rows)
+
+
+_NO_ROW = _row_stats(())
+
+
+@lru_cache(maxsize=1 << 14)
+def _free_row(tr: str) -> tuple[tuple, bool, tuple]:
+    """One flattened row -> ``(cells as (colspan, rowspan text, text, is a value), whether
+    a cell has a rowspan, the row's :func:`_row_stats` when placed from column 0 with
+    nothing above it)``."""
+    cells = _CELL_FIELDS.findall(tr)
+    if len(cells) != tr.count(_CELL):
+        # a piece with fewer than three fields (a marker character from the page text):
+        # the split as it always was (it raises on that piece)
+        cells = [cell.split(_FIELD, 3) for cell in tr.split(_CELL)[1:]]
+    parsed = []
+    placed = []
+    c = 0
+    for colspan, rowspan, hidden, raw in cells:
+        colspan = _span(colspan, _MAX_SPAN) if colspan else 1
+        t, v = ("", False) if hidden else _piece(raw)
+        parsed.append((colspan, rowspan, t, v))
+        placed.append((c, t, v))
+        c += colspan
+    return tuple(parsed), any(rowspan for _, rowspan, _, _ in parsed), _row_stats(tuple(placed))
+
+
+@lru_cache(maxsize=1 << 14)
+def _shifted_row(tr: str, by: int) -> tuple:
+    """:func:`_row_stats` of a row without a ``rowspan`` placed from column ``by``."""
+    return _row_stats(tuple((c + by, t, v) for c, t, v in _free_row(tr)[2][0]))
+
+
+# the fields of every cell of a row, as ``cell.split(_FIELD, 3)`` of each piece between
+# ``_CELL`` markers gives them when every piece has three fields
+_CELL_FIELDS = re.compile(f"{_CELL}([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}{_FIELD}]*){_FIELD}"
+                          f"([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}]*)")
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece(raw: str) -> tuple[str, bool]:
+    """``(text, is a value text)`` of a cell (see :func:`_piece_text`)."""
+    text = _piece_text(raw)
+    return text, bool(text) and is_value_text(text)
 
 
 def _iso_date(text: str | None) -> str | None:
@@ -371,17 +449,69 @@ def _utf8_parser():
 def parse_page(text: str):
     """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
     text = _unescape_js(text)
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _CTRL_OR_NONCHAR.sub("", text))
-    if not text.strip():
-        raise ReadError("empty HTML document")
+    data = _plain_utf8(text)
+    if data is None:
+        text = _XML_DECL.sub("", _CTRL_OR_NONCHAR.sub("", text))
+        if not text.strip():
+            raise ReadError("empty HTML document")
     try:
-        return _document(text)
+        if data is None:
+            return _document(text)
+        # what _document(text) parses: the page, cleaning changes nothing
+        return _lxml_html().document_fromstring(data, parser=_utf8_parser())
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
 
 
-_TITLE_PATHS = [etree.XPath(xp, smart_strings=False) for xp in (
-    "//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content", "//title//text()")]
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+# the control characters of _CTRL as bytes: in UTF-8 they are single bytes, and a byte
+# below 0x80 is never part of a multi-byte character
+_CTRL_BYTES = bytes(c for c in range(0x80) if _CTRL.match(chr(c)))
+
+
+def _plain_utf8(text: str) -> bytes | None:
+    """The UTF-8 of a page that :func:`parse_page` would parse unchanged from UTF-8 bytes:
+    no control character nor noncharacter to remove, no XML declaration to drop, not
+    blank, no lone surrogate, no ``<?xml`` start.  None for any other page (the regex
+    removal costs ~75 us on a 17,000-character page; these tests on the UTF-8 that is
+    parsed anyway ~35)."""
+    if text.startswith("<?xml") or _XML_DECL.match(text) or not text or text.isspace():
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if len(data.translate(None, _CTRL_BYTES)) != len(data):
+        return None
+    if b"\xef\xb7" in data:  # U+FDC0..U+FDFF, the noncharacters U+FDD0..U+FDEF among them
+        return None
+    return data
+
+
+@lru_cache(maxsize=1)
+def _lxml_html():
+    import lxml.html
+
+    return lxml.html
+
+
+_TITLE_TEXT = etree.XPath("//title//text()", smart_strings=False)
+# XPath ``translate(@name,'ARTICLETITLE','articletitle')``: these seven letters folded, no other
+_ARTICLETITLE_FOLD = str.maketrans("ARTICLETITLE", "articletitle")
+
+
+def meta_title(metas) -> list[str]:
+    """``//meta[translate(@name,'ARTICLETITLE','articletitle')='articletitle']/@content``
+    over the page's ``<meta>`` elements (in document order).  That XPath with its predicate
+    costs a walk of the whole tree (~80 µs a page); ``root.iter("meta")`` finds them in C."""
+    out = []
+    for meta in metas:
+        name = meta.get("name")
+        if name is not None and name.translate(_ARTICLETITLE_FOLD) == "articletitle":
+            content = meta.get("content")
+            if content is not None:
+                out.append(content)
+    return out
 
 
 def read(data: bytes, path: Path | None = None) -> Document:
@@ -389,14 +519,10 @@ def read(data: bytes, path: Path | None = None) -> Document:
     text, enc = decode(data, declared)
     root = parse_page(text)
 
-    title = None
-    for xp in _TITLE_PATHS:
-        found = clean_cell(" ".join(xp(root)))
-        if found:
-            title = found
-            break
+    metas = list(root.iter("meta"))
+    title = clean_cell(" ".join(meta_title(metas))) or clean_cell(" ".join(_TITLE_TEXT(root))) or None
     published = None
-    for meta in root.iter("meta"):
+    for meta in metas:
         name = (meta.get("name") or meta.get("property") or meta.get("itemprop") or "").strip().lower()
         if name in _PUB_META:
             published = _iso_date(meta.get("content"))
