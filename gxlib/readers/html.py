@@ -53,7 +53,7 @@ def clean_cell(text: str) -> str:
     return text.replace("|", "｜")
 
 
-_clean = lru_cache(maxsize=1 << 16)(clean_cell)  # texts repeat ("0", labels)
+_clean = lru_cache(maxsize=1 << 12)(clean_cell)  # texts repeat ("0", labels)
 
 
 def join_pieces(pieces: list[str]) -> str:
@@ -69,7 +69,7 @@ def join_pieces(pieces: list[str]) -> str:
     return out
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def is_value_text(text: str) -> bool:
     """A number (with separators or a unit) or a placeholder such as ``/`` or ``—``."""
     return bool(_NUMERIC.match(text) or _PLACEHOLDER.match(text))
@@ -276,7 +276,7 @@ _ANY_HIDDEN = etree.XPath("boolean(//@hidden)")
 _STYLED_OR_HIDDEN = etree.XPath("//*[@style or @hidden]")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _piece_text(raw: str) -> str:
     """Text of a cell (or caption) whose line breaks are ``_LINE`` markers."""
     if _LINE not in raw:
@@ -367,7 +367,7 @@ def _table_lines(flat: str) -> list[str]:
 _NO_ROW = _row_stats(())
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 11)
 def _free_row(tr: str) -> tuple[tuple, bool, tuple]:
     """One flattened row -> ``(cells as (colspan, rowspan text, text, is a value), whether
     a cell has a rowspan, the row's :func:`_row_stats` when placed from column 0 with
@@ -389,7 +389,7 @@ def _free_row(tr: str) -> tuple[tuple, bool, tuple]:
     return tuple(parsed), any(rowspan for _, rowspan, _, _ in parsed), _row_stats(tuple(placed))
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 11)
 def _shifted_row(tr: str, by: int) -> tuple:
     """:func:`_row_stats` of a row without a ``rowspan`` placed from column ``by``."""
     return _row_stats(tuple((c + by, t, v) for c, t, v in _free_row(tr)[2][0]))
@@ -401,7 +401,7 @@ _CELL_FIELDS = re.compile(f"{_CELL}([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}{_FIEL
                           f"([^{_CELL}{_FIELD}]*){_FIELD}([^{_CELL}]*)")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _piece(raw: str) -> tuple[str, bool]:
     """``(text, is a value text)`` of a cell (see :func:`_piece_text`)."""
     text = _piece_text(raw)
