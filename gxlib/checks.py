@@ -173,8 +173,9 @@ def carry_over(reports, carried):
 
 def codes_in(column, values, dtype="int64"):
     """Position in ``values`` (an Arrow string array, or a list) of every element of an
-    Arrow column (-1 where absent or null), looked up in Arrow once per dictionary entry of
-    each chunk: no Python string per row or per value."""
+    Arrow column (-1 where absent or null), looked up in Arrow once per dictionary entry:
+    no Python string per row or per value, and ``values`` hashed once whatever the number
+    of chunks (a dictionary column's chunks are given one dictionary first)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -182,11 +183,14 @@ def codes_in(column, values, dtype="int64"):
     if not isinstance(values, (pa.Array, pa.ChunkedArray)):
         values = pa.array([str(v) for v in values], pa.large_string())
     values = values.cast(pa.large_string())
-    out = []
-    for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
-        if pa.types.is_dictionary(c.type):
-            pos = pc.index_in(c.dictionary.cast(pa.large_string()), value_set=values).take(c.indices)
-        else:
-            pos = pc.index_in(c.cast(pa.large_string()), value_set=values)
-        out.append(pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(dtype))
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not chunks:
+        return np.array([], dtype=dtype)
+    if not pa.types.is_dictionary(column.type):
+        pos = pc.index_in(pa.chunked_array(chunks, type=column.type).cast(pa.large_string()), value_set=values)
+        return pos.fill_null(-1).to_numpy().astype(dtype)
+    if len(chunks) > 1:
+        chunks = pa.chunked_array(chunks, type=column.type).unify_dictionaries().chunks
+    lookup = pc.index_in(chunks[0].dictionary.cast(pa.large_string()), value_set=values)
+    out = [lookup.take(c.indices).fill_null(-1).to_numpy(zero_copy_only=False).astype(dtype) for c in chunks]
     return np.concatenate(out) if out else np.array([], dtype=dtype)
