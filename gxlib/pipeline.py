@@ -38,7 +38,7 @@ from . import cache as runcache
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import CODED, Staging, Tables, _arrow, codes, csv_runs, report_runs, typed
+from .store import CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, report_runs, typed
 from .tables import Check
 
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
@@ -375,8 +375,8 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
         hit = at >= 0
         old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
         same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
-        shas[same] = _fixed_bytes(t["sha256"].combine_chunks())[at[same]]
-        rids[same] = _fixed_bytes(t["report_id"].combine_chunks())[at[same]]  # same path, same bytes: same id
+        shas[same] = fixed_bytes(t["sha256"].combine_chunks())[at[same]]
+        rids[same] = fixed_bytes(t["report_id"].combine_chunks())[at[same]]  # same path, same bytes: same id
         need = ~same
     todo = np.flatnonzero(need)
     size = int(stats[stats[:, 0] >= 0, 0].sum())
@@ -472,7 +472,7 @@ def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict
     if not source.equals(pa.array(listing.rels, pa.string())):
         return None
     rid_col = _arrow_str(reports_df["report_id"])
-    rids = _fixed_bytes(rid_col)
+    rids = fixed_bytes(rid_col)
     same = listing.rids == rids  # a file changed while parsed: hash it next time
     stats = np.where((trusted & same)[:, None], listing.stats, -1)
     keys = rids if listing.tags is None else np.char.add(rids, np.char.encode(np.asarray(listing.tags, dtype="U"), "utf-8"))
@@ -502,21 +502,6 @@ def _arrow_str(series) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr.cast(pa.string())
-
-
-def _fixed_bytes(arr: pa.Array) -> np.ndarray:
-    """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
-    nulls) as a copy of the data buffer, other strings through Python."""
-    n = len(arr)
-    if n and arr.null_count == 0:
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
-        lengths = np.diff(offsets)
-        width = int(lengths[0])
-        if width > 0 and (lengths == width).all():
-            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            if (data != 0).all():  # NumPy bytes drop trailing NULs
-                return data.view(f"S{width}").copy()
-    return np.char.encode(np.asarray(arr.to_pylist(), dtype="U"), "utf-8") if n else np.array([], dtype="S1")
 
 
 def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):

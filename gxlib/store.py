@@ -244,6 +244,21 @@ def report_runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.r_[starts, len(idx)]
 
 
+def fixed_bytes(arr: pa.Array) -> np.ndarray:
+    """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
+    nulls) as a copy of the data buffer, other strings through Python."""
+    n = len(arr)
+    if n and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
+        lengths = np.diff(offsets)
+        width = int(lengths[0])
+        if width > 0 and (lengths == width).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            if (data != 0).all():  # NumPy bytes drop trailing NULs
+                return data.view(f"S{width}").copy()
+    return np.char.encode(np.asarray(arr.to_pylist(), dtype="U"), "utf-8") if n else np.array([], dtype="S1")
+
+
 def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
     """Byte offsets in ``body`` (CSV lines) of the given row offsets, or None when the
     lines are not one per row (a quoted field holding a line break)."""

@@ -430,3 +430,33 @@ def test_panel_memo_is_not_changed_by_its_users(five_dir):
     first.quantities.loc[0, "new"] = 999
     again = panel.load(folder)
     assert again.reports.loc[0, "agency"] == "甲局" and again.quantities.loc[0, "new"] == 10
+
+
+def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
+    """The panel finds each batch's report ids by binary search in the sorted ids; it
+    must give the positions the Arrow hash lookup gives (absent ids and nulls: -1)."""
+    import numpy as np
+    import pyarrow as pa
+    from hypothesis import given, settings, strategies as st
+
+    from gxlib import panel
+    from gxlib.checks import codes_in
+    from gxlib.store import fixed_bytes
+
+    hexid = st.text("0123456789abcdef", min_size=16, max_size=16)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(hexid, unique=True, max_size=40), st.lists(st.one_of(st.none(), hexid), max_size=60),
+           st.booleans(), st.data())
+    def check(ids, extra, encode, data):
+        ids = sorted(ids)
+        pool = ids + extra
+        column = data.draw(st.lists(st.sampled_from(pool), max_size=80)) if pool else []
+        col = pa.array(column, pa.string())
+        col = col.dictionary_encode() if encode else col
+        arrow_ids = pa.array(ids, pa.string())
+        expected = codes_in(col, arrow_ids)
+        assert panel._id_codes(col, fixed_bytes(arrow_ids)).tolist() == expected.tolist()
+        assert panel._id_codes(col, arrow_ids).tolist() == expected.tolist()  # the fallback
+
+    check()
