@@ -95,7 +95,7 @@ def review_checks(records: list[dict]) -> list[Check]:
     return out
 
 
-CARRY_PART = 1 << 20  # carried rows matched at a time: bounds the check's memory
+CARRY_PART = 1 << 18  # carried rows matched at a time: bounds the check's memory
 
 
 def carry_over(reports, carried):
@@ -126,15 +126,26 @@ def carry_over(reports, carried):
         return pd.DataFrame(columns=cols)
     ids = pa.array(reports["report_id"].astype(str))
     ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).take(pa.array(sel)).cast(pa.string())
-    # 14 rows a report: narrow integer codes, temporaries dropped as soon as used
-    rep = codes_in(carried["report_id"], ids, np.int32)  # position in sel; -1: not compared
+    # 14 rows a report: narrow integer codes, the rows not compared dropped batch by batch
+    rep_all = _report_positions(carried["report_id"], ids)  # position in sel; -1: not compared
     del ids
-    row = codes_in(carried["row"], ["carried_over", "carried_forward"], np.int8)
-    app = codes_in(carried["applicant"], APPLICANTS, np.int8)
-    value = carried["value"].to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    ok = (rep >= 0) & (row >= 0) & (app >= 0) & ~np.isnan(value)
-    rep, row, app, value = rep[ok], row[ok], app[ok], value[ok]
-    del ok
+    keep_rep, keep_row, keep_app, keep_value = [], [], [], []
+    at = 0
+    for batch in carried.select(["row", "applicant", "value"]).to_batches():
+        rep = rep_all[at:at + batch.num_rows]
+        at += batch.num_rows
+        row = codes_in(batch.column("row"), ["carried_over", "carried_forward"], np.int8)
+        app = codes_in(batch.column("applicant"), APPLICANTS, np.int8)
+        value = batch.column("value").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        ok = (rep >= 0) & (row >= 0) & (app >= 0) & ~np.isnan(value)
+        keep_rep.append(rep[ok])
+        keep_row.append(row[ok])
+        keep_app.append(app[ok])
+        keep_value.append(value[ok])
+    del rep_all
+    rep, row, app = np.concatenate(keep_rep), np.concatenate(keep_row), np.concatenate(keep_app)
+    value = np.concatenate(keep_value)
+    del keep_rep, keep_row, keep_app, keep_value
     # matches never cross agencies: work on parts of about CARRY_PART rows, by agency
     parts = len(rep) // CARRY_PART + 1
     part = (agency_of[rep] % parts).astype(np.int32) if parts > 1 else None
@@ -169,6 +180,52 @@ def carry_over(reports, carried):
                     f"{_fmt(v)} carried over"
                     for a, y, p, v in zip(both["agency"], both["year"], both["value_prev"], both["value"])],
     }, columns=cols)
+
+
+def _report_positions(column, ids):
+    """Position in ``ids`` of every report id of ``column`` (int32, -1 when absent): by
+    binary search when the ids are unique (a hash of all ids for every chunk, or a unified
+    dictionary, would cost ~16 bytes per carried row)."""
+    import numpy as np
+
+    from .store import fixed_bytes
+
+    as_bytes = fixed_bytes(ids)
+    order = np.argsort(as_bytes, kind="stable")
+    as_bytes = as_bytes[order]
+    if not (as_bytes[1:] > as_bytes[:-1]).all():
+        return codes_in(column, ids, np.int32)
+    pos = sorted_codes(column, as_bytes, np.int32)
+    return np.where(pos >= 0, order.astype(np.int32)[np.maximum(pos, 0)], -1).astype(np.int32)
+
+
+def sorted_codes(column, ids, dtype="int64"):
+    """Position in ``ids`` (strictly increasing NumPy bytes) of every element of an Arrow
+    string column, dictionary-encoded or not, chunked or not (-1 when absent or null): a
+    binary search per dictionary entry, chunk by chunk, into one preallocated array."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .store import fixed_bytes
+
+    out = np.full(len(column), -1, dtype=dtype)
+    at = 0
+    for c in (column.chunks if isinstance(column, pa.ChunkedArray) else [column]):
+        n = len(c)
+        if n and len(ids):
+            values = c.dictionary if pa.types.is_dictionary(c.type) else c
+            values = values.cast(pa.string())
+            pos = np.zeros(0, dtype=np.int64)
+            if len(values):
+                keys = fixed_bytes(values)
+                pos = np.minimum(np.searchsorted(ids, keys), len(ids) - 1)
+                pos = np.where((ids[pos] == keys) & ~pc.is_null(values).to_numpy(zero_copy_only=False), pos, -1)
+            if pa.types.is_dictionary(c.type):
+                pos = pa.array(pos, pa.int64()).take(c.indices).fill_null(-1).to_numpy(zero_copy_only=False)
+            out[at:at + n] = pos
+        at += n
+    return out
 
 
 def codes_in(column, values, dtype="int64"):

@@ -40,7 +40,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import metrics as gm
-from .checks import codes_in as _codes
+from .checks import codes_in as _codes, sorted_codes
 from .store import COLUMNS, TABLES, fixed_bytes, load as load_tables, typed
 
 __all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
@@ -143,17 +143,7 @@ def _id_codes(column: pa.Array, ids: np.ndarray | pa.Array) -> np.ndarray:
     given as an Arrow array (ids not strictly increasing as bytes): hash lookups."""
     if isinstance(ids, pa.Array):
         return _codes(column, ids)
-    if pa.types.is_dictionary(column.type):
-        keys, indices = fixed_bytes(column.dictionary.cast(pa.string())), column.indices
-    else:
-        keys, indices = fixed_bytes(column.cast(pa.string())), None
-    if len(ids) == 0 or len(keys) == 0:
-        return np.full(len(column), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(ids, keys), len(ids) - 1)
-    pos = np.where(ids[pos] == keys, pos, -1)
-    if indices is None:
-        return pos.astype(np.int64)
-    return pa.array(pos).take(indices).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return sorted_codes(column, ids)
 
 
 def _batches(path: Path, columns: list[str]):
