@@ -127,7 +127,7 @@ def carry_over(reports, carried):
     ids = pa.array(reports["report_id"].astype(str))
     ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).take(pa.array(sel)).cast(pa.string())
     # 14 rows a report: narrow integer codes, the rows not compared dropped batch by batch
-    rep_all = _report_positions(carried["report_id"], ids)  # position in sel; -1: not compared
+    rep_all = IdIndex(ids).positions(carried["report_id"], np.int32)  # position in sel; -1: not compared
     del ids
     keep_rep, keep_row, keep_app, keep_value = [], [], [], []
     at = 0
@@ -182,21 +182,34 @@ def carry_over(reports, carried):
     }, columns=cols)
 
 
-def _report_positions(column, ids):
-    """Position in ``ids`` of every report id of ``column`` (int32, -1 when absent): by
-    binary search when the ids are unique (a hash of all ids for every chunk, or a unified
-    dictionary, would cost ~16 bytes per carried row)."""
-    import numpy as np
+class IdIndex:
+    """Report ids prepared once for looking up Arrow columns of ids (a check, or every
+    batch of the panel): by binary search over the ids as sorted bytes, or through a hash
+    of the ids (:func:`codes_in`) when they are not unique. Hashing all ids for every
+    chunk, or unifying the chunks' dictionaries, costs O(chunks x ids) or ~16 bytes a row."""
 
-    from .store import fixed_bytes
+    def __init__(self, ids):
+        import numpy as np
 
-    as_bytes = fixed_bytes(ids)
-    order = np.argsort(as_bytes, kind="stable")
-    as_bytes = as_bytes[order]
-    if not (as_bytes[1:] > as_bytes[:-1]).all():
-        return codes_in(column, ids, np.int32)
-    pos = sorted_codes(column, as_bytes, np.int32)
-    return np.where(pos >= 0, order.astype(np.int32)[np.maximum(pos, 0)], -1).astype(np.int32)
+        from .store import fixed_bytes
+
+        self.ids = ids
+        as_bytes = fixed_bytes(ids)
+        order = np.argsort(as_bytes, kind="stable")
+        self.order = order.astype(np.int32)  # position in ``ids`` of each sorted id
+        self.sorted = as_bytes[order]
+        self.unique = bool((self.sorted[1:] > self.sorted[:-1]).all())
+
+    def positions(self, column, dtype="int64"):
+        """Position in ``ids`` of every element of ``column`` (-1 when absent or null)."""
+        import numpy as np
+
+        if not self.unique:
+            return codes_in(column, self.ids, dtype)
+        pos = sorted_codes(column, self.sorted, np.int32)
+        hit = pos >= 0
+        pos[hit] = self.order[pos[hit]]
+        return pos.astype(dtype, copy=False)
 
 
 def sorted_codes(column, ids, dtype="int64"):

@@ -40,8 +40,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import metrics as gm
-from .checks import codes_in as _codes, sorted_codes
-from .store import COLUMNS, TABLES, fixed_bytes, load as load_tables, typed
+from .checks import IdIndex, codes_in as _codes
+from .store import COLUMNS, TABLES, load as load_tables, typed
 
 __all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
 
@@ -136,16 +136,6 @@ def _reports(d: Path) -> pd.DataFrame:
     return frame[REPORT_COLUMNS]
 
 
-def _id_codes(column: pa.Array, ids: np.ndarray | pa.Array) -> np.ndarray:
-    """Position in ``ids`` (sorted report ids as NumPy bytes) of every report_id of a batch
-    (-1 when absent): a binary search per dictionary entry. Hashing all ids for every
-    batch would cost O(batches x reports), 10^8-10^9 steps for a national panel. ``ids``
-    given as an Arrow array (ids not strictly increasing as bytes): hash lookups."""
-    if isinstance(ids, pa.Array):
-        return _codes(column, ids)
-    return sorted_codes(column, ids)
-
-
 def _batches(path: Path, columns: list[str]):
     """Record batches of the projected columns, one row group at a time, so memory holds
     about one batch whatever the file size."""
@@ -190,7 +180,7 @@ class _Cells:
         return out.reshape(self.n, self.cells)
 
 
-def _stream_applications(path: Path, ids: np.ndarray, n: int):
+def _stream_applications(path: Path, ids: IdIndex, n: int):
     """(总计 column with derived totals, the new row of each applicant part, rows per report).
 
     One pass of ``bincount`` per batch over (report, row, total-or-part): Σ and number of
@@ -211,7 +201,7 @@ def _stream_applications(path: Path, ids: np.ndarray, n: int):
     new = _Cells(n, len(parts))      # the new row of each applicant column, as is
     new_row = rows.index("new")
     for batch in _batches(path, ["report_id", "row", "applicant", "value"]):
-        pos = _id_codes(batch.column("report_id"), ids)
+        pos = ids.positions(batch.column("report_id"))
         row = _codes(batch.column("row"), row_codes)
         app = _codes(batch.column("applicant"), app_codes)
         value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
@@ -236,7 +226,7 @@ def _stream_applications(path: Path, ids: np.ndarray, n: int):
     return np.where(np.isnan(total), derived, total), new.values("applications"), present
 
 
-def _stream_cells(path: Path, ids: np.ndarray, n: int, row_col: str, col_col: str,
+def _stream_cells(path: Path, ids: IdIndex, n: int, row_col: str, col_col: str,
                   cells: tuple[str, ...], table: str):
     """n × cells values (``<row>__<column>`` codes) and rows per report of one table."""
     firsts = sorted({c.split("__")[0] for c in cells})
@@ -249,7 +239,7 @@ def _stream_cells(path: Path, ids: np.ndarray, n: int, row_col: str, col_col: st
     second_codes = pa.array(seconds, pa.large_string())
     acc = _Cells(n, len(cells))
     for batch in _batches(path, ["report_id", row_col, col_col, "value"]):
-        pos = _id_codes(batch.column("report_id"), ids)
+        pos = ids.positions(batch.column("report_id"))
         a = _codes(batch.column(row_col), first_codes)
         b = _codes(batch.column(col_col), second_codes)
         value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
@@ -272,10 +262,7 @@ def build(data_dir: str | Path) -> pd.DataFrame:
     order = np.argsort(np.asarray(id_list, dtype=object), kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    ids = pa.array([id_list[i] for i in order], pa.string())
-    as_bytes = fixed_bytes(ids)
-    if (as_bytes[1:] > as_bytes[:-1]).all():
-        ids = as_bytes  # strictly increasing as bytes: binary search
+    ids = IdIndex(pa.array([id_list[i] for i in order], pa.string()))
     tot, new, has_app = (a[rank] for a in _stream_applications(
         _parquet(d, "applications"), ids, n))
     rev, has_rev = (a[rank] for a in _stream_cells(

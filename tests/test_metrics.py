@@ -439,9 +439,7 @@ def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
     import pyarrow as pa
     from hypothesis import given, settings, strategies as st
 
-    from gxlib import panel
-    from gxlib.checks import codes_in
-    from gxlib.store import fixed_bytes
+    from gxlib.checks import IdIndex, codes_in
 
     hexid = st.text("0123456789abcdef", min_size=16, max_size=16)
 
@@ -456,7 +454,11 @@ def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
         col = col.dictionary_encode() if encode else col
         arrow_ids = pa.array(ids, pa.string())
         expected = codes_in(col, arrow_ids)
-        assert panel._id_codes(col, fixed_bytes(arrow_ids)).tolist() == expected.tolist()
-        assert panel._id_codes(col, arrow_ids).tolist() == expected.tolist()  # the fallback
+        index = IdIndex(arrow_ids)
+        assert index.unique and index.positions(col).tolist() == expected.tolist()
+        twice = pa.array(ids + ids[:1], pa.string())  # not unique: the hash lookup
+        if ids:
+            assert not IdIndex(twice).unique
+        assert IdIndex(twice).positions(col).tolist() == codes_in(col, twice).tolist()
 
     check()
