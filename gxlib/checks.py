@@ -111,6 +111,8 @@ def carry_over(reports, carried):
     import pandas as pd
     import pyarrow as pa
 
+    from .store import sorted_positions
+
     cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
     # the reports compared, as positions in ``reports`` (no copy of its string columns)
     mask = ((reports["status"].astype(str) != "failed") & (reports["agency"] != "")
@@ -158,8 +160,8 @@ def carry_over(reports, carried):
         key = (agency_of[r] * 100_000 + year_of[r] + w) * 16 + a
         fwd, this = w == 1, w == 0
         uniq, first = np.unique(key[fwd], return_index=True)  # a repeated key: its first row
-        pos = np.minimum(np.searchsorted(uniq, key[this]), max(len(uniq) - 1, 0))
-        hit = uniq[pos] == key[this] if len(uniq) else np.zeros(int(this.sum()), dtype=bool)
+        pos = sorted_positions(uniq, key[this])
+        hit = pos >= 0
         prev = v[fwd][first[pos[hit]]]
         differ = prev != v[this][hit]
         found.append(rows_p[np.flatnonzero(this)[hit][differ]])  # positions among the kept rows
@@ -220,7 +222,7 @@ def sorted_codes(column, ids, dtype="int64"):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .store import fixed_bytes
+    from .store import fixed_bytes, sorted_positions
 
     out = np.full(len(column), -1, dtype=dtype)
     at = 0
@@ -231,9 +233,8 @@ def sorted_codes(column, ids, dtype="int64"):
             values = values.cast(pa.string())
             pos = np.zeros(0, dtype=np.int64)
             if len(values):
-                keys = fixed_bytes(values)
-                pos = np.minimum(np.searchsorted(ids, keys), len(ids) - 1)
-                pos = np.where((ids[pos] == keys) & ~pc.is_null(values).to_numpy(zero_copy_only=False), pos, -1)
+                pos = sorted_positions(ids, fixed_bytes(values))
+                pos[pc.is_null(values).to_numpy(zero_copy_only=False)] = -1
             if pa.types.is_dictionary(c.type):
                 pos = pa.array(pos, pa.int64()).take(c.indices).fill_null(-1).to_numpy(zero_copy_only=False)
             out[at:at + n] = pos

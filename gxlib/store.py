@@ -244,6 +244,15 @@ def report_runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.r_[starts, len(idx)]
 
 
+def sorted_positions(sorted_values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in ``sorted_values`` (ascending; the first of equal values),
+    -1 where the key is absent: one binary search each."""
+    if len(sorted_values) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_values, keys), len(sorted_values) - 1)
+    return np.where(sorted_values[pos] == keys, pos, -1)
+
+
 def fixed_bytes(arr: pa.Array) -> np.ndarray:
     """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
     nulls) as a copy of the data buffer, other strings through Python."""
