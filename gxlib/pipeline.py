@@ -5,6 +5,9 @@ Scale design (a national panel is ~10^6 reports):
 * files are hashed and parsed in a process pool; results stream back in ``report_id``
   order and are packed into Arrow columns every few thousand reports, so raw text and
   Python records of the whole run are never held at once;
+* the long tables leave in that order; the reports table, written in file order, waits
+  in a temporary file in buckets of file positions and is put in order a bucket at a
+  time (:class:`_ReportSpill`); the parent keeps only a few narrow columns of it;
 * ``OUT/.gxcache.arrow`` (see :mod:`gxlib.cache`) remembers which files, with which
   bytes and manifest rows, the outputs in OUT were made from, and with which parser. On a
   re-run, files whose stat is unchanged are not read again, only new or changed files are
@@ -38,7 +41,7 @@ from . import cache as runcache
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, report_runs, sorted_positions,
+from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, report_runs, sorted_positions,
                     typed)
 from .tables import Check
 
@@ -453,14 +456,14 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
 
     stage = Staging(out_p) if out_p is not None else None
     try:
-        result, sinks, reports_df = _run(listing, todo, reuse_ids, cached if len(reuse_ids) else None, out_p, stage,
-                                         jobs, progress, keep)
+        result, sinks, reports = _run(listing, todo, reuse_ids, reuse, cached if len(reuse_ids) else None, out_p,
+                                      stage, jobs, progress, keep)
         result.files, result.bytes = n, size
         if stage is not None:
             trusted = ((listing.stats[:, 1] < listed_at - runcache.RACY_NS)
                        & (listing.stats[:, 2] < listed_at - runcache.RACY_NS)
                        & (listing.stats[:, 0] >= 0) & (listing.shas != b""))
-            table = _cache_table(reports_df, listing, trusted, sinks)
+            table = _cache_table(reports, listing, trusted, sinks)
 
             def last(st: Staging) -> None:
                 outputs = {name: st.staged_path(name) for name in runcache.OUTPUTS}
@@ -479,18 +482,18 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
     return result
 
 
-def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
+def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
     """One row per report of the outputs (report_id order): its cache key, file stat and
     rows and CSV bytes per long table; None when some table's byte counts are unknown.
+    ``reports``: the written reports' ids and hashes (Arrow strings) in output order, and
+    whether that order is the listing's (position i is file i).
     Strings stay in Arrow or fixed-width bytes (a national run has 10^6 reports)."""
     runs = {name: sink.runs(raw=True) for name, sink in sinks.items()}
     if any(r is None for r in runs.values()):
         return None
-    # reports are sorted by source_file, as the listing is: position i is file i
-    source = _arrow_str(reports_df["source_file"])
-    if not source.equals(pa.array(listing.rels, pa.string())):
+    rid_col, sha_col, in_place = reports
+    if not in_place:
         return None
-    rid_col = _arrow_str(reports_df["report_id"])
     rids = fixed_bytes(rid_col)
     same = listing.rids == rids  # a file changed while parsed: hash it next time
     stats = np.where((trusted & same)[:, None], listing.stats, -1)
@@ -499,7 +502,7 @@ def _cache_table(reports_df, listing: _Listing, trusted: np.ndarray, sinks: dict
     rids = rids[order]
     take = pa.array(order)
     cols = {"report_id": rid_col.take(take), "key": pa.array(keys[order]).cast(pa.string()),
-            "source_file": source.take(take), "sha256": pc.fill_null(_arrow_str(reports_df["sha256"]), "").take(take)}
+            "source_file": pa.array(listing.rels, pa.string()).take(take), "sha256": pc.fill_null(sha_col, "").take(take)}
     for j, c in enumerate(("size", "mtime_ns", "ctime_ns", "ino")):
         cols[c] = pa.array(stats[order, j])
     for name, (ids, nrows, nbytes) in runs.items():
@@ -523,15 +526,99 @@ def _arrow_str(series) -> pa.Array:
     return arr.cast(pa.string())
 
 
-def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
+REPORT_BUCKET = 1 << 15  # reports (consecutive listing positions) put in order in memory at a time
+
+
+class _ReportSpill:
+    """The reports table on its way from parse order (report_id) to output order (the
+    listing's, i.e. source_file): kept in a temporary Arrow file, a part per bucket of
+    :data:`REPORT_BUCKET` listing positions, and read back a bucket at a time. The parent
+    never holds all reports (~300 bytes each in Arrow, three times that in pandas)."""
+
+    def __init__(self, n: int, directory: Path | None, bucket: int | None = None):
+        self.n, self.bucket = n, bucket or REPORT_BUCKET
+        self.fh = tempfile.TemporaryFile(dir=directory)
+        self.writer = None
+        self.parts: list[list[int]] = [[] for _ in range(max(1, -(-n // self.bucket)))]  # batch numbers per bucket
+        self.written = 0
+        self.pending: list[pa.Table] = []
+
+    def add(self, table: pa.Table, positions: np.ndarray) -> None:
+        """Reports (any reports schema) and their listing positions."""
+        if len(positions) != table.num_rows:
+            raise ValueError(f"{table.num_rows} reports for {len(positions)} files")
+        cols = {}
+        for name in REPORT_COLUMNS:  # one schema for every batch: plain strings (dictionaries differ per batch)
+            col = table.column(name)
+            if pa.types.is_dictionary(col.type):
+                col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], type=col.type.value_type)
+            cols[name] = col.cast(_SPILL_SCHEMA.field(name).type)
+        cols["_pos"] = pa.array(np.asarray(positions, dtype=np.int64))
+        self.pending.append(pa.table(cols, schema=_SPILL_SCHEMA))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        t = pa.concat_tables(self.pending).combine_chunks()
+        self.pending = []
+        b = t.column("_pos").to_numpy() // self.bucket
+        order = np.argsort(b, kind="stable")
+        t, b = t.take(pa.array(order)), b[order]
+        cuts = np.flatnonzero(np.r_[True, b[1:] != b[:-1], True])
+        if self.writer is None:
+            self.writer = pa.ipc.new_file(self.fh, _SPILL_SCHEMA)
+        for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            self.writer.write_batch(t.slice(lo, hi - lo).combine_chunks().to_batches()[0])
+            self.parts[int(b[lo])].append(self.written)
+            self.written += 1
+
+    def buckets(self):
+        """Each bucket's reports in listing order (a table without ``_pos``), and the
+        positions they cover; every position must hold exactly one report."""
+        self.flush()
+        if self.writer is None:
+            return
+        self.writer.close()
+        self.fh.flush()
+        self.fh.seek(0)
+        reader = pa.ipc.open_file(self.fh)
+        for k, batches in enumerate(self.parts):
+            lo, hi = k * self.bucket, min((k + 1) * self.bucket, self.n)
+            t = pa.Table.from_batches([reader.get_batch(i) for i in batches], schema=_SPILL_SCHEMA)
+            pos = t.column("_pos").to_numpy()
+            order = np.argsort(pos, kind="stable")
+            if not np.array_equal(pos[order], np.arange(lo, hi)):
+                raise RuntimeError(f"internal error: the reports of files {lo}..{hi - 1} are not one per file")
+            yield t.drop_columns(["_pos"]).take(pa.array(order)), lo, hi
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+_SPILL_SCHEMA = pa.schema([(c, pa.int64() if c == "year" else pa.string()) for c in REPORT_COLUMNS]
+                          + [("_pos", pa.int64())])
+
+
+def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep):
     """Parse the files ``todo`` (listing positions in report_id order), merge with the
-    ``reuse`` reports (sorted ids) of the previous outputs, write.
-    Returns the result, the long tables' sinks and the reports frame."""
+    ``reuse`` reports (sorted ids; ``reuse_mask`` their listing positions) of the previous
+    outputs, write. Returns the result, the long tables' sinks and what the run cache
+    needs of the reports (their ids and hashes in listing order, and whether each sits at
+    its file's position)."""
+    spill = _ReportSpill(len(listing.rels), out_p)
+    try:
+        return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill)
+    finally:
+        spill.close()
+
+
+def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill):
+    import pandas as pd
+
     schemas = {name: _schema(name) for name in ALL}
     sinks = {name: stage.sink(name, schemas[name], record_runs=True) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     carried: list[pa.Table] = []
-    rep_tables: list[pa.Table] = []
     chk_tables: list[pa.Table] = []
 
     def emit(name: str, table: pa.Table, csv: bool = True) -> None:
@@ -546,7 +633,8 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
             sub = sub.filter(_member(table["row"], _CARRIED))  # by dictionary entry: no string cast per row
             carried.append(sub.combine_chunks())  # not a view that keeps the whole batch alive
 
-    batches = ([(listing.path(i), listing.rels[i], listing.mrow(i)) for i in part] for part in _chunks(todo, BATCH))
+    parts = list(_chunks(todo, BATCH))
+    batches = ([(listing.path(i), listing.rels[i], listing.mrow(i)) for i in part] for part in parts)
     new: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     pending: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     n_pending = 0
@@ -560,30 +648,38 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
                 else:
                     emit(name, t)  # results arrive in report_id order: stream them out
             pending[name] = []
+        spill.flush()
         _release()
 
-    for res in _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo)):
-        rep_tables.append(res["reports"])
+    results = _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo))
+    for part, res in zip(parts, results):
+        spill.add(res["reports"], part)
         chk_tables.append(res["checks"])
         for name in LONG:
             pending[name].append(res[name])
-        n_pending += res["reports"].num_rows
+        n_pending += len(part)
         if n_pending >= FLUSH_EVERY:
             flush()
             n_pending = 0
     flush()
+    del parts
 
-    import pandas as pd
-
-    reports_df = typed("reports", _to_pandas(rep_tables, schemas["reports"], CODED["reports"]))
     checks_df = typed("checks", _to_pandas(chk_tables, schemas["checks"], CODED["checks"]))
-    rep_tables.clear()
     chk_tables.clear()
     if len(reuse):
         keep_ids = pa.array(reuse, type=pa.string())
-        old_reports = pq.read_table(out_p / "reports.parquet")
-        old_reports = old_reports.filter(_member(old_reports["report_id"], keep_ids)).to_pandas()
-        reports_df = typed("reports", pd.concat([reports_df, old_reports], ignore_index=True))
+        # the kept reports, in the previous output's order (source_file, as the listing's)
+        kept_at = np.flatnonzero(reuse_mask)
+        at = 0
+        for batch in pq.ParquetFile(out_p / "reports.parquet").iter_batches(batch_size=FLUSH_EVERY):
+            t = pa.Table.from_batches([batch])
+            t = t.filter(_member(t["report_id"], keep_ids))
+            spill.add(t, kept_at[at:at + t.num_rows])
+            at += t.num_rows
+            spill.flush()
+        if at != len(kept_at):
+            raise RuntimeError(f"{out_p / 'reports.parquet'}: {at} of the {len(kept_at)} reports the run cache "
+                               "vouches for (run again with --no-cache)")
         old_checks = pq.read_table(out_p / "checks.parquet")
         old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
         old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
@@ -597,24 +693,51 @@ def _run(listing, todo, reuse, cached, out_p, stage, jobs, progress, keep):
                 merge_jobs += _merge_long(name, sinks[name], new[name], cached, old_ids, keep_old, out_p, emit, scratch)
             _run_jobs(merge_jobs, jobs)
         new.clear()
+    # the reports, a bucket of files at a time, in output order; what the checks and the
+    # run cache need of them is kept narrow
+    narrow, rid_parts, sha_parts, full = [], [], [], []
+    counts: collections.Counter = collections.Counter()
+    in_place, report_sink = True, None
+    for t, lo, hi in spill.buckets():
+        df = typed("reports", _to_pandas([t], t.schema, {}))
+        del t
+        if stage is not None:
+            table = _arrow(df)
+            if report_sink is None:
+                report_sink = stage.sink("reports", table.schema)
+            report_sink.write(table)
+            del table
+        in_place = in_place and _arrow_str(df["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
+        rid_parts.append(_arrow_str(df["report_id"]))
+        sha_parts.append(_arrow_str(df["sha256"]))
+        counts.update(df["status"].astype(str).value_counts().to_dict())
+        narrow.append(df[["report_id", "agency", "year", "status"]])
+        if keep:
+            full.append(df)
+        del df
+        _release()
+    if report_sink is None and stage is not None:  # no files
+        stage.table("reports", _arrow(frame("reports", [])))
+    narrow_df = pd.concat(narrow, ignore_index=True) if narrow else frame("reports", [])
+    narrow.clear()
     # cross-report carry-over warnings, on the whole table
     carried_t = _concat(carried, schemas["applications"])
     carried.clear()
     _release()
-    checks_df = _with_carry_over(reports_df, carried_t, checks_df)
-    del carried_t
+    checks_df = _with_carry_over(narrow_df, carried_t, checks_df)
+    del carried_t, narrow_df
     if stage is not None:
-        stage.table("reports", _arrow(reports_df))
-        _release()
         stage.table("checks", _arrow(checks_df))
         _release()
-    counts = reports_df["status"].astype(str).value_counts().to_dict()
-    result = RunResult(counts, len(checks_df), 0, len(todo), 0.0, 0)
+    result = RunResult(dict(counts), len(checks_df), 0, len(todo), 0.0, 0)
     if keep:
+        reports_df = typed("reports", pd.concat(full, ignore_index=True)) if full else frame("reports", [])
         result.tables = Tables(
             reports=reports_df, checks=checks_df,
             **{n: typed(n, _concat(kept[n], schemas[n]).to_pandas(), sort=False) for n in LONG})
-    return result, sinks, reports_df
+    ids = pa.concat_arrays(rid_parts) if rid_parts else pa.array([], pa.string())
+    shas = pa.concat_arrays(sha_parts) if sha_parts else pa.array([], pa.string())
+    return result, sinks, (ids, shas, in_place)
 
 
 def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit, scratch) -> list:

@@ -162,3 +162,47 @@ def test_cli_no_cache_parses_everything(raw, tmp_path, capsys):
     assert "unchanged taken from the cache" in capsys.readouterr().out
     assert main(["parse", str(raw), "--out", str(out), "--no-progress", "--no-cache"]) == 0
     assert "unchanged taken from the cache" not in capsys.readouterr().out
+
+
+def test_reports_put_in_order_a_few_files_at_a_time(raw, tmp_path, monkeypatch):
+    """The reports table goes from parse order to file order through buckets of listing
+    positions on disk: tiny buckets give the outputs of one bucket, full and incremental."""
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "REPORT_BUCKET", 7)
+        pipeline.run(raw, out, jobs=1, cache=False)
+        assert_same_as_full_run(raw, out, tmp_path)  # (the fresh run: buckets of 7 as well)
+    fresh = tmp_path / "one_bucket"
+    pipeline.run(raw, fresh, jobs=1, cache=False)
+    assert _files(out) == _files(fresh)
+    gen.write_report(raw / "gen", 7, 3, variant=1)
+    gen.write_report(raw / "gen", 7, 41)
+    os.remove(_gen_path(raw, 8))
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "REPORT_BUCKET", 5)
+        assert 0 < pipeline.run(raw, out, jobs=1).parsed < 5
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_report_spill_orders_by_position_and_misses_nothing(tmp_path):
+    schema = pipeline._schema("reports")
+
+    def reports(names):
+        return pa.table({c: pa.array(list(names) if c == "source_file" else
+                                     [None] * len(names) if c == "year" else [""] * len(names),
+                                     pa.int64() if c == "year" else pa.string()) for c in schema.names})
+
+    spill = pipeline._ReportSpill(5, tmp_path, bucket=2)
+    spill.add(reports(["d", "a"]), [3, 0])
+    spill.flush()
+    spill.add(reports(["e", "b", "c"]), [4, 1, 2])
+    got = [(t.column("source_file").to_pylist(), lo, hi) for t, lo, hi in spill.buckets()]
+    assert got == [(["a", "b"], 0, 2), (["c", "d"], 2, 4), (["e"], 4, 5)]
+    spill.close()
+    spill = pipeline._ReportSpill(3, tmp_path, bucket=2)
+    spill.add(reports(["a", "c"]), [0, 2])  # no report for file 1
+    with pytest.raises(RuntimeError, match="not one per file"):
+        list(spill.buckets())
+    spill.close()
+    with pytest.raises(ValueError, match="2 reports for 1 files"):
+        pipeline._ReportSpill(2, tmp_path).add(reports(["a", "b"]), [0])
