@@ -206,3 +206,13 @@ def test_report_spill_orders_by_position_and_misses_nothing(tmp_path):
     spill.close()
     with pytest.raises(ValueError, match="2 reports for 1 files"):
         pipeline._ReportSpill(2, tmp_path).add(reports(["a", "b"]), [0])
+
+
+def test_compact_cuts_a_large_dictionary_to_the_values_present():
+    schema = pa.schema([("code", pa.dictionary(pa.int8(), pa.string()))])
+    big = pa.DictionaryArray.from_arrays(pa.array([3, 200, 3], pa.int32()), pa.array([f"c{i}" for i in range(300)]))
+    small = pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int32()), pa.array(["a", "b"]))
+    for arr, want in ((big, ["c3", "c200", "c3"]), (small, ["b", "a"])):
+        out = pipeline._compact(pa.table({"code": arr}), schema)
+        assert out.schema == schema
+        assert out.column("code").cast(pa.string()).to_pylist() == want
