@@ -299,6 +299,11 @@ def csv_runs(table: pa.Table):
         yield body, (None if pos is None else (ids[j:k], np.diff(at[j:k + 1]), np.diff(pos)))
 
 
+def _int32_if_fits(values) -> np.ndarray:
+    a = np.asarray(values, dtype=np.int64)
+    return a.astype(np.int32) if len(a) == 0 or (a.min() >= -(1 << 31) and a.max() < 1 << 31) else a
+
+
 class TableSink:
     """One table streamed batch by batch into Parquet (a row group per batch) and CSV.
 
@@ -343,8 +348,8 @@ class TableSink:
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
         # ids as UTF-8 bytes: a million Python strings would cost ~70 MB per table
         self.ids.append(np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], "S1"))
-        self.rows.append(np.asarray(rows, dtype=np.int64))
-        self.nbytes.append(np.asarray(nbytes, dtype=np.int64))
+        self.rows.append(_int32_if_fits(rows))  # held for the whole run: 8 bytes a report, not 16
+        self.nbytes.append(_int32_if_fits(nbytes))
 
     def runs(self, raw: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(report ids, rows, CSV bytes) of every report written, in order; None when not
@@ -354,7 +359,8 @@ class TableSink:
         if not self.ids:
             return np.array([], dtype="S1" if raw else "U1"), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
         ids = np.concatenate(self.ids)
-        return (ids if raw else np.char.decode(ids, "utf-8")), np.concatenate(self.rows), np.concatenate(self.nbytes)
+        return ((ids if raw else np.char.decode(ids, "utf-8")), np.concatenate(self.rows).astype(np.int64),
+                np.concatenate(self.nbytes).astype(np.int64))
 
     def write_bytes(self, data) -> None:
         self.fh.write(data)
