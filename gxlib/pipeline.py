@@ -193,6 +193,30 @@ _CARRIED_SCHEMA = pa.schema([("report_id", _DICT), ("row", pa.dictionary(pa.int8
 _TYPES = {"value": pa.float64(), "year": pa.int64()}
 
 
+CHANGED_WHILE_READ = ("the file changed while gx parse was reading it (its bytes when parsed were not its bytes "
+                      "when hashed): run gx parse again")
+
+
+def _ids_of(reports: pa.Table) -> np.ndarray:
+    return fixed_bytes(reports.column("report_id").combine_chunks().cast(pa.string()))
+
+
+def _withhold(res: dict, changed: np.ndarray) -> dict:
+    """A batch's results without the rows of the reports whose file changed between
+    hashing and parsing (``changed``, per report): their report id is not the one the
+    parsing order was chosen by, so their rows would break the long tables' order. Those
+    reports become failed, with the reason; the run cache makes the next run parse them."""
+    reports = res["reports"]
+    flag = pa.array(changed)
+    gone = reports.column("report_id").combine_chunks().cast(pa.string()).filter(flag)
+    out = {name: t.filter(pc.invert(_member(t["report_id"], gone))) for name, t in res.items() if name != "reports"}
+    cols = {name: reports.column(name) for name in reports.column_names}
+    cols["status"] = pc.if_else(flag, "failed", reports.column("status").cast(pa.string()))
+    cols["error"] = pc.if_else(flag, CHANGED_WHILE_READ, reports.column("error").cast(pa.string()))
+    out["reports"] = pa.table(cols)
+    return out
+
+
 def _compact(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` cast to ``schema``, whose dictionaries may have narrower indices; a
     dictionary too large for them is first cut to the values present."""
@@ -500,24 +524,32 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
 def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
     """One row per report of the outputs (report_id order): its cache key, file stat and
     rows and CSV bytes per long table; None when some table's byte counts are unknown.
-    ``reports``: the written reports' ids and hashes (Arrow strings) in output order, and
-    whether that order is the listing's (position i is file i).
+    ``reports``: the reports whose id and hash are not the listing's (a file that changed
+    while parsed), as (positions, ids, hashes) parts, and whether the reports were written
+    in the listing's order (position i is file i).
     Strings stay in Arrow or fixed-width bytes (a national run has 10^6 reports)."""
     runs = {name: sink.runs(raw=True) for name, sink in sinks.items()}
     if any(r is None for r in runs.values()):
         return None
-    rid_col, sha_col, in_place = reports
+    moved, in_place = reports
     if not in_place:
         return None
-    rids = fixed_bytes(rid_col)
-    same = listing.rids == rids  # a file changed while parsed: hash it next time
+    rids, shas = listing.rids.copy(), listing.shas.copy()
+    same = np.ones(len(rids), dtype=bool)
+    for at, moved_rids, moved_shas in moved:
+        rids = rids.astype(np.result_type(rids, moved_rids), copy=False)
+        shas = shas.astype(np.result_type(shas, moved_shas), copy=False)
+        rids[at], shas[at] = moved_rids, moved_shas
+        same[at] = False  # a file changed while parsed: hash it next time
     stats = np.where((trusted & same)[:, None], listing.stats, -1)
     keys = rids if listing.tags is None else np.char.add(rids, np.char.encode(np.asarray(listing.tags, dtype="U"), "utf-8"))
+    keys = np.where(same, keys, b"")  # a report withheld (the file changed while read): never reused
     order = np.argsort(rids, kind="stable")
     rids = rids[order]
     take = pa.array(order)
-    cols = {"report_id": rid_col.take(take), "key": pa.array(keys[order]).cast(pa.string()),
-            "source_file": pa.array(listing.rels, pa.string()).take(take), "sha256": pc.fill_null(sha_col, "").take(take)}
+    cols = {"report_id": pa.array(rids).cast(pa.string()), "key": pa.array(keys[order]).cast(pa.string()),
+            "source_file": pa.array(listing.rels, pa.string()).take(take),
+            "sha256": pa.array(shas[order]).cast(pa.string())}
     for j, c in enumerate(("size", "mtime_ns", "ctime_ns", "ino")):
         cols[c] = pa.array(stats[order, j])
     for name, (ids, nrows, nbytes) in runs.items():
@@ -670,6 +702,9 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
 
     results = _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo))
     for part, res in zip(parts, results):
+        changed = _ids_of(res["reports"]) != listing.rids[part]
+        if changed.any():
+            res = _withhold(res, changed)
         spill.add(res["reports"], part)
         chk_tables.append(res["checks"])
         for name in LONG:
@@ -712,7 +747,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         new.clear()
     # the reports, a bucket of files at a time, in output order; what the checks and the
     # run cache need of them is kept narrow
-    narrow, rid_parts, sha_parts, full = [], [], [], []
+    narrow, moved, full = [], [], []
     counts: collections.Counter = collections.Counter()
     in_place, report_sink = True, None
     for t, lo, hi in spill.buckets():
@@ -725,8 +760,15 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             report_sink.write(table)
             del table
         in_place = in_place and _arrow_str(df["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
-        rid_parts.append(_arrow_str(df["report_id"]))
-        sha_parts.append(_arrow_str(df["sha256"]))
+        # ids and hashes are the listing's but for a file that changed between hashing and parsing
+        rids = fixed_bytes(_arrow_str(df["report_id"]))
+        if len(rids) == hi - lo and rids.dtype == listing.rids.dtype:
+            at = np.flatnonzero(rids != listing.rids[lo:hi])
+        else:
+            at = np.arange(len(rids))
+        if len(at):
+            shas = np.char.encode(np.asarray(df["sha256"].iloc[at].fillna("").astype(str), dtype="U"), "utf-8")
+            moved.append((lo + at, rids[at], shas))
         counts.update(df["status"].astype(str).value_counts().to_dict())
         narrow.append(df[["report_id", "agency", "year", "status"]])
         if keep:
@@ -752,9 +794,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         result.tables = Tables(
             reports=reports_df, checks=checks_df,
             **{n: typed(n, _concat(kept[n], schemas[n]).to_pandas(), sort=False) for n in LONG})
-    ids = pa.concat_arrays(rid_parts) if rid_parts else pa.array([], pa.string())
-    shas = pa.concat_arrays(sha_parts) if sha_parts else pa.array([], pa.string())
-    return result, sinks, (ids, shas, in_place)
+    return result, sinks, (moved, in_place)
 
 
 def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit, scratch) -> list:
