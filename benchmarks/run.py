@@ -20,7 +20,8 @@ Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
 Memory is measured two ways for every ``gx`` run: the peak of the summed RSS of the gx
 process and all its descendants, sampled every 0.1 s with psutil (an upper bound: pages
 shared between forked workers count once per process), and the largest single-process
-max RSS reported by the kernel for the finished process tree (``os.wait4`` rusage).
+max RSS reported by the kernel for the finished process tree (``getrusage`` of the children
+of a small launcher process, so that this process's own memory does not leak into it).
 """
 from __future__ import annotations
 
@@ -80,16 +81,32 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+# Runs the measured command and writes the largest max RSS among its process tree, as the
+# kernel reports it (RUSAGE_CHILDREN). The command must not be started by this process
+# directly: on Linux a process's max RSS starts at its parent's RSS when it was forked
+# (exec keeps the old memory's high-water mark), so a gx run started after this process
+# compared two sets of outputs in memory (~1.8 GB) was reported at 1.8 GB whatever gx used.
+_LAUNCHER = ("import resource, subprocess, sys\n"
+             "rc = subprocess.call(sys.argv[2:])\n"
+             "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+             "if rc < 0:\n    import os, signal; signal.signal(-rc, signal.SIG_DFL); os.kill(os.getpid(), -rc)\n"
+             "sys.exit(rc)")
+
+
 def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: float | None = None) -> dict:
     """Run ``cmd``; return wall seconds, exit code, peak tree RSS (psutil) and max single RSS.
     With ``timeout``, the process tree is stopped after that many seconds (``timed_out``)."""
     log_prefix.parent.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_prefix.with_suffix(".out"), log_prefix.with_suffix(".err")
+    rss_path = log_prefix.with_suffix(".maxrss")
+    rss_path.unlink(missing_ok=True)
     peak = {"tree": 0, "procs": 0}
     stop = threading.Event()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        # through a small launcher (see _LAUNCHER): the command is not a fork of this process
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(rss_path), *cmd], stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
 
         def sample():
             if psutil is None:
@@ -100,7 +117,7 @@ def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: fl
                 return
             while not stop.is_set():
                 try:
-                    procs = [root] + root.children(recursive=True)
+                    procs = root.children(recursive=True)  # (not the launcher)
                     total = 0
                     for p in procs:
                         try:
@@ -131,10 +148,14 @@ def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: fl
         th.join()
     stdout = out_path.read_text(errors="replace")
     stderr = err_path.read_text(errors="replace")
+    try:
+        max_single = int(rss_path.read_text()) * 1024  # Linux reports KiB
+    except (OSError, ValueError):  # the launcher was stopped: its own figure, an upper bound
+        max_single = ru.ru_maxrss * 1024
     return {
         "cmd": " ".join(cmd), "wall": wall, "rc": proc.returncode, "timed_out": timed_out,
         "peak_tree_rss": peak["tree"] if psutil is not None else None, "max_procs": peak["procs"],
-        "max_single_rss": ru.ru_maxrss * 1024,  # Linux reports KiB
+        "max_single_rss": max_single,
         "stdout": stdout, "stderr": stderr, "log": str(out_path),
     }
 

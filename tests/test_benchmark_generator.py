@@ -172,3 +172,20 @@ def test_damaged_files_are_failed_or_partial(corpus):
         if s["damage"] in ("empty", "binary", "title_only"):
             assert res.report["status"] == "failed", (s["file"], s["damage"])
     assert seen == set(gen.DAMAGES)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="max RSS semantics of Linux")
+def test_benchmark_memory_is_the_commands_not_the_benchmarks(tmp_path):
+    """A process's max RSS starts at its parent's RSS when forked: the benchmark, after
+    comparing outputs in memory, must not report its own size as gx's."""
+    from benchmarks.run import measure
+
+    ballast = bytearray(300 << 20)
+    ballast[::4096] = b"1" * len(ballast[::4096])  # touched: resident
+    child = "x = bytearray(40 << 20); x[::4096] = b'1' * len(x[::4096])"
+    r = measure([sys.executable, "-c", child], tmp_path / "log")
+    assert r["rc"] == 0
+    assert 40 << 20 < r["max_single_rss"] < 200 << 20
+    r = measure([sys.executable, "-c", "import sys; sys.exit(3)"], tmp_path / "log2")
+    assert r["rc"] == 3
+    del ballast
