@@ -180,7 +180,7 @@ class _Cells:
         return out.reshape(self.n, self.cells)
 
 
-def _stream_applications(path: Path, ids: IdIndex, n: int):
+def _stream_applications(pieces, n: int):
     """(总计 column with derived totals, the new row of each applicant part, rows per report).
 
     One pass of ``bincount`` per batch over (report, row, total-or-part): Σ and number of
@@ -200,8 +200,7 @@ def _stream_applications(path: Path, ids: IdIndex, n: int):
     present = np.zeros(n)            # rows per report, any row code
     new = _Cells(n, len(parts))      # the new row of each applicant column, as is
     new_row = rows.index("new")
-    for batch in _batches(path, ["report_id", "row", "applicant", "value"]):
-        pos = ids.positions(batch.column("report_id"))
+    for pos, batch in pieces:
         row = _codes(batch.column("row"), row_codes)
         app = _codes(batch.column("applicant"), app_codes)
         value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
@@ -226,8 +225,7 @@ def _stream_applications(path: Path, ids: IdIndex, n: int):
     return np.where(np.isnan(total), derived, total), new.values("applications"), present
 
 
-def _stream_cells(path: Path, ids: IdIndex, n: int, row_col: str, col_col: str,
-                  cells: tuple[str, ...], table: str):
+def _stream_cells(pieces, n: int, row_col: str, col_col: str, cells: tuple[str, ...], table: str):
     """n × cells values (``<row>__<column>`` codes) and rows per report of one table."""
     firsts = sorted({c.split("__")[0] for c in cells})
     seconds = sorted({c.split("__")[1] for c in cells})
@@ -238,8 +236,7 @@ def _stream_cells(path: Path, ids: IdIndex, n: int, row_col: str, col_col: str,
     first_codes = pa.array(firsts, pa.large_string())
     second_codes = pa.array(seconds, pa.large_string())
     acc = _Cells(n, len(cells))
-    for batch in _batches(path, ["report_id", row_col, col_col, "value"]):
-        pos = ids.positions(batch.column("report_id"))
+    for pos, batch in pieces:
         a = _codes(batch.column(row_col), first_codes)
         b = _codes(batch.column(col_col), second_codes)
         value = batch.column("value").to_numpy(zero_copy_only=False).astype(float)
@@ -247,7 +244,58 @@ def _stream_cells(path: Path, ids: IdIndex, n: int, row_col: str, col_col: str,
     return acc.values(table), acc.rows
 
 
-def build(data_dir: str | Path) -> pd.DataFrame:
+WINDOW = 1 << 15  # reports whose cells are accumulated at a time
+
+
+class _Unsorted(Exception):
+    """A long table's rows are not in report_id order."""
+
+
+class _Windows:
+    """The rows of one long table by windows of reports (positions in the sorted ids):
+    the table is sorted by report_id, so window k's rows come before window k+1's and one
+    pass serves every window. Rows of reports not in ``ids`` are dropped."""
+
+    def __init__(self, path: Path, columns: list[str], ids: IdIndex, ordered: bool = True):
+        self.ordered = ordered  # False: one window holds every report, any row order will do
+        self.batches = _batches(path, columns)
+        self.ids = ids
+        self.buf: list[tuple[np.ndarray, pa.RecordBatch]] = []
+        self.last = -1
+        self.done = False
+
+    def take(self, lo: int, hi: int):
+        """(position - lo, rows) pieces of the reports lo..hi-1, as they are read (one
+        batch at a time); windows in order, each taken to the end before the next."""
+        while True:
+            if self.buf:
+                pos, batch = self.buf.pop()
+            elif self.done:
+                return
+            else:
+                batch = next(self.batches, None)
+                if batch is None:
+                    self.done = True
+                    return
+                pos = self.ids.positions(batch.column("report_id"))
+                keep = np.flatnonzero(pos >= 0)
+                if not len(keep):
+                    continue
+                pos = pos[keep]
+                if self.ordered and (pos[0] < self.last or (pos[1:] < pos[:-1]).any()):
+                    raise _Unsorted
+                self.last = int(pos[-1])
+                if len(keep) < batch.num_rows:
+                    batch = batch.take(pa.array(keep))
+            cut = int(np.searchsorted(pos, hi)) if self.ordered else len(pos)
+            if cut:
+                yield pos[:cut] - lo, batch.slice(0, cut)
+            if cut < len(pos):
+                self.buf.append((pos[cut:], batch.slice(cut)))  # the next window's
+                return
+
+
+def build(data_dir: str | Path, window: int | None = None) -> pd.DataFrame:
     """Compute the per-report quantities of a processed folder (streams the Parquet files;
     falls back to the CSV files through ``gxlib.load``)."""
     d = Path(data_dir)
@@ -263,27 +311,46 @@ def build(data_dir: str | Path) -> pd.DataFrame:
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     ids = IdIndex(pa.array([id_list[i] for i in order], pa.string()))
-    tot, new, has_app = (a[rank] for a in _stream_applications(
-        _parquet(d, "applications"), ids, n))
-    rev, has_rev = (a[rank] for a in _stream_cells(
-        _parquet(d, "reviews"), ids, n, "proceeding", "outcome", gm.REVIEW_CELLS, "reviews"))
-    dis, has_dis = (a[rank] for a in _stream_cells(
-        _parquet(d, "disclosure"), ids, n, "item", "measure", gm.DISCLOSURE_CELLS,
-        "disclosure"))
+    template = reports["template"].to_numpy()[order]
+    sorted_index = index[order]
+    window = window or WINDOW
+    try:
+        parts = _build_windows(d, ids, n, window, sorted_index, template)
+    except _Unsorted:  # not sorted by report_id (not written by gx parse): one window
+        parts = _build_windows(d, ids, n, max(n, 1), sorted_index, template)
+    q = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return q.take(rank).reset_index()  # back into the order of reports
 
-    def frame(values: np.ndarray, columns) -> pd.DataFrame:
-        return pd.DataFrame({c: _float(values[:, i]) for i, c in enumerate(columns)},
-                            index=index)
 
-    q = gm.quantities_from_cells(index, frame(tot, gm.APPLICATION_ROWS),
-                                 frame(rev, gm.REVIEW_CELLS), frame(dis, gm.DISCLOSURE_CELLS),
-                                 reports["template"].to_numpy())
-    for i, a in enumerate(gm.APPLICANT_PARTS):
-        q[f"new__{a}"] = _float(new[:, i])
-    q["has_disclosure"] = has_dis > 0
-    q["has_applications"] = has_app > 0
-    q["has_reviews"] = has_rev > 0
-    return q.reset_index()
+def _build_windows(d: Path, ids: IdIndex, n: int, window: int, sorted_index: pd.Index,
+                   template: np.ndarray) -> list[pd.DataFrame]:
+    """The quantities of the reports in report_id order, ``window`` reports at a time:
+    memory holds one window's cells (about 2.5 KB a report), not every report's."""
+    ordered = window < n
+    apps = _Windows(_parquet(d, "applications"), ["report_id", "row", "applicant", "value"], ids, ordered)
+    revs = _Windows(_parquet(d, "reviews"), ["report_id", "proceeding", "outcome", "value"], ids, ordered)
+    diss = _Windows(_parquet(d, "disclosure"), ["report_id", "item", "measure", "value"], ids, ordered)
+    parts = []
+    for lo in range(0, max(n, 1), window):
+        hi = min(lo + window, n)
+        m = hi - lo
+        tot, new, has_app = _stream_applications(apps.take(lo, hi), m)
+        rev, has_rev = _stream_cells(revs.take(lo, hi), m, "proceeding", "outcome", gm.REVIEW_CELLS, "reviews")
+        dis, has_dis = _stream_cells(diss.take(lo, hi), m, "item", "measure", gm.DISCLOSURE_CELLS, "disclosure")
+        index = sorted_index[lo:hi]
+
+        def frame(values: np.ndarray, columns) -> pd.DataFrame:
+            return pd.DataFrame({c: _float(values[:, i]) for i, c in enumerate(columns)}, index=index)
+
+        q = gm.quantities_from_cells(index, frame(tot, gm.APPLICATION_ROWS), frame(rev, gm.REVIEW_CELLS),
+                                     frame(dis, gm.DISCLOSURE_CELLS), template[lo:hi])
+        for i, a in enumerate(gm.APPLICANT_PARTS):
+            q[f"new__{a}"] = _float(new[:, i])
+        q["has_disclosure"] = has_dis > 0
+        q["has_applications"] = has_app > 0
+        q["has_reviews"] = has_rev > 0
+        parts.append(q)
+    return parts
 
 
 def _float(values: np.ndarray) -> pd.arrays.FloatingArray:

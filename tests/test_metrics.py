@@ -462,3 +462,22 @@ def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
         assert IdIndex(twice).positions(col).tolist() == codes_in(col, twice).tolist()
 
     check()
+
+
+def test_panel_built_a_window_of_reports_at_a_time(five_dir, tmp_path, monkeypatch):
+    """The panel accumulates the cells of a window of reports at a time; any window gives
+    the same panel, and long tables not in report_id order are read in one window."""
+    from gxlib import panel
+
+    t, folder = five_dir
+    whole = panel.build(folder)
+    for window in (1, 2, 3):
+        pd.testing.assert_frame_equal(panel.build(folder, window=window), whole)
+    apps = t.applications.iloc[::-1].reset_index(drop=True)  # another writer's order
+    shuffled = cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks),
+                                  tmp_path / "shuffled")
+    windows = []
+    real = panel._build_windows
+    monkeypatch.setattr(panel, "_build_windows", lambda *a: windows.append(a[3]) or real(*a))
+    pd.testing.assert_frame_equal(panel.build(shuffled, window=2), whole)
+    assert windows == [2, len(t.reports)]
