@@ -15,7 +15,8 @@ Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
 5. incremental  rewrite 1 % of the files with new numbers, re-run ``gx parse`` into the same
             output folder; its time and its ratio to the full run; then a fresh full parse of
             the changed folder into WORKDIR/out_fresh and a byte comparison of the CSVs;
-6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists.
+6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists,
+            after the same on the N/10 outputs (memory at N/10 and N).
 
 Memory is measured two ways for every ``gx`` run: the peak of the summed RSS of the gx
 process and all its descendants, sampled every 0.1 s with psutil (an upper bound: pages
@@ -460,6 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     elif not has_render:
         print("  gx render does not exist in this version: skipped")
     else:
+        if r_small and r_small["rc"] == 0:  # the same suite on the N/10 panel: does memory grow with N?
+            reports_small = work / "reports_small"
+            shutil.rmtree(reports_small, ignore_errors=True)
+            r_rs = measure(gx + ["render", "--data", str(out_small), "--out", str(reports_small), "--jobs", str(args.jobs)],
+                           logs / "render_small", timeout=args.render_timeout or None)
+            print(f"  N/10 panel     {r_rs['wall']:.1f} s (exit {r_rs['rc']}); peak memory {_mb(r_rs['peak_tree_rss'])} summed "
+                  f"over the process tree; largest single process {_mb(r_rs['max_single_rss'])}")
+            results["render_small"] = {k: r_rs[k] for k in ("wall", "rc", "timed_out", "peak_tree_rss", "max_single_rss")}
         if reports.exists():
             shutil.rmtree(reports)
         r_render = measure(gx + ["render", "--data", str(out), "--out", str(reports), "--jobs", str(args.jobs)], logs / "render",
@@ -501,6 +510,14 @@ def main(argv: list[str] | None = None) -> int:
         rr = results["render"]
         print(f"  render                     {rr['wall']:.1f} s (exit {rr['rc']}{', stopped by --render-timeout' if rr['timed_out'] else ''}; "
               f"{rr['pages']} HTML pages), peak {_mb(rr['peak_tree_rss'])} tree")
+        rs = results.get("render_small")
+        if rs and rs["rc"] == 0 and rr["rc"] == 0 and n_small >= 1000 and n_files > n_small:
+            for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
+                slope = (rr[key] - rs[key]) / (n_files - n_small)
+                at = rr[key] + slope * (1_000_000 - n_files)
+                results["render"][f"extrapolated_{key}"] = at
+                print(f"    render memory, {label:16s} {_mb(rs[key])} at N={n_small}; {_mb(rr[key])} at N={n_files}; "
+                      f"{_mb(at)} at N=1,000,000 (straight line, not measured)")
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"  (figures also in {work / 'results.json'}; logs in {logs})")
     return 0
