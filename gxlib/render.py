@@ -278,11 +278,15 @@ def _stderr_to(path: Path, mode: str = "wb"):
 _WARM_UP = ("import numpy, pandas, pyarrow.dataset, matplotlib.pyplot, seaborn\n"
             "import gxlib, gxlib.metrics, gxlib.panel, gxlib.plotting")
 # before each notebook: a clean user namespace, no open figures, the notebook's folder
+# and the previous notebook's freed memory handed back to the system (malloc_trim, with
+# the C library's allocator that gx render gives the kernels): the kernel's size between
+# notebooks is then what it holds, not the largest notebook's
 _RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
-          "import os as _gx_os, matplotlib.pyplot as _gx_plt\n"
+          "import gc as _gx_gc, os as _gx_os, matplotlib.pyplot as _gx_plt, pyarrow as _gx_pa\n"
           "_gx_plt.close('all'); _gx_os.chdir({cwd!r})\n"
+          "_gx_gc.collect(); _gx_pa.default_memory_pool().release_unused()\n"
           "get_ipython().execution_count = 1\n"
-          "del _gx_os, _gx_plt")
+          "del _gx_gc, _gx_os, _gx_plt, _gx_pa")
 
 
 class _Kernel:
