@@ -481,3 +481,21 @@ def test_panel_built_a_window_of_reports_at_a_time(five_dir, tmp_path, monkeypat
     monkeypatch.setattr(panel, "_build_windows", lambda *a: windows.append(a[3]) or real(*a))
     pd.testing.assert_frame_equal(panel.build(shuffled, window=2), whole)
     assert windows == [2, len(t.reports)]
+
+
+def test_attached_rows_carry_no_whole_row_group_dictionaries():
+    """A filtered Parquet scan keeps each row group's whole dictionary: free-text columns
+    become plain strings before pandas (no category per report id of the file), codebook
+    columns stay coded."""
+    import pyarrow as pa
+
+    from gxlib import panel
+    from gxlib.store import CODED
+
+    ids = pa.array([f"r{i}" for i in range(1000)])
+    table = pa.table({"report_id": pa.DictionaryArray.from_arrays(pa.array([7, 993], pa.int32()), ids),
+                      "row": pa.array(["new", "total"]).dictionary_encode(), "value": [None, None]})
+    out = panel._undictionary(table, CODED["applications"])
+    assert out.column("report_id").type == pa.string()
+    assert out.column("report_id").to_pylist() == ["r7", "r993"]
+    assert pa.types.is_dictionary(out.column("row").type)
