@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from . import metrics as gm
 from .checks import IdIndex, codes_in as _codes
-from .store import CODED, COLUMNS, TABLES, load as load_tables, typed
+from .store import CODED, COLUMNS, TABLES, load as load_tables, release_memory, typed, undictionary
 
 __all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
 
@@ -117,27 +117,12 @@ def _read(d: Path, name: str, flt: Any, ids: list[str] | None) -> pd.DataFrame:
     if ids is not None:
         sel = pc.field("report_id").isin(pa.array(ids, pa.string()))
         expr = sel if expr is None else expr & sel
-    table = _undictionary(ds.dataset(path, format="parquet").to_table(filter=expr), CODED[name])
+    table = undictionary(ds.dataset(path, format="parquet").to_table(filter=expr), CODED[name])
     frame = typed(name, table.to_pandas(), sort=False, complete=False)
     del table
-    # the scan decoded every row group: hand that memory back (with the C library's malloc,
-    # which gx render gives the kernels, 292 -> 165 MB after reading applications at 100k)
-    pa.default_memory_pool().release_unused()
+    release_memory()  # the scan decoded every row group
     return frame.reindex(columns=COLUMNS[name] + [c for c in frame.columns
                                                   if c not in COLUMNS[name]])
-
-
-def _undictionary(table: pa.Table, coded) -> pa.Table:
-    """Free-text dictionary columns as plain strings. A filtered scan keeps every row
-    group's whole dictionary: the 3,844 NA cells of applications at 100k reports held 42 MB
-    of report ids and raw texts, which pandas turned into 100k-category columns."""
-    cols = {}
-    for c in table.column_names:
-        col = table.column(c)
-        if pa.types.is_dictionary(col.type) and c not in coded:
-            col = pa.chunked_array([ch.dictionary_decode() for ch in col.chunks], type=col.type.value_type)
-        cols[c] = col
-    return pa.table(cols)
 
 
 def _reports(d: Path) -> pd.DataFrame:

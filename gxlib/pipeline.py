@@ -42,7 +42,8 @@ from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
 from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, report_runs, sorted_positions,
-                    typed)
+                    typed, undictionary)
+from .store import release_memory as _release
 from .tables import Check
 
 LONG = {"disclosure": DISCLOSURE_COLUMNS, "applications": APPLICATION_COLUMNS, "reviews": REVIEW_COLUMNS}
@@ -594,12 +595,8 @@ class _ReportSpill:
         """Reports (any reports schema) and their listing positions."""
         if len(positions) != table.num_rows:
             raise ValueError(f"{table.num_rows} reports for {len(positions)} files")
-        cols = {}
-        for name in REPORT_COLUMNS:  # one schema for every batch: plain strings (dictionaries differ per batch)
-            col = table.column(name)
-            if pa.types.is_dictionary(col.type):
-                col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], type=col.type.value_type)
-            cols[name] = col.cast(_SPILL_SCHEMA.field(name).type)
+        table = undictionary(table.select(REPORT_COLUMNS))  # one schema for every batch: plain strings
+        cols = {name: table.column(name).cast(_SPILL_SCHEMA.field(name).type) for name in REPORT_COLUMNS}
         cols["_pos"] = pa.array(np.asarray(positions, dtype=np.int64))
         self.pending.append(pa.table(cols, schema=_SPILL_SCHEMA))
 
@@ -892,23 +889,9 @@ def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded):
     batch is released once converted."""
     import pandas as pd
 
-    t = _concat(tables, schema)
+    t = undictionary(_concat(tables, schema), coded)
     tables.clear()
-    cols = {}
-    for name in t.column_names:
-        col = t[name]
-        if pa.types.is_dictionary(col.type) and name not in coded:
-            col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], type=col.type.value_type)
-        cols[name] = col
-    del t
-    return pa.table(cols).to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
-
-
-def _release() -> None:
-    """Give Arrow's freed memory back to the system now (with mimalloc: 338 -> 293 MB
-    peak of the parent at 30k reports; with the C library's malloc, which a run uses,
-    ``malloc_trim``)."""
-    pa.default_memory_pool().release_unused()
+    return t.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

@@ -489,13 +489,12 @@ def test_attached_rows_carry_no_whole_row_group_dictionaries():
     columns stay coded."""
     import pyarrow as pa
 
-    from gxlib import panel
-    from gxlib.store import CODED
+    from gxlib.store import CODED, undictionary
 
     ids = pa.array([f"r{i}" for i in range(1000)])
     table = pa.table({"report_id": pa.DictionaryArray.from_arrays(pa.array([7, 993], pa.int32()), ids),
                       "row": pa.array(["new", "total"]).dictionary_encode(), "value": [None, None]})
-    out = panel._undictionary(table, CODED["applications"])
+    out = undictionary(table, CODED["applications"])
     assert out.column("report_id").type == pa.string()
     assert out.column("report_id").to_pylist() == ["r7", "r993"]
     assert pa.types.is_dictionary(out.column("row").type)
