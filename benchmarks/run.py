@@ -161,6 +161,12 @@ def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: fl
     }
 
 
+def _line(y_small: float, n_small: int, y_full: float, n_full: int, n: int) -> tuple[float, float]:
+    """The straight line through (n_small, y_small) and (n_full, y_full) at ``n``, and its slope."""
+    slope = (y_full - y_small) / (n_full - n_small)
+    return y_full + slope * (n - n_full), slope
+
+
 def _mb(x: float | None) -> str:
     return "n/a" if x is None else f"{x / 2**20:,.0f} MiB"
 
@@ -461,18 +467,19 @@ def main(argv: list[str] | None = None) -> int:
     elif not has_render:
         print("  gx render does not exist in this version: skipped")
     else:
+        def render_cmd(data: Path, dest: Path) -> list[str]:
+            return gx + ["render", "--data", str(data), "--out", str(dest), "--jobs", str(args.jobs)]
+
         if r_small and r_small["rc"] == 0:  # the same suite on the N/10 panel: does memory grow with N?
             reports_small = work / "reports_small"
             shutil.rmtree(reports_small, ignore_errors=True)
-            r_rs = measure(gx + ["render", "--data", str(out_small), "--out", str(reports_small), "--jobs", str(args.jobs)],
-                           logs / "render_small", timeout=args.render_timeout or None)
+            r_rs = measure(render_cmd(out_small, reports_small), logs / "render_small", timeout=args.render_timeout or None)
             print(f"  N/10 panel     {r_rs['wall']:.1f} s (exit {r_rs['rc']}); peak memory {_mb(r_rs['peak_tree_rss'])} summed "
                   f"over the process tree; largest single process {_mb(r_rs['max_single_rss'])}")
             results["render_small"] = {k: r_rs[k] for k in ("wall", "rc", "timed_out", "peak_tree_rss", "max_single_rss")}
         if reports.exists():
             shutil.rmtree(reports)
-        r_render = measure(gx + ["render", "--data", str(out), "--out", str(reports), "--jobs", str(args.jobs)], logs / "render",
-                           timeout=args.render_timeout or None)
+        r_render = measure(render_cmd(out, reports), logs / "render", timeout=args.render_timeout or None)
         pages = sum(1 for _ in reports.rglob("*.html")) if reports.is_dir() else 0
         if r_render["timed_out"]:
             print(f"  NOT FINISHED: stopped after {args.render_timeout:.0f} s (--render-timeout), {pages} HTML pages written by then")
@@ -499,8 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    parse                    {ext['parse_seconds'] / 60:.0f} min at the same reports/s")
         if r_small and n_small >= 1000 and n_files > n_small:  # below that, start-up costs dominate
             for key, label in (("peak_tree_rss", "peak memory (tree)"), ("max_single_rss", "largest single process")):
-                slope = (r_full[key] - r_small[key]) / (n_files - n_small)
-                ext[key] = r_full[key] + slope * (target - n_files)
+                ext[key], slope = _line(r_small[key], n_small, r_full[key], n_files, target)
                 print(f"    {label:24s} {_mb(ext[key])} ({slope * 1000 / 2**20:+.1f} MiB per 1,000 reports)")
         results["extrapolated"] = ext
     inc = results["incremental"]
@@ -513,11 +519,10 @@ def main(argv: list[str] | None = None) -> int:
         rs = results.get("render_small")
         if rs and rs["rc"] == 0 and rr["rc"] == 0 and n_small >= 1000 and n_files > n_small:
             for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
-                slope = (rr[key] - rs[key]) / (n_files - n_small)
-                at = rr[key] + slope * (1_000_000 - n_files)
+                at, _ = _line(rs[key], n_small, rr[key], n_files, target)
                 results["render"][f"extrapolated_{key}"] = at
                 print(f"    render memory, {label:16s} {_mb(rs[key])} at N={n_small}; {_mb(rr[key])} at N={n_files}; "
-                      f"{_mb(at)} at N=1,000,000 (straight line, not measured)")
+                      f"{_mb(at)} at N={target:,} (straight line, not measured)")
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"  (figures also in {work / 'results.json'}; logs in {logs})")
     return 0
