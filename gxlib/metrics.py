@@ -44,6 +44,9 @@ __all__ = [
     "missing_summary",
     "missing_values",
     "missing_tables",
+    "n_reports",
+    "problem_reports",
+    "table_gaps",
     "QUANTITY_COLUMNS",
     "quantities_from_cells",
     "rates",
@@ -179,6 +182,30 @@ def resolve_agency(reports: pd.DataFrame, agency: str) -> pd.Series:
     return mask.fillna(False).astype(bool)
 
 
+FILTERS = ("year_from", "year_to", "province", "prefecture", "county", "level", "template",
+           "agency")
+
+
+def _mask(reports: pd.DataFrame, *, year_from: int | None = None, year_to: int | None = None,
+          province: str | None = None, prefecture: str | None = None,
+          county: str | None = None, level: str | None = None, template: str | None = None,
+          agency: str | None = None) -> pd.Series:
+    """Boolean mask of the rows of ``reports`` (or of any frame with those columns, such as a
+    panel's group sums) matching every given filter; blank filters match everything."""
+    mask = pd.Series(True, index=reports.index)
+    if not _blank(year_from):
+        mask &= (reports["year"] >= int(year_from)).fillna(False).astype(bool)
+    if not _blank(year_to):
+        mask &= (reports["year"] <= int(year_to)).fillna(False).astype(bool)
+    for column, wanted in (("province", province), ("prefecture", prefecture),
+                           ("county", county), ("level", level), ("template", template)):
+        if not _blank(wanted):
+            mask &= (reports[column].astype("str") == str(wanted)).fillna(False).astype(bool)
+    if not _blank(agency):
+        mask &= resolve_agency(reports, str(agency))
+    return mask
+
+
 def select(tables: Any, *, year_from: int | None = None, year_to: int | None = None,
            province: str | None = None, prefecture: str | None = None,
            county: str | None = None, level: str | None = None,
@@ -187,21 +214,17 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
 
     Empty strings, ``0`` and ``None`` mean "no filter", so notebook parameters can be
     passed straight through.  Reports with an unknown year are dropped as soon as a year
-    bound is set (they cannot be placed in the range).
+    bound is set (they cannot be placed in the range).  A :class:`gxlib.panel.PanelScan`
+    stays on disk and only records the filters (a selection by agency is small and is read
+    into a :class:`gxlib.panel.Panel`).
     """
+    filters = {"year_from": year_from, "year_to": year_to, "province": province,
+               "prefecture": prefecture, "county": county, "level": level,
+               "template": template, "agency": agency}
+    if _is_scan(tables):
+        return tables.select(**filters)
     reports = tables.reports
-    mask = pd.Series(True, index=reports.index)
-    year = reports["year"]
-    if not _blank(year_from):
-        mask &= (year >= int(year_from)).fillna(False).astype(bool)
-    if not _blank(year_to):
-        mask &= (year <= int(year_to)).fillna(False).astype(bool)
-    for column, wanted in (("province", province), ("prefecture", prefecture),
-                           ("county", county), ("level", level), ("template", template)):
-        if not _blank(wanted):
-            mask &= (reports[column].astype("str") == str(wanted)).fillna(False).astype(bool)
-    if not _blank(agency):
-        mask &= resolve_agency(reports, str(agency))
+    mask = _mask(reports, **filters)
     everything = bool(mask.all())
     keep = reports.loc[mask, "report_id"]
     frames = {}
@@ -217,9 +240,29 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
     return _replace(tables, **frames)
 
 
-def default_agency(reports: pd.DataFrame) -> str:
+def _is_scan(tables: Any) -> bool:
+    """A :class:`gxlib.panel.PanelScan`: a panel read from disk a chunk at a time."""
+    return callable(getattr(tables, "group_sums", None))
+
+
+def _reports_of(tables: Any, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of the selected reports: the reports frame itself (a DataFrame or an
+    in-memory table set), or only those columns, read from disk (a PanelScan)."""
+    if isinstance(tables, pd.DataFrame):
+        return tables
+    if _is_scan(tables):
+        return tables.frame(list(dict.fromkeys(columns)))
+    return tables.reports
+
+
+def n_reports(tables: Any) -> int:
+    """How many reports ``tables`` (reports frame, tables, Panel or PanelScan) holds."""
+    return tables.count() if _is_scan(tables) else len(_reports_of(tables, ["report_id"]))
+
+
+def default_agency(reports: Any) -> str:
     """The agency with the most reports (ties: first by name); "" when there is none."""
-    names = reports["agency"].astype("str").str.strip()
+    names = _reports_of(reports, ["agency"])["agency"].astype("str").str.strip()
     names = names[names != ""]
     if names.empty:
         return ""
@@ -228,17 +271,20 @@ def default_agency(reports: pd.DataFrame) -> str:
     return str(sorted(top)[0])
 
 
-def similar_agencies(reports: pd.DataFrame, text: str, limit: int = 10) -> list[str]:
+def similar_agencies(reports: Any, text: str, limit: int = 10) -> list[str]:
     """Agency names containing ``text`` (to suggest when an exact name did not match)."""
     text = (text or "").strip()
-    names = sorted(set(reports["agency"].astype("str")) - {""})
+    names = sorted(set(_reports_of(reports, ["agency"])["agency"].astype("str")) - {""})
     if not text:
         return names[:limit]
     return [n for n in names if text in n or n in text][:limit]
 
 
-def coverage(reports: pd.DataFrame) -> dict[str, Any]:
-    """How much there is to look at: reports, agencies, years, agencies seen in ≥ 2 years."""
+def coverage(reports: Any) -> dict[str, Any]:
+    """How much there is to look at: reports, agencies, years, agencies seen in ≥ 2 years.
+
+    Takes the reports frame or the tables (a PanelScan reads only these three columns)."""
+    reports = _reports_of(reports, ["agency", "year", "province"])
     years = reports["year"].dropna()
     per_agency = reports.dropna(subset=["year"]).groupby("agency", observed=True)["year"].nunique()
     return {
@@ -477,24 +523,55 @@ def _group(frame: pd.DataFrame, by: list[str]):
     return frame.groupby(np.zeros(len(frame), dtype=int), sort=False)
 
 
-def _ratio_table(keys: pd.DataFrame, num: pd.Series, den: pd.Series, by: list[str],
-                 kind: str, min_n: float) -> pd.DataFrame:
-    ok = (num.notna() & den.notna()).astype(bool)
-    frame = keys.assign(_num=num.where(ok).astype("Float64"),
-                        _den=den.where(ok).astype("Float64"), _ok=ok)
-    agg = _group(frame, by).agg(numerator=("_num", "sum"), denominator=("_den", "sum"),
-                                n_reports=("_ok", "sum"), _size=("_ok", "size"))
+RATIO_SUMS = ["numerator", "denominator", "n_reports", "size"]
+
+
+def _groups(keys: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """(group number of each row, one row of keys per group): grouped once, then every
+    metric of a family is summed with ``bincount``."""
     if not by:
-        agg = agg.reset_index(drop=True)
-        if agg.empty:
-            agg = pd.DataFrame({"numerator": [0.0], "denominator": [0.0], "n_reports": [0],
-                                "_size": [0]})
-    else:
-        agg = agg.reset_index()
+        return np.zeros(len(keys), dtype=np.intp), pd.DataFrame(index=range(min(len(keys), 1)))
+    codes = keys.groupby(by, observed=True, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    return codes, keys[by].iloc[first].reset_index(drop=True)
+
+
+def _floats(values: pd.Series, index: pd.Index) -> np.ndarray:
+    if not values.index.equals(index):
+        values = values.reindex(index)
+    return values.astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+def _ratio_sums(keys: pd.DataFrame, pairs: dict[str, tuple[pd.Series, pd.Series]],
+                by: list[str], label: str) -> pd.DataFrame:
+    """Per group and pair: Σnumerator and Σdenominator over the reports where both are
+    known, those reports, and all reports: sums that add up across chunks of reports (a
+    :class:`gxlib.panel.PanelScan` is read in chunks)."""
+    codes, groups = _groups(keys, by)
+    m = len(groups)
+    parts = []
+    for name, (num, den) in pairs.items():
+        num, den = _floats(num, keys.index), _floats(den, keys.index)
+        ok = ~np.isnan(num) & ~np.isnan(den)
+        parts.append(groups.assign(**{
+            label: name,
+            "numerator": np.bincount(codes, np.where(ok, num, 0.0), m),
+            "denominator": np.bincount(codes, np.where(ok, den, 0.0), m),
+            "n_reports": np.bincount(codes, ok, m).astype("int64"),
+            "size": np.bincount(codes, minlength=m).astype("int64")}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _ratio_finish(agg: pd.DataFrame, by: list[str], kind: str, min_n: float) -> pd.DataFrame:
+    """Rates, intervals and flags from the group sums of :func:`_ratio_sums`."""
+    agg = agg[by + RATIO_SUMS].reset_index(drop=True)
+    if not by and agg.empty:
+        agg = pd.DataFrame({"numerator": [0.0], "denominator": [0.0], "n_reports": [0],
+                            "size": [0]})
     agg["numerator"] = agg["numerator"].astype("Float64")
     agg["denominator"] = agg["denominator"].astype("Float64")
     agg["n_reports"] = agg["n_reports"].astype("int64")
-    agg["n_excluded"] = agg.pop("_size").astype("int64") - agg["n_reports"]
+    agg["n_excluded"] = agg.pop("size").astype("int64") - agg["n_reports"]
     den_pos = agg["denominator"] > 0
     agg["value"] = (agg["numerator"] / agg["denominator"].where(den_pos)).astype("Float64")
     if kind in ("proportion", "indicator"):
@@ -505,6 +582,31 @@ def _ratio_table(keys: pd.DataFrame, num: pd.Series, den: pd.Series, by: list[st
     agg["ci_high"] = pd.array(high, dtype="Float64")
     agg["small"] = (agg["denominator"].fillna(0) < min_n).astype(bool)
     return agg
+
+
+def _group_sums(tables: Any, family: str, by: list[str], label: str, per_chunk,
+                extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Additive per-group sums of one ``family`` of metrics over the reports of ``tables``.
+
+    ``per_chunk(t, by)`` computes them (columns: ``by``, ``label``, ``extra``, sums) for
+    reports held in memory.  A :class:`gxlib.panel.PanelScan` applies it a chunk of reports
+    at a time, or to its memoised sums per (year, province, prefecture, level, template),
+    and hands back the pieces; they are added up here, so pandas only ever sees one chunk
+    and the group sums, never the whole panel.
+    """
+    keys = by + [label, *extra]
+    if _is_scan(tables):
+        parts = tables.group_sums(family, by, per_chunk, [label, *extra])
+    else:
+        parts = per_chunk(tables, by)
+    groups = set(keys) | set(_report_keys(tables).columns)  # a PanelScan's finer keys
+    values = [c for c in parts.columns if c not in groups]
+    return parts.groupby(keys, observed=True, dropna=False, sort=True)[values].sum().reset_index()
+
+
+def _report_keys(tables: Any) -> pd.DataFrame:
+    """The reports (or, for a PanelScan, an empty frame with their columns and dtypes)."""
+    return tables.report_columns() if _is_scan(tables) else tables.reports
 
 
 def _finish(parts: list[pd.DataFrame], by: list[str], label_col: str, columns: list[str],
@@ -527,6 +629,22 @@ def _metric_names(metrics: Sequence[str] | None, known: dict, kind: str) -> list
     return names
 
 
+def _ratio_family(tables: Any, family: str, label: str, names: list[str], by: list[str],
+                  min_n: float, kinds: dict[str, str], per_report) -> pd.DataFrame:
+    """Rates of several numerator/denominator pairs (``per_report(t) -> {name: (num,
+    den)}``), summed per group, then finished: the code behind rates, reason_shares and
+    applicant_mix.  A PanelScan computes every name of the family once (memoised)."""
+    wanted = list(kinds) if _is_scan(tables) else names
+
+    def per_chunk(t: Any, keys_by: list[str]) -> pd.DataFrame:
+        return _ratio_sums(_keys(t.reports, keys_by), per_report(t, wanted), keys_by, label)
+
+    sums = _group_sums(tables, family, by, label, per_chunk)
+    parts = [_ratio_finish(sums[sums[label] == n], by, kinds[n], min_n).assign(**{label: n})
+             for n in names]
+    return _finish(parts, by, label, RATE_COLUMNS, _report_keys(tables))
+
+
 def rates(tables: Any, metrics: Sequence[str] | None = None,
           by: Sequence[str] | str | None = ("year",), *, min_n: float = 10,
           applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
@@ -538,16 +656,17 @@ def rates(tables: Any, metrics: Sequence[str] | None = None,
     ``n_excluded`` (reports of the group left out because a needed value is NA or the
     table is absent), ``small`` (denominator < ``min_n``).
     """
-    by = _check_by(tables.reports, by)
+    by = _check_by(_report_keys(tables), by)
     names = _metric_names(metrics, RATES, "rate")
-    q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
-    keys = _keys(tables.reports, by)
-    parts = []
-    for name in names:
-        rate = RATES[name]
-        num, den = rate.per_report(q)
-        parts.append(_ratio_table(keys, num, den, by, rate.kind, min_n).assign(metric=name))
-    return _ordered(_finish(parts, by, "metric", RATE_COLUMNS, tables.reports), names)
+
+    def per_report(t: Any, wanted: list[str]) -> dict:
+        q = report_quantities(t, applicant=applicant, derive_total=derive_total)
+        return {n: RATES[n].per_report(q) for n in wanted}
+
+    family = f"rates:{applicant}:{derive_total}"
+    out = _ratio_family(tables, family, "metric", names, by, min_n,
+                        {n: r.kind for n, r in RATES.items()}, per_report)
+    return _ordered(out, names)
 
 
 def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
@@ -558,12 +677,16 @@ def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: 
     A report enters a row's share only if that row is present and known: the 2019 single
     （六） row and the three 2021 rows therefore have different report bases.
     """
-    by = _check_by(tables.reports, by)
-    q = report_quantities(tables, derive_total=derive_total)
-    keys = _keys(tables.reports, by)
-    parts = [_ratio_table(keys, q[row], q["handled"], by, "proportion", min_n).assign(row=row)
-             for row in rows]
-    out = _finish(parts, by, "row", RATE_COLUMNS, tables.reports)
+    by = _check_by(_report_keys(tables), by)
+    rows = list(rows)
+
+    def per_report(t: Any, wanted: list[str]) -> dict:
+        q = report_quantities(t, derive_total=derive_total)
+        return {row: (q[row], q["handled"]) for row in wanted}
+
+    kinds = {row: "proportion" for row in dict.fromkeys([*REASON_ROWS, *rows])}
+    out = _ratio_family(tables, f"reasons:{derive_total}", "row", rows, by, min_n, kinds,
+                        per_report)
     return _recode(out, "row", getattr(tables, "applications", None))
 
 
@@ -573,21 +696,23 @@ def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: 
 
     Same columns as :func:`rates`, with ``applicant`` instead of ``metric``.
     """
-    by = _check_by(tables.reports, by)
-    ids = pd.Index(tables.reports["report_id"], name="report_id")
-    keys = _keys(tables.reports, by)
-    pre = _precomputed(tables, "total", derive_total)
-    if pre is not None:      # a Panel: the new row of every applicant column is there
-        total = pre["new"]
-        new = {a: pre[f"new__{a}"] for a in APPLICANT_PARTS}
-    else:
-        total = _application_cells(tables.applications, ("new",), "total", derive_total)
-        total = total.reindex(ids)["new"]
-        new = {a: _application_cells(tables.applications, ("new",), a, False).reindex(ids)["new"]
-               for a in APPLICANT_PARTS}
-    parts = [_ratio_table(keys, new[a], total, by, "proportion", min_n).assign(applicant=a)
-             for a in APPLICANT_PARTS]
-    out = _finish(parts, by, "applicant", RATE_COLUMNS, tables.reports)
+    by = _check_by(_report_keys(tables), by)
+
+    def per_report(t: Any, wanted: list[str]) -> dict:
+        ids = pd.Index(t.reports["report_id"], name="report_id")
+        pre = _precomputed(t, "total", derive_total)
+        if pre is not None:      # a Panel: the new row of every applicant column is there
+            total = pre["new"]
+            new = {a: pre[f"new__{a}"] for a in wanted}
+        else:
+            total = _application_cells(t.applications, ("new",), "total", derive_total)
+            total = total.reindex(ids)["new"]
+            new = {a: _application_cells(t.applications, ("new",), a, False).reindex(ids)["new"]
+                   for a in wanted}
+        return {a: (new[a], total) for a in wanted}
+
+    out = _ratio_family(tables, f"mix:{derive_total}", "applicant", list(APPLICANT_PARTS), by,
+                        min_n, dict.fromkeys(APPLICANT_PARTS, "proportion"), per_report)
     return _recode(out, "applicant", getattr(tables, "applications", None))
 
 
@@ -614,6 +739,41 @@ def _recode(out: pd.DataFrame, column: str, source: pd.DataFrame | None) -> pd.D
     return out
 
 
+def _volume_stats(h: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """sum, mean, median, std, count (reports with a value) and size per group from the
+    value counts ``h`` (columns ``by``, ``_x`` (NaN: no value), ``count``).  Counts are
+    what adds up across chunks; the median is exact (the middle of the sorted values)."""
+    g = by or ["_g"]
+    h = h.assign(_g=0) if not by else h
+    h = h.sort_values(g + ["_x"], na_position="last", kind="stable")
+    x = h["_x"].to_numpy(float)
+    c = h["count"].to_numpy(float)
+    known = ~np.isnan(x)
+    kc = np.where(known, c, 0.0)
+    h = h.assign(_kc=kc, _xc=np.where(known, x * c, 0.0))
+    grp = h.groupby(g, observed=True, dropna=False, sort=False)
+    n = grp["_kc"].transform("sum").to_numpy(float)
+    total = grp["_xc"].transform("sum").to_numpy(float)
+    mean = np.divide(total, n, out=np.full_like(total, np.nan), where=n > 0)
+    cum = grp["_kc"].cumsum().to_numpy(float)
+    start = cum - kc
+    lo, hi = np.floor((n - 1) / 2), np.floor(n / 2)     # 0-based ranks of the middle
+    h = h.assign(_xlo=np.where(known & (start <= lo) & (lo < cum), x, np.nan),
+                 _xhi=np.where(known & (start <= hi) & (hi < cum), x, np.nan),
+                 _dev=np.where(known, c * (x - mean) ** 2, 0.0))
+    agg = h.groupby(g, observed=True, dropna=False, sort=True).agg(
+        sum=("_xc", "sum"), count=("_kc", "sum"), size=("count", "sum"), _dev=("_dev", "sum"),
+        _xlo=("_xlo", "max"), _xhi=("_xhi", "max"))
+    cnt = agg["count"].to_numpy(float)
+    agg["mean"] = np.divide(agg["sum"].to_numpy(float), cnt, out=np.full(len(agg), np.nan),
+                            where=cnt > 0)
+    agg["median"] = (agg.pop("_xlo") + agg.pop("_xhi")) / 2
+    var = np.divide(agg.pop("_dev").to_numpy(float), cnt - 1, out=np.full(len(agg), np.nan),
+                    where=cnt >= 2)
+    agg["std"] = np.sqrt(var)
+    return agg.reset_index(drop=not by)
+
+
 def volumes(tables: Any, metrics: Sequence[str] | None = None,
             by: Sequence[str] | str | None = ("year",), *, min_n: float = 10,
             applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
@@ -624,18 +784,35 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None,
     ``mean`` per report with a 95 % t interval (``ci_low``, ``ci_high``; NA for fewer than
     two reports), ``median``, ``n_reports``, ``n_excluded`` (reports without a value, e.g.
     procurement for 2021-layout reports), ``small`` (n_reports < ``min_n``).
+
+    The groups are summed up from how often each value occurs per group, so a
+    :class:`gxlib.panel.PanelScan` never holds more than a chunk of reports.
     """
-    by = _check_by(tables.reports, by)
+    by = _check_by(_report_keys(tables), by)
     names = _metric_names(metrics, VOLUMES, "volume")
-    q = report_quantities(tables, applicant=applicant, derive_total=derive_total)
-    keys = _keys(tables.reports, by)
+    wanted = list(VOLUMES) if _is_scan(tables) else names
+
+    def per_chunk(t: Any, keys_by: list[str]) -> pd.DataFrame:
+        q = report_quantities(t, applicant=applicant, derive_total=derive_total)
+        keys = _keys(t.reports, keys_by)
+        codes, groups = _groups(keys, keys_by)
+        parts = []
+        for name in wanted:
+            x = _floats(q[VOLUMES[name][0]], keys.index)
+            counts = pd.DataFrame({"_g": codes, "_x": x}).groupby(
+                ["_g", "_x"], dropna=False, sort=False).size()
+            g = counts.index.get_level_values("_g").to_numpy()
+            parts.append(groups.take(g).reset_index(drop=True).assign(
+                _x=counts.index.get_level_values("_x").to_numpy(float),
+                count=counts.to_numpy(), metric=name))
+        return pd.concat(parts, ignore_index=True)
+
+    sums = _group_sums(tables, f"volumes:{applicant}:{derive_total}", by, "metric", per_chunk,
+                       extra=["_x"])
     parts = []
     for name in names:
-        column, unit = VOLUMES[name]
-        x = q[column].astype("Float64").to_numpy(float, na_value=np.nan)
-        frame = keys.assign(_x=x)
-        agg = _group(frame, by)["_x"].agg(["sum", "mean", "median", "std", "count", "size"])
-        agg = agg.reset_index(drop=not by)
+        unit = VOLUMES[name][1]
+        agg = _volume_stats(sums.loc[sums["metric"] == name, by + ["_x", "count"]], by)
         if not by and agg.empty:
             agg = pd.DataFrame({"sum": [0.0], "mean": [np.nan], "median": [np.nan],
                                 "std": [np.nan], "count": [0], "size": [0]})
@@ -654,7 +831,7 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None,
             n_excluded=(agg["size"] - agg["count"]).astype("int64"),
             small=(n < min_n))
         parts.append(res)
-    return _ordered(_finish(parts, by, "metric", VOLUME_COLUMNS, tables.reports), names)
+    return _ordered(_finish(parts, by, "metric", VOLUME_COLUMNS, _report_keys(tables)), names)
 
 
 def report_table(tables: Any, columns: Sequence[str] = (
@@ -667,6 +844,8 @@ def report_table(tables: Any, columns: Sequence[str] = (
 
     Per-report rates are NA where the denominator is 0 or unknown.
     """
+    if _is_scan(tables):   # one row per report: read the selection (e.g. one agency's)
+        tables = tables.load()
     q = report_quantities(tables)
     out = tables.reports.set_index("report_id")[list(meta)].join(q[list(columns)])
     for name in rate_names:
@@ -677,9 +856,12 @@ def report_table(tables: Any, columns: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- data quality
-def status_counts(reports: pd.DataFrame, by: Sequence[str] | str | None = None) -> pd.DataFrame:
-    """Number of files per parse status (ok / partial / failed), optionally per group."""
-    by = _check_by(reports, by)
+def status_counts(reports: Any, by: Sequence[str] | str | None = None) -> pd.DataFrame:
+    """Number of files per parse status (ok / partial / failed), optionally per group.
+
+    Takes the reports frame or the tables (a PanelScan reads only ``by`` and status)."""
+    by = _check_by(_report_keys(reports) if not isinstance(reports, pd.DataFrame) else reports, by)
+    reports = _reports_of(reports, [*by, "status"])
     counts = reports.groupby(by + ["status"], observed=False, dropna=False).size()
     return counts.rename("n_reports").reset_index()
 
@@ -690,6 +872,10 @@ def check_counts(tables: Any, by: Sequence[str] | str | None = ("rule",)) -> pd.
     ``by`` may name columns of ``checks`` (rule, section, ...) or of ``reports``.
     """
     by = [by] if isinstance(by, str) else list(by or [])
+    if _is_scan(tables):   # the checks of the selected reports, and the report columns asked
+        from .store import COLUMNS
+
+        tables = tables.checks_view([b for b in by if b not in COLUMNS["checks"]])
     checks = _need(tables, "checks")
     extra = [b for b in by if b not in checks.columns]
     if extra:
@@ -725,6 +911,8 @@ def missing_values(tables: Any) -> pd.DataFrame:
     or column; a check about the whole table), else "placeholder in source" for "/"-like
     cells, else "no reason recorded".
     """
+    if _is_scan(tables):   # only the NA cells, their reports and those reports' checks
+        tables = tables.na_view()
     specs = (("disclosure", "item", "measure"), ("applications", "row", "applicant"),
              ("reviews", "proceeding", "outcome"))
     parts = []
@@ -773,11 +961,16 @@ def missing_values(tables: Any) -> pd.DataFrame:
     return out[cols]
 
 
+GAP_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "status", "error"]
+_HAS = ["has_disclosure", "has_applications", "has_reviews"]
+
+
 def missing_tables(tables: Any) -> pd.DataFrame:
     """Per report: whether sections 二, 三, 四 gave any rows (absent tables are not zeros)."""
+    if _is_scan(tables):
+        return tables.frame(GAP_COLUMNS + _HAS).astype({h: bool for h in _HAS})
     reports = tables.reports
-    out = reports[["report_id", "source_file", "agency", "year", "template", "status",
-                   "error"]].copy()
+    out = reports[GAP_COLUMNS].copy()
     pre = getattr(tables, "quantities", None)
     for table in ("disclosure", "applications", "reviews"):
         if pre is not None:  # a Panel counted the rows of every table per report
@@ -789,9 +982,33 @@ def missing_tables(tables: Any) -> pd.DataFrame:
     return out
 
 
+def table_gaps(tables: Any) -> pd.DataFrame:
+    """The rows of :func:`missing_tables` for reports where a section's table is absent
+    (a PanelScan reads only those reports)."""
+    if _is_scan(tables):
+        import pyarrow.compute as pc
+
+        every = pc.field(_HAS[0]) & pc.field(_HAS[1]) & pc.field(_HAS[2])
+        return tables.frame(GAP_COLUMNS + _HAS, where=~every).astype({h: bool for h in _HAS})
+    tabs = missing_tables(tables)
+    return tabs[~tabs[_HAS].all(axis=1)].reset_index(drop=True)
+
+
+def problem_reports(tables: Any) -> pd.DataFrame:
+    """Reports whose parse status is not ``ok`` (partial, failed), with the error
+    (a PanelScan reads only those reports)."""
+    if _is_scan(tables):
+        import pyarrow.compute as pc
+
+        return tables.frame(GAP_COLUMNS, where=pc.field("status") != "ok")
+    reports = tables.reports if not isinstance(tables, pd.DataFrame) else tables
+    return reports.loc[reports["status"].astype("str") != "ok", GAP_COLUMNS].reset_index(drop=True)
+
+
 def missing_summary(tables: Any) -> pd.DataFrame:
-    """NA cells counted by table and reason (from :func:`missing_values`)."""
-    na = missing_values(tables)
+    """NA cells counted by table and reason (from :func:`missing_values`, or its result
+    when that is what is passed)."""
+    na = tables if isinstance(tables, pd.DataFrame) else missing_values(tables)
     if na.empty:
         return pd.DataFrame({"table": pd.Series([], dtype="str"),
                              "reason": pd.Series([], dtype="str"),

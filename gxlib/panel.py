@@ -43,14 +43,16 @@ from . import metrics as gm
 from .checks import IdIndex, codes_in as _codes
 from .store import CODED, COLUMNS, TABLES, load as load_tables, release_memory, typed, undictionary
 
-__all__ = ["Panel", "load", "build", "cache_path", "REPORT_COLUMNS", "CACHE_ENV"]
+__all__ = ["CACHE_ENV", "CUBE_KEYS", "REPORT_COLUMNS", "SCAN_ROWS", "Panel", "PanelScan", "build",
+           "cache_path", "default_cache_dir", "load", "open", "prepare"]
 
-PANEL_VERSION = 1
+PANEL_VERSION = 3  # 3: the panel file holds the report columns and _row too (PanelScan)
 CACHE_ENV = "GXLIB_PANEL_CACHE"
 #: reports columns a panel keeps (grouping keys, labels, parse status).
 REPORT_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "province",
                   "prefecture", "county", "division_code", "level", "status", "error"]
 BATCH_ROWS = 1 << 18
+SCAN_ROWS = 1 << 13  # reports a PanelScan reads (and pandas holds) at a time
 _SOURCES = ("reports", "applications", "reviews", "disclosure")
 _MEMO: dict[str, pd.DataFrame] = {}      # signature -> quantities (this process)
 _REPORTS: dict[str, pd.DataFrame] = {}   # signature -> reports (this process)
@@ -103,8 +105,16 @@ def _n_reports(d: Path) -> int | None:
     return pq.ParquetFile(path).metadata.num_rows if path else None
 
 
-def _read(d: Path, name: str, flt: Any, ids: list[str] | None) -> pd.DataFrame:
-    """Contract-typed rows of one table, filters pushed into the scan (CSV: filtered after)."""
+#: what missing_values reads of an NA cell
+_NA_COLUMNS = {"disclosure": ["report_id", "item", "measure", "value", "raw"],
+               "applications": ["report_id", "row", "applicant", "value", "raw"],
+               "reviews": ["report_id", "proceeding", "outcome", "value", "raw"]}
+
+
+def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
+          columns: list[str] | None = None) -> pd.DataFrame:
+    """Contract-typed rows of one table, filters pushed into the scan (CSV: filtered after);
+    ``columns``: only these (Parquet)."""
     path = _parquet(d, name)
     if path is None:
         frame = getattr(load_tables(d), name)
@@ -117,10 +127,23 @@ def _read(d: Path, name: str, flt: Any, ids: list[str] | None) -> pd.DataFrame:
     if ids is not None:
         sel = pc.field("report_id").isin(pa.array(ids, pa.string()))
         expr = sel if expr is None else expr & sel
-    table = undictionary(ds.dataset(path, format="parquet").to_table(filter=expr), CODED[name])
+    # one row group at a time (those whose statistics can match), each cut to its rows
+    # before the next is read: memory holds one row group and the rows kept, not the
+    # whole table (the NA cells of applications are ~0.02 % of 18 million rows at 100k)
+    parts = []
+    for fragment in ds.dataset(path, format="parquet").get_fragments(filter=expr):
+        for group in fragment.split_by_row_group(filter=expr):
+            part = group.to_table(columns=columns, filter=expr)
+            if part.num_rows:
+                parts.append(undictionary(part, CODED[name]))
+    empty = pq.read_schema(path).empty_table()
+    table = pa.concat_tables(parts) if parts else undictionary(
+        empty.select(columns) if columns else empty, CODED[name])
     frame = typed(name, table.to_pandas(), sort=False, complete=False)
     del table
     release_memory()  # the scan decoded every row group
+    if columns:
+        return frame[columns]
     return frame.reindex(columns=COLUMNS[name] + [c for c in frame.columns
                                                   if c not in COLUMNS[name]])
 
@@ -297,6 +320,16 @@ class _Windows:
                 return
 
 
+def _order(reports: pd.DataFrame):
+    """(order, sorted ids, template in that order, sorted index) of the reports: the panel
+    is accumulated in report_id order, the order the long tables are sorted in."""
+    id_list = reports["report_id"].astype("str").tolist()
+    order = np.argsort(np.asarray(id_list, dtype=object), kind="stable")
+    ids = IdIndex(pa.array([id_list[i] for i in order], pa.string()))
+    template = reports["template"].to_numpy()[order]
+    return order, ids, template, pd.Index(id_list, name="report_id")[order]
+
+
 def build(data_dir: str | Path, window: int | None = None) -> pd.DataFrame:
     """Compute the per-report quantities of a processed folder (streams the Parquet files;
     falls back to the CSV files through ``gxlib.load``)."""
@@ -305,34 +338,26 @@ def build(data_dir: str | Path, window: int | None = None) -> pd.DataFrame:
         return _build_from_tables(load_tables(d))
     reports = _reports(d)
     n = len(reports)
-    id_list = reports["report_id"].astype("str").tolist()
-    index = pd.Index(id_list, name="report_id")
-    # accumulate in report_id order (the order the long tables are sorted in), then
-    # take the rows back into the order of reports
-    order = np.argsort(np.asarray(id_list, dtype=object), kind="stable")
+    order, ids, template, sorted_index = _order(reports)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
-    ids = IdIndex(pa.array([id_list[i] for i in order], pa.string()))
-    template = reports["template"].to_numpy()[order]
-    sorted_index = index[order]
     window = window or WINDOW
     try:
-        parts = _build_windows(d, ids, n, window, sorted_index, template)
+        parts = list(_build_windows(d, ids, n, window, sorted_index, template))
     except _Unsorted:  # not sorted by report_id (not written by gx parse): one window
-        parts = _build_windows(d, ids, n, max(n, 1), sorted_index, template)
+        parts = list(_build_windows(d, ids, n, max(n, 1), sorted_index, template))
     q = pd.concat(parts) if len(parts) > 1 else parts[0]
     return q.take(rank).reset_index()  # back into the order of reports
 
 
 def _build_windows(d: Path, ids: IdIndex, n: int, window: int, sorted_index: pd.Index,
-                   template: np.ndarray) -> list[pd.DataFrame]:
+                   template: np.ndarray):
     """The quantities of the reports in report_id order, ``window`` reports at a time:
     memory holds one window's cells (about 2.5 KB a report), not every report's."""
     ordered = window < n
     apps = _Windows(_parquet(d, "applications"), ["report_id", "row", "applicant", "value"], ids, ordered)
     revs = _Windows(_parquet(d, "reviews"), ["report_id", "proceeding", "outcome", "value"], ids, ordered)
     diss = _Windows(_parquet(d, "disclosure"), ["report_id", "item", "measure", "value"], ids, ordered)
-    parts = []
     for lo in range(0, max(n, 1), window):
         hi = min(lo + window, n)
         m = hi - lo
@@ -351,8 +376,7 @@ def _build_windows(d: Path, ids: IdIndex, n: int, window: int, sorted_index: pd.
         q["has_disclosure"] = has_dis > 0
         q["has_applications"] = has_app > 0
         q["has_reviews"] = has_rev > 0
-        parts.append(q)
-    return parts
+        yield q
 
 
 def _float(values: np.ndarray) -> pd.arrays.FloatingArray:
@@ -390,6 +414,74 @@ def cache_path(data_dir: str | Path, cache_dir: str | Path) -> Path:
     return Path(cache_dir) / f"panel-{_signature(Path(data_dir))}.parquet"
 
 
+_CODES_AS_TEXT = {c: "str" for c in ("template", "level", "status")}
+_ROW = "_row"  # a report's position in reports (the panel file is in report_id order)
+
+
+def _write_panel(d: Path, path: Path) -> None:
+    """Write the panel file ``path`` of ``d``: the report columns a panel keeps (codes as
+    text) and the quantities, one row per report, in row groups of :data:`SCAN_ROWS` (what
+    :class:`PanelScan` reads at a time).  Built and written a window of reports at a time,
+    in report_id order, so memory holds the reports and one window, not the panel."""
+    reports = _reports(d)
+    if not all(_parquet(d, name) for name in _SOURCES) or not len(reports):
+        q = build(d)          # CSV files only, or nothing: small enough for one frame
+        frame = pd.concat([reports.astype(_CODES_AS_TEXT).reset_index(drop=True).assign(
+            **{_ROW: np.arange(len(reports), dtype=np.int64)}), q.drop(columns=["report_id"])], axis=1)
+        _write_atomic(frame, path)
+        return
+    n = len(reports)
+    order, ids, template, sorted_index = _order(reports)
+    try:
+        _write_windows(d, path, reports, order, ids, template, sorted_index, WINDOW)
+    except _Unsorted:  # not sorted by report_id (not written by gx parse): one window
+        _write_windows(d, path, reports, order, ids, template, sorted_index, max(n, 1))
+
+
+def _write_windows(d: Path, path: Path, reports: pd.DataFrame, order: np.ndarray,
+                   ids: IdIndex, template: np.ndarray, sorted_index: pd.Index, window: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    writer = None
+    try:
+        lo = 0
+        for q in _build_windows(d, ids, len(reports), window, sorted_index, template):
+            pos = order[lo:lo + len(q)]
+            rows = reports.take(pos).astype(_CODES_AS_TEXT).reset_index(drop=True)
+            rows[_ROW] = pos.astype(np.int64)
+            lo += len(q)
+            frame = pd.concat([rows, q.reset_index(drop=True)], axis=1)
+            table = pa.Table.from_pandas(frame, preserve_index=False,
+                                         schema=writer.schema if writer else None)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table, row_group_size=SCAN_ROWS)
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def prepare(data_dir: str | Path, cache_dir: str | Path) -> Path:
+    """Make sure the panel file of ``data_dir`` is in ``cache_dir`` (built if missing or
+    unreadable) and return its path; nothing is kept in memory (``gx render`` calls this
+    once, in a process of its own, before the notebooks run)."""
+    d = Path(data_dir)
+    path = cache_path(d, cache_dir)
+    try:
+        usable = {*REPORT_COLUMNS, _ROW} <= set(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - missing or damaged: (re)built
+        usable = False
+    if not usable:
+        _write_panel(d, path)
+    return path
+
+
 def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.DataFrame:
     """The per-report quantities of a processed folder, computed once (see module doc)."""
     d = Path(data_dir)
@@ -402,12 +494,15 @@ def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.
         path = cache_path(d, cache_dir)
         if path.is_file():
             try:
-                q = pd.read_parquet(path)
+                names = [c for c in pq.read_schema(path).names
+                         if c == "report_id" or c not in REPORT_COLUMNS]
+                q = pd.read_parquet(path, columns=names)
             except Exception:  # noqa: BLE001 - a damaged cache is recomputed
                 q = None
         if q is None:
-            q = build(d)
-            _write_atomic(q, path)
+            prepare(d, cache_dir)
+            q = pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names
+                                               if c == "report_id" or c not in REPORT_COLUMNS])
     else:
         q = build(d)
     _MEMO.clear()
@@ -420,7 +515,8 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp,
+                       row_group_size=SCAN_ROWS)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -450,3 +546,269 @@ def load(data_dir: str | Path = "data/processed", *, checks: bool = False,
     if checks or na_cells:
         panel = panel.attach(checks=checks, na_cells=na_cells)
     return panel
+
+
+# --------------------------------------------------------------------------- on disk
+#: report columns the memoised group sums of a PanelScan are kept by (the notebooks' region,
+#: year and level breakdowns and filters); other groupings read the reports in chunks.
+CUBE_KEYS = ["year", "province", "prefecture", "level", "template"]
+_CUBE_FILTERS = {"year_from", "year_to", "province", "prefecture", "level", "template"}
+_CUBES: dict[tuple[str, str], pd.DataFrame] = {}   # (signature, family) -> group sums
+_POSITIONS: dict[tuple, np.ndarray] = {}          # (panel file, filters) -> selected rows
+_EMPTY: dict[tuple, pd.DataFrame] = {}            # (panel file, columns) -> typed, no rows
+
+
+def default_cache_dir() -> Path:
+    """Where :func:`open` keeps panel files when neither ``cache_dir`` nor
+    ``$GXLIB_PANEL_CACHE`` is given: ``$XDG_CACHE_HOME/gxlib`` (``~/.cache/gxlib``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gxlib"
+
+
+def open(data_dir: str | Path = "data/processed", *,
+         cache_dir: str | Path | None = None) -> PanelScan:
+    """The panel of a processed folder as a :class:`PanelScan`: it stays on disk, and every
+    metric reads it a chunk of :data:`SCAN_ROWS` reports at a time, so memory does not grow
+    with the number of reports.  The panel file is built once (like :func:`load`'s cache)
+    in ``cache_dir``, ``$GXLIB_PANEL_CACHE`` or :func:`default_cache_dir`."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
+    explicit = cache_dir or os.environ.get(CACHE_ENV)
+    cache = Path(explicit) if explicit else default_cache_dir() / hashlib.sha1(
+        str(d.resolve()).encode("utf-8")).hexdigest()[:12]
+    new = not cache_path(d, cache).is_file()
+    path = prepare(d, cache)
+    if new and not explicit:  # the default cache holds one panel file per data folder
+        for old in cache.glob("panel-*.parquet"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    return PanelScan(path=str(path), data_dir=str(d.resolve()), key=_signature(d))
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+_ADD_EVERY = 8  # chunks' group sums added up at a time
+
+
+def _add(frames: list[pd.DataFrame], group: list[str]) -> pd.DataFrame:
+    """Group sums of several chunks as one: the numeric columns added up per ``group``."""
+    frame = _concat(frames)
+    values = [c for c in frame.columns if c not in group]
+    return frame.groupby(group, observed=True, dropna=False, sort=False)[values].sum().reset_index()
+
+
+@dataclass(frozen=True)
+class PanelScan:
+    """A :class:`Panel` that stays on disk (see :func:`open`).
+
+    ``gxlib.metrics`` functions take it like a Panel.  Grouped rates and volumes are summed
+    a chunk of reports at a time into per-group sums; those by (year, province, prefecture,
+    level, template) are computed once per process and per data folder and then only
+    filtered and added up, which is what makes a province's notebook cheap.  Listings
+    (reports not ok, NA cells, tables absent) read only their rows.  A selection by agency
+    is small and is read into a :class:`Panel` (``select(..., agency=...)``).
+    """
+
+    path: str
+    data_dir: str
+    key: str
+    filters: tuple[tuple[str, Any], ...] = ()
+
+    # ------------------------------------------------------------------ selection
+    def select(self, **filters: Any) -> PanelScan | Panel:
+        given = tuple((k, v) for k, v in filters.items() if not gm._blank(v))
+        unknown = [k for k, _ in given if k not in gm.FILTERS]
+        if unknown:
+            raise TypeError(f"unknown filter(s) {unknown}; known: {', '.join(gm.FILTERS)}")
+        scan = dataclasses.replace(self, filters=self.filters + given)
+        return scan.load() if any(k == "agency" for k, _ in given) else scan
+
+    def _filter_sets(self) -> list[dict[str, Any]]:
+        """The filters of each select() call in turn (a name may recur: all must hold)."""
+        sets: list[dict[str, Any]] = [{}]
+        for k, v in self.filters:
+            if k in sets[-1]:
+                sets.append({})
+            sets[-1][k] = v
+        return sets
+
+    def _positions(self) -> np.ndarray | None:
+        """Row positions of the selected reports (None: all), from the filter columns only
+        (the last few selections are remembered: a notebook asks several times)."""
+        if not self.filters:
+            return None
+        memo = (self.path, self.filters)
+        if memo not in _POSITIONS:
+            while len(_POSITIONS) >= 4:
+                _POSITIONS.pop(next(iter(_POSITIONS)))
+            _POSITIONS[memo] = self._find_positions()
+        return _POSITIONS[memo]
+
+    def _find_positions(self) -> np.ndarray:
+        names = {k for k, _ in self.filters}
+        cols = {"year_from": "year", "year_to": "year", "agency": "agency"}
+        needed = sorted({cols.get(k, k) for k in names} | ({"division_code"} if "agency" in names else set()))
+        frame = self._read_all(needed)
+        mask = np.ones(len(frame), dtype=bool)
+        for flt in self._filter_sets():
+            mask &= gm._mask(frame, **flt).to_numpy(bool)
+        return np.flatnonzero(mask)
+
+    # ------------------------------------------------------------------ reading
+    def _tables(self, columns: list[str], where: Any = None,
+                positions: np.ndarray | None | bool = True):
+        """Arrow tables of ``columns`` for the selected reports, a row group at a time;
+        ``where`` (an Arrow expression) keeps only the rows it matches."""
+        pf = pq.ParquetFile(self.path)
+        sel = self._positions() if positions is True else positions
+        offset = 0
+        for i in range(pf.num_row_groups):
+            n = pf.metadata.row_group(i).num_rows
+            local = None
+            if sel is not None:
+                lo, hi = np.searchsorted(sel, [offset, offset + n])
+                local = sel[lo:hi] - offset
+            offset += n
+            if local is not None and not len(local):
+                continue
+            table = pf.read_row_group(i, columns=columns)
+            if local is not None:
+                table = table.take(pa.array(local))
+            if where is not None:
+                table = table.filter(where)
+            if table.num_rows:
+                yield table
+
+    def _typed(self, table: pa.Table) -> pd.DataFrame:
+        frame = table.to_pandas()
+        report = [c for c in frame.columns if c in REPORT_COLUMNS]
+        return frame.assign(**typed("reports", frame[report], sort=False, complete=False))
+
+    def _read_all(self, columns: list[str]) -> pd.DataFrame:
+        """``columns`` of every report (narrow: for the selection itself)."""
+        parts = [self._typed(t) for t in self._tables(columns, positions=None)]
+        return _concat(parts) if parts else self._empty(columns)
+
+    def _empty(self, columns: list[str]) -> pd.DataFrame:
+        memo = (self.path, tuple(columns))
+        if memo not in _EMPTY:
+            _EMPTY[memo] = self._typed(pq.read_schema(self.path).empty_table().select(columns))
+        return _EMPTY[memo].copy()
+
+    def count(self) -> int:
+        """How many reports are selected (from the filter columns only)."""
+        sel = self._positions()
+        return pq.ParquetFile(self.path).metadata.num_rows if sel is None else len(sel)
+
+    def frame(self, columns: list[str], where: Any = None) -> pd.DataFrame:
+        """``columns`` (report columns and quantities) of the selected reports, typed;
+        ``where``: an Arrow expression on the panel file's columns (e.g. status != "ok")."""
+        cols = list(dict.fromkeys(columns))
+        parts = [self._typed(t) for t in self._tables(cols + [_ROW], where)]
+        if not parts:
+            return self._empty(cols)
+        frame = _concat(parts)   # in the order of reports, like a Panel's
+        return frame.take(np.argsort(frame[_ROW].to_numpy(), kind="stable"))[cols].reset_index(drop=True)
+
+    def report_columns(self) -> pd.DataFrame:
+        """No rows: the report columns and their dtypes (for checks and result dtypes)."""
+        return self._empty(REPORT_COLUMNS)
+
+    def _quantity_columns(self) -> list[str]:
+        return [c for c in pq.read_schema(self.path).names if c not in REPORT_COLUMNS and c != _ROW]
+
+    def chunks(self, report_columns: list[str] | None = None, positions: Any = True,
+               row: bool = False):
+        """The selected reports as in-memory :class:`Panel` s of at most SCAN_ROWS reports
+        (in report_id order; ``row``: with their position in reports as ``_row``)."""
+        cols = list(dict.fromkeys(["report_id", *(report_columns or REPORT_COLUMNS)]))
+        cols += [_ROW] if row else []
+        qcols = self._quantity_columns()
+        for table in self._tables(cols + qcols, positions=positions):
+            frame = self._typed(table)
+            yield Panel(reports=frame[cols], quantities=frame[["report_id", *qcols]],
+                        data_dir=self.data_dir)
+
+    def load(self) -> Panel:
+        """The selected reports in memory (a :class:`Panel`, in the order of reports), for
+        code that wants rows."""
+        parts = list(self.chunks(row=True))
+        if not parts:
+            return Panel(reports=self._empty(REPORT_COLUMNS),
+                         quantities=self._empty(["report_id", *self._quantity_columns()]),
+                         data_dir=self.data_dir)
+        reports, q = _concat([p.reports for p in parts]), _concat([p.quantities for p in parts])
+        order = np.argsort(reports.pop(_ROW).to_numpy(), kind="stable")
+        return Panel(reports=reports.take(order).reset_index(drop=True),
+                     quantities=q.take(order).reset_index(drop=True), data_dir=self.data_dir)
+
+    # ------------------------------------------------------------------ aggregation
+    def group_sums(self, family: str, by: list[str], per_chunk, keys: list[str]) -> pd.DataFrame:
+        """Additive group sums (see ``gxlib.metrics._group_sums``) of the selected reports:
+        from the memoised sums by CUBE_KEYS when ``by`` and the filters allow, else a
+        chunk at a time; either way added up after every chunk, never all reports."""
+        def add_up(chunks, group: list[str], by_chunk: list[str]) -> pd.DataFrame | None:
+            out, pending = None, []
+            for chunk in chunks:
+                pending.append(per_chunk(chunk, by_chunk))
+                if len(pending) == _ADD_EVERY:   # memory: a few chunks' sums, never all
+                    out = _add(([out] if out is not None else []) + pending, group)
+                    pending = []
+            if pending:
+                out = _add(([out] if out is not None else []) + pending, group)
+            return out
+
+        cube_ok = set(by) <= set(CUBE_KEYS) and {k for k, _ in self.filters} <= _CUBE_FILTERS
+        if not cube_ok:
+            out = add_up(self.chunks(sorted(set(by) | {"template"})), by + keys, by)
+            return out if out is not None else per_chunk(self._empty_panel(by), by)
+        memo = (self.key, family)
+        if memo not in _CUBES:
+            if any(k[0] != self.key for k in _CUBES):
+                _CUBES.clear()          # another data folder (or a re-parse): start over
+            out = add_up(self.chunks(CUBE_KEYS, positions=None), CUBE_KEYS + keys, CUBE_KEYS)
+            _CUBES[memo] = out if out is not None else per_chunk(self._empty_panel(CUBE_KEYS), CUBE_KEYS)
+        cube = _CUBES[memo]
+        mask = np.ones(len(cube), dtype=bool)
+        for flt in self._filter_sets():
+            mask &= gm._mask(cube, **flt).to_numpy(bool)
+        return cube[mask]
+
+    def _empty_panel(self, columns: list[str]) -> Panel:
+        cols = list(dict.fromkeys(["report_id", *columns, "template"]))
+        return Panel(reports=self._empty(cols),
+                     quantities=self._empty(["report_id", *self._quantity_columns()]),
+                     data_dir=self.data_dir)
+
+    def _ids(self) -> list[str] | None:
+        """The selected report ids (None: every report; nothing to push into a scan)."""
+        return None if not self.filters else self.frame(["report_id"])["report_id"].tolist()
+
+    def checks_view(self, report_columns: list[str] = ()) -> Panel:
+        """The checks of the selected reports, and ``report_columns`` of those reports."""
+        reports = self.frame(list(dict.fromkeys(["report_id", *report_columns])))
+        return Panel(reports=reports, quantities=reports[["report_id"]],
+                     checks=_read(Path(self.data_dir), "checks", None, self._ids()),
+                     data_dir=self.data_dir)
+
+    def na_view(self) -> Panel:
+        """The NA cells of the selected reports, with those reports and their checks only
+        (what :func:`gxlib.metrics.missing_values` reads)."""
+        d = Path(self.data_dir)
+        ids = self._ids()
+        cells = {name: _read(d, name, pc.field("value").is_null(), ids, columns=_NA_COLUMNS[name])
+                 for name in ("disclosure", "applications", "reviews")}
+        having = sorted(set().union(*(set(f["report_id"].astype("str")) for f in cells.values())))
+        reports = self.frame(REPORT_COLUMNS, where=pc.field("report_id").isin(
+            pa.array(having, pa.string())))
+        return Panel(reports=reports, quantities=reports[["report_id"]],
+                     checks=_read(d, "checks", None, having), data_dir=self.data_dir, **cells)
+
+    def attach(self, checks: bool = False, na_cells: bool = False) -> Panel:
+        """The selection read into memory with its checks and/or NA cells (a
+        :class:`Panel`); the metrics read these from a PanelScan themselves, for the
+        selected reports only, so this is for code that wants the rows."""
+        return self.load().attach(checks=checks, na_cells=na_cells)
