@@ -417,11 +417,12 @@ def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None
 
 
 def _build_panel(data_dir: str, cache: str) -> None:
-    """Write the panel cache file (returns nothing: the frame stays in the builder)."""
+    """Write the panel cache file (nothing is returned or kept: it is written a window of
+    reports at a time)."""
     _system_allocator()
     from . import panel
 
-    panel.quantities(data_dir, cache)
+    panel.prepare(data_dir, cache)
 
 
 def prepare_panel(data_dir: Path, out: Path, log=print) -> None:
