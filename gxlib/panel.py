@@ -21,6 +21,15 @@ Every function of :mod:`gxlib.metrics` accepts the :class:`Panel` in place of th
 tables.  Checks and NA cells (for the data-quality views) are read on demand for the
 selected reports only, with the selection pushed into the Parquet scan
 (:meth:`Panel.attach`).
+
+At national scale even one row per report is too much to hold in every notebook kernel
+(~1.2 KB a report).  :func:`open` returns a :class:`PanelScan` instead: the panel file
+(report columns + quantities, written a window of reports at a time) stays on disk, and the
+metrics read it :data:`SCAN_ROWS` reports at a time into additive group sums; the sums by
+:data:`CUBE_KEYS` are kept per process, so a province's notebook only filters and adds
+them up.  What grows with the number of reports is then what the question itself holds:
+distinct agencies for :func:`gxlib.metrics.coverage`, the values of an amount for an exact
+median, the rows of a listing.
 """
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ in the comments next to it (report-format.md §2.2 notation)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -498,3 +499,178 @@ def test_attached_rows_carry_no_whole_row_group_dictionaries():
     assert out.column("report_id").type == pa.string()
     assert out.column("report_id").to_pylist() == ["r7", "r993"]
     assert pa.types.is_dictionary(out.column("row").type)
+
+
+# ----------------------------------------------------------------------------- the scan
+# gxlib.panel.open keeps the panel on disk (PanelScan): every metric reads it a chunk at a
+# time and adds group sums up; it must give what the long tables and the Panel give.
+def _same(a, b):
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_exact=False, rtol=1e-9)
+
+
+def _every_metric(a, b, bys):
+    for by in bys:
+        for fn in (m.rates, m.volumes, m.applicant_mix, m.reason_shares):
+            _same(fn(a, by=by), fn(b, by=by))
+
+
+@pytest.fixture()
+def scan_of(monkeypatch, tmp_path):
+    """Open a folder as a PanelScan with tiny chunks (several per table)."""
+    from gxlib import panel
+
+    def open_(folder, rows=2):
+        monkeypatch.setattr(panel, "SCAN_ROWS", rows)
+        panel._CUBES.clear()
+        return panel.open(folder, cache_dir=tmp_path / f"cache-{rows}")
+    return open_
+
+
+def test_scan_matches_the_long_tables(five_dir, scan_of):
+    from gxlib import panel
+
+    t, folder = five_dir
+    s = scan_of(folder)
+    assert isinstance(s, panel.PanelScan) and pq_row_groups(s.path) == 3   # 5 reports, 2 a group
+    _every_metric(s, t, (None, "year", ["province", "template"], "agency", ["year", "level"]))
+    assert m.coverage(s) == m.coverage(t.reports)
+    assert m.n_reports(s) == 5 and m.default_agency(s) == m.default_agency(t.reports)
+    _same(m.status_counts(s, by="year"), m.status_counts(t.reports, by="year"))
+    _same(m.missing_tables(s), m.missing_tables(t))
+    _same(m.table_gaps(s), m.table_gaps(t))
+    assert list(m.table_gaps(s)["report_id"]) == ["r3", "r4", "r5"]   # r3: no 三; r4, r5: no 二
+    _same(m.problem_reports(s), m.problem_reports(t))
+    _same(m.missing_values(s), m.missing_values(t))
+    _same(m.missing_summary(s), m.missing_summary(t))
+    _same(m.missing_summary(m.missing_values(s)), m.missing_summary(t))
+    for by in (["rule"], ["rule", "year"]):
+        _same(m.check_counts(s, by=by), m.check_counts(t, by=by))
+    _same(m.report_table(s), m.report_table(t))
+
+
+def pq_row_groups(path):
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
+
+
+def test_scan_selection(five_dir, scan_of):
+    from gxlib import panel
+
+    t, folder = five_dir
+    s = scan_of(folder)
+    for flt in ({"province": "B省"}, {"year_from": 2021}, {"template": "2019"},
+                {"county": "不存在"}, {"year_to": 2020, "province": "A省"}):
+        sel, ref = m.select(s, **flt), m.select(t, **flt)
+        assert m.n_reports(sel) == len(ref.reports), flt
+        _every_metric(sel, ref, (None, "year"))
+        assert m.coverage(sel) == m.coverage(ref.reports)
+        _same(m.missing_values(sel), m.missing_values(ref))
+        _same(m.check_counts(sel, by=["rule"]), m.check_counts(ref, by=["rule"]))
+        _same(m.table_gaps(sel), m.table_gaps(ref))
+    # selections add up: province, then year
+    both = m.select(m.select(s, province="B省"), year_from=2021, year_to=2021)
+    _every_metric(both, m.select(t, province="B省", year_from=2021, year_to=2021), ("year",))
+    # an agency (by name or division code) is read into memory: a Panel, rows in order
+    one = m.select(s, agency="350128")
+    assert isinstance(one, panel.Panel) and list(one.reports["report_id"]) == ["r3"]
+    two = m.select(m.select(s, province="B省"), agency="丁局").attach(checks=True)
+    assert list(two.checks["report_id"]) == ["r4"]
+    _same(m.report_table(two), m.report_table(m.select(t, agency="丁局")))
+    assert m.n_reports(m.select(s, agency="没有这个机关")) == 0
+
+
+def test_scan_file_is_rebuilt_for_new_data_and_when_damaged(five_dir, scan_of, tmp_path):
+    from gxlib import panel
+
+    t, folder = five_dir
+    s = scan_of(folder)
+    assert m.volumes(s, ["applications_new"], by=None).loc[0, "total"] == 15
+    apps = t.applications.copy()
+    apps.loc[(apps["report_id"] == "r4") & (apps["row"] == "new")
+             & (apps["applicant"] == "total"), "value"] = 7
+    cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks), folder)
+    again = panel.open(folder, cache_dir=Path(s.path).parent)
+    assert again.path != s.path
+    assert m.volumes(again, ["applications_new"], by=None).loc[0, "total"] == 22
+    Path(again.path).write_bytes(b"not parquet")
+    panel._CUBES.clear()
+    assert m.volumes(panel.open(folder, cache_dir=Path(s.path).parent), ["applications_new"],
+                     by=None).loc[0, "total"] == 22
+
+
+def test_scan_default_cache_keeps_one_file_per_folder(five_dir, monkeypatch, tmp_path):
+    from gxlib import panel
+
+    monkeypatch.delenv(panel.CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    t, folder = five_dir
+    first = panel.open(folder)
+    assert Path(first.path).is_relative_to(tmp_path / "xdg" / "gxlib")
+    cf.write_processed(cf.Tables(t.reports.iloc[:4], t.disclosure, t.applications, t.reviews,
+                                 t.checks), folder)
+    second = panel.open(folder)
+    assert list(Path(second.path).parent.glob("panel-*.parquet")) == [Path(second.path)]
+    assert m.n_reports(second) == 4
+
+
+def test_scan_of_generated_reports_matches_the_panel(scan_of, tmp_path):
+    """A few hundred benchmark reports (both layouts, damaged files, many regions) through
+    gx parse: the PanelScan, in chunks of 64, gives what the in-memory Panel gives."""
+    import sys
+
+    from gxlib import panel, pipeline
+
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from benchmarks import generate as gen
+
+    gen.generate(tmp_path / "raw", 400, seed=3)
+    out = tmp_path / "out"
+    pipeline.run(tmp_path / "raw", out, jobs=1, progress=False)
+    eager = panel.load(out, cache_dir=None)
+    s = scan_of(out, rows=64)
+    assert m.n_reports(s) == len(eager.reports) == 400
+    prov = eager.reports["province"].value_counts().index[0]
+    for flt in ({}, {"province": prov}, {"year_from": 2021, "level": "county"},
+                {"template": "2019"}):
+        e, sc = m.select(eager, **flt), m.select(s, **flt)
+        _every_metric(sc, e, (None, "year", ["prefecture", "year"], ["year", "level"]))
+        assert m.coverage(sc) == m.coverage(e.reports)
+        _same(m.status_counts(sc, by="year"), m.status_counts(e.reports, by="year"))
+    _every_metric(s, eager, ("agency",))          # not kept by the group sums: chunks
+    full = eager.attach(checks=True, na_cells=True)
+    _same(m.missing_values(s), m.missing_values(full))
+    _same(m.check_counts(s, by=["rule", "section"]), m.check_counts(full, by=["rule", "section"]))
+    _same(m.problem_reports(s), m.problem_reports(eager))
+    assert len(m.problem_reports(s)) > 0
+    _same(m.table_gaps(s), m.table_gaps(eager))
+    top = m.default_agency(s)
+    _same(m.report_table(m.select(s, agency=top)), m.report_table(m.select(eager, agency=top)))
+
+
+def test_volume_stats_from_value_counts_equal_pandas_on_the_values():
+    """Volumes are computed from how often each value occurs per group (what adds up
+    across chunks): sum, mean, exact median and std must be pandas' on the values."""
+    import numpy as np
+    from hypothesis import given, settings, strategies as st
+
+    values = st.one_of(st.none(), st.integers(0, 50).map(float),
+                       st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 4)))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), values), max_size=40))
+    def check(rows):
+        frame = pd.DataFrame(rows, columns=["g", "x"]).astype({"g": "str", "x": "float64"})
+        counts = frame.groupby(["g", "x"], dropna=False).size().rename("count").reset_index()
+        counts = counts.rename(columns={"x": "_x"}).sample(frac=1, random_state=0)  # any order
+        got = m._volume_stats(counts, ["g"]).set_index("g")
+        want = frame.groupby("g")["x"].agg(["sum", "mean", "median", "std", "count", "size"])
+        for col in ("mean", "median", "std", "count", "size"):
+            np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
+                                       rtol=1e-9, atol=1e-9, err_msg=col)
+        np.testing.assert_allclose(got["sum"].to_numpy(float), want["sum"].to_numpy(float),
+                                   rtol=1e-9)
+    check()
