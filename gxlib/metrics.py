@@ -543,23 +543,27 @@ def _floats(values: pd.Series, index: pd.Index) -> np.ndarray:
 
 
 def _ratio_sums(keys: pd.DataFrame, pairs: dict[str, tuple[pd.Series, pd.Series]],
-                by: list[str], label: str) -> pd.DataFrame:
-    """Per group and pair: Σnumerator and Σdenominator over the reports where both are
-    known, those reports, and all reports: sums that add up across chunks of reports (a
+                by: list[str]) -> pd.DataFrame:
+    """One row per group; per pair ``name``: ``name|numerator`` and ``name|denominator``
+    (Σ over the reports where both are known), ``name|n_reports`` (those reports) and
+    ``name|size`` (all reports).  Sums that add up across chunks of reports (a
     :class:`gxlib.panel.PanelScan` is read in chunks)."""
     codes, groups = _groups(keys, by)
     m = len(groups)
-    parts = []
+    sums = {}
     for name, (num, den) in pairs.items():
         num, den = _floats(num, keys.index), _floats(den, keys.index)
         ok = ~np.isnan(num) & ~np.isnan(den)
-        parts.append(groups.assign(**{
-            label: name,
-            "numerator": np.bincount(codes, np.where(ok, num, 0.0), m),
-            "denominator": np.bincount(codes, np.where(ok, den, 0.0), m),
-            "n_reports": np.bincount(codes, ok, m).astype("int64"),
-            "size": np.bincount(codes, minlength=m).astype("int64")}))
-    return pd.concat(parts, ignore_index=True)
+        sums[f"{name}|numerator"] = np.bincount(codes, np.where(ok, num, 0.0), m)
+        sums[f"{name}|denominator"] = np.bincount(codes, np.where(ok, den, 0.0), m)
+        sums[f"{name}|n_reports"] = np.bincount(codes, ok, m).astype("int64")
+        sums[f"{name}|size"] = np.bincount(codes, minlength=m).astype("int64")
+    return pd.concat([groups, pd.DataFrame(sums)], axis=1)
+
+
+def _pair_sums(sums: pd.DataFrame, by: list[str], name: str) -> pd.DataFrame:
+    """The group sums of one pair of :func:`_ratio_sums`, as :func:`_ratio_finish` wants."""
+    return sums[by + [f"{name}|{c}" for c in RATIO_SUMS]].set_axis(by + RATIO_SUMS, axis=1)
 
 
 def _ratio_finish(agg: pd.DataFrame, by: list[str], kind: str, min_n: float) -> pd.DataFrame:
@@ -584,23 +588,25 @@ def _ratio_finish(agg: pd.DataFrame, by: list[str], kind: str, min_n: float) -> 
     return agg
 
 
-def _group_sums(tables: Any, family: str, by: list[str], label: str, per_chunk,
+def _group_sums(tables: Any, family: str, by: list[str], per_chunk,
                 extra: Sequence[str] = ()) -> pd.DataFrame:
     """Additive per-group sums of one ``family`` of metrics over the reports of ``tables``.
 
-    ``per_chunk(t, by)`` computes them (columns: ``by``, ``label``, ``extra``, sums) for
-    reports held in memory.  A :class:`gxlib.panel.PanelScan` applies it a chunk of reports
-    at a time, or to its memoised sums per (year, province, prefecture, level, template),
-    and hands back the pieces; they are added up here, so pandas only ever sees one chunk
-    and the group sums, never the whole panel.
+    ``per_chunk(t, by)`` computes them (columns: ``by``, ``extra`` keys, sums) for reports
+    held in memory.  A :class:`gxlib.panel.PanelScan` applies it a chunk of reports at a
+    time, or to its memoised sums per (year, province, prefecture, level, template), and
+    hands back the pieces; they are added up here, so pandas only ever sees one chunk and
+    the group sums, never the whole panel.
     """
-    keys = by + [label, *extra]
+    keys = by + list(extra)
     if _is_scan(tables):
-        parts = tables.group_sums(family, by, per_chunk, [label, *extra])
+        parts = tables.group_sums(family, by, per_chunk, list(extra))
     else:
         parts = per_chunk(tables, by)
     groups = set(keys) | set(_report_keys(tables).columns)  # a PanelScan's finer keys
     values = [c for c in parts.columns if c not in groups]
+    if not keys:
+        return parts[values].sum().to_frame().T if len(parts) else parts[values]
     return parts.groupby(keys, observed=True, dropna=False, sort=True)[values].sum().reset_index()
 
 
@@ -637,10 +643,10 @@ def _ratio_family(tables: Any, family: str, label: str, names: list[str], by: li
     wanted = list(kinds) if _is_scan(tables) else names
 
     def per_chunk(t: Any, keys_by: list[str]) -> pd.DataFrame:
-        return _ratio_sums(_keys(t.reports, keys_by), per_report(t, wanted), keys_by, label)
+        return _ratio_sums(_keys(t.reports, keys_by), per_report(t, wanted), keys_by)
 
-    sums = _group_sums(tables, family, by, label, per_chunk)
-    parts = [_ratio_finish(sums[sums[label] == n], by, kinds[n], min_n).assign(**{label: n})
+    sums = _group_sums(tables, family, by, per_chunk)
+    parts = [_ratio_finish(_pair_sums(sums, by, n), by, kinds[n], min_n).assign(**{label: n})
              for n in names]
     return _finish(parts, by, label, RATE_COLUMNS, _report_keys(tables))
 
@@ -807,8 +813,8 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None,
                 count=counts.to_numpy(), metric=name))
         return pd.concat(parts, ignore_index=True)
 
-    sums = _group_sums(tables, f"volumes:{applicant}:{derive_total}", by, "metric", per_chunk,
-                       extra=["_x"])
+    sums = _group_sums(tables, f"volumes:{applicant}:{derive_total}", by, per_chunk,
+                       extra=["metric", "_x"])
     parts = []
     for name in names:
         unit = VOLUMES[name][1]
