@@ -200,10 +200,19 @@ def _mask(reports: pd.DataFrame, *, year_from: int | None = None, year_to: int |
     for column, wanted in (("province", province), ("prefecture", prefecture),
                            ("county", county), ("level", level), ("template", template)):
         if not _blank(wanted):
-            mask &= (reports[column].astype("str") == str(wanted)).fillna(False).astype(bool)
+            mask &= _equals(reports[column], str(wanted))
     if not _blank(agency):
         mask &= resolve_agency(reports, str(agency))
     return mask
+
+
+def _equals(column: pd.Series, wanted: str) -> pd.Series:
+    """column (as text) == wanted, NA never equal; categorical columns by their codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = column.cat.categories
+        where = [i for i, c in enumerate(cats) if str(c) == wanted]
+        return pd.Series(np.isin(column.cat.codes.to_numpy(), where), index=column.index)
+    return (column.astype("str") == wanted).fillna(False).astype(bool)
 
 
 def select(tables: Any, *, year_from: int | None = None, year_to: int | None = None,
@@ -262,7 +271,11 @@ def n_reports(tables: Any) -> int:
 
 def default_agency(reports: Any) -> str:
     """The agency with the most reports (ties: first by name); "" when there is none."""
-    names = _reports_of(reports, ["agency"])["agency"].astype("str").str.strip()
+    if _is_scan(reports):
+        scan = reports
+        return scan.remember("default_agency", lambda: default_agency(scan.frame(["agency"])))
+    names = reports["agency"].astype("str").str.strip() if isinstance(reports, pd.DataFrame) \
+        else reports.reports["agency"].astype("str").str.strip()
     names = names[names != ""]
     if names.empty:
         return ""
@@ -283,7 +296,11 @@ def similar_agencies(reports: Any, text: str, limit: int = 10) -> list[str]:
 def coverage(reports: Any) -> dict[str, Any]:
     """How much there is to look at: reports, agencies, years, agencies seen in ≥ 2 years.
 
-    Takes the reports frame or the tables (a PanelScan reads only these three columns)."""
+    Takes the reports frame or the tables (a PanelScan reads only these three columns, once
+    per selection and process)."""
+    if _is_scan(reports):
+        scan = reports
+        return scan.remember("coverage", lambda: coverage(scan.frame(["agency", "year", "province"])))
     reports = _reports_of(reports, ["agency", "year", "province"])
     years = reports["year"].dropna()
     per_agency = reports.dropna(subset=["year"]).groupby("agency", observed=True)["year"].nunique()

@@ -33,6 +33,7 @@ median, the rows of a listing.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import os
@@ -568,6 +569,7 @@ _CUBE_FILTERS = {"year_from", "year_to", "province", "prefecture", "level", "tem
 _CUBES: dict[tuple[str, str], pd.DataFrame] = {}   # (signature, family) -> group sums
 _POSITIONS: dict[tuple, np.ndarray] = {}          # (panel file, filters) -> selected rows
 _EMPTY: dict[tuple, pd.DataFrame] = {}            # (panel file, columns) -> typed, no rows
+_RESULTS: dict[tuple, Any] = {}                   # (panel file, filters, question) -> answer
 
 
 def default_cache_dir() -> Path:
@@ -703,14 +705,24 @@ class PanelScan:
 
     def _read_all(self, columns: list[str]) -> pd.DataFrame:
         """``columns`` of every report (narrow: for the selection itself)."""
-        parts = [self._typed(t) for t in self._tables(columns, positions=None)]
-        return _concat(parts) if parts else self._empty(columns)
+        parts = list(self._tables(columns, positions=None))
+        return self._typed(pa.concat_tables(parts)) if parts else self._empty(columns)
 
     def _empty(self, columns: list[str]) -> pd.DataFrame:
         memo = (self.path, tuple(columns))
         if memo not in _EMPTY:
             _EMPTY[memo] = self._typed(pq.read_schema(self.path).empty_table().select(columns))
         return _EMPTY[memo].copy()
+
+    def remember(self, name: str, compute):
+        """``compute()`` for this selection, once per process (the last few are kept): a
+        notebook and the next one with the same selection ask the same questions."""
+        memo = (self.path, self.filters, name)
+        if memo not in _RESULTS:
+            while len(_RESULTS) >= 16:
+                _RESULTS.pop(next(iter(_RESULTS)))
+            _RESULTS[memo] = compute()
+        return copy.deepcopy(_RESULTS[memo])
 
     def count(self) -> int:
         """How many reports are selected (from the filter columns only)."""
@@ -721,11 +733,12 @@ class PanelScan:
         """``columns`` (report columns and quantities) of the selected reports, typed;
         ``where``: an Arrow expression on the panel file's columns (e.g. status != "ok")."""
         cols = list(dict.fromkeys(columns))
-        parts = [self._typed(t) for t in self._tables(cols + [_ROW], where)]
+        parts = list(self._tables(cols + [_ROW], where))
         if not parts:
             return self._empty(cols)
-        frame = _concat(parts)   # in the order of reports, like a Panel's
-        return frame.take(np.argsort(frame[_ROW].to_numpy(), kind="stable"))[cols].reset_index(drop=True)
+        table = pa.concat_tables(parts)   # in the order of reports, like a Panel's; typed once
+        table = table.take(pc.sort_indices(table.column(_ROW))).select(cols)
+        return self._typed(table)
 
     def report_columns(self) -> pd.DataFrame:
         """No rows: the report columns and their dtypes (for checks and result dtypes)."""
@@ -734,12 +747,10 @@ class PanelScan:
     def _quantity_columns(self) -> list[str]:
         return [c for c in pq.read_schema(self.path).names if c not in REPORT_COLUMNS and c != _ROW]
 
-    def chunks(self, report_columns: list[str] | None = None, positions: Any = True,
-               row: bool = False):
+    def chunks(self, report_columns: list[str] | None = None, positions: Any = True):
         """The selected reports as in-memory :class:`Panel` s of at most SCAN_ROWS reports
-        (in report_id order; ``row``: with their position in reports as ``_row``)."""
+        (in report_id order)."""
         cols = list(dict.fromkeys(["report_id", *(report_columns or REPORT_COLUMNS)]))
-        cols += [_ROW] if row else []
         qcols = self._quantity_columns()
         for table in self._tables(cols + qcols, positions=positions):
             frame = self._typed(table)
@@ -749,15 +760,10 @@ class PanelScan:
     def load(self) -> Panel:
         """The selected reports in memory (a :class:`Panel`, in the order of reports), for
         code that wants rows."""
-        parts = list(self.chunks(row=True))
-        if not parts:
-            return Panel(reports=self._empty(REPORT_COLUMNS),
-                         quantities=self._empty(["report_id", *self._quantity_columns()]),
-                         data_dir=self.data_dir)
-        reports, q = _concat([p.reports for p in parts]), _concat([p.quantities for p in parts])
-        order = np.argsort(reports.pop(_ROW).to_numpy(), kind="stable")
-        return Panel(reports=reports.take(order).reset_index(drop=True),
-                     quantities=q.take(order).reset_index(drop=True), data_dir=self.data_dir)
+        qcols = self._quantity_columns()
+        frame = self.frame(REPORT_COLUMNS + qcols)
+        return Panel(reports=frame[REPORT_COLUMNS], quantities=frame[["report_id", *qcols]],
+                     data_dir=self.data_dir)
 
     # ------------------------------------------------------------------ aggregation
     def group_sums(self, family: str, by: list[str], per_chunk, keys: list[str]) -> pd.DataFrame:
