@@ -667,11 +667,15 @@ class PanelScan:
         names = {k for k, _ in self.filters}
         cols = {"year_from": "year", "year_to": "year", "agency": "agency"}
         needed = sorted({cols.get(k, k) for k in names} | ({"division_code"} if "agency" in names else set()))
-        frame = self._read_all(needed)
-        mask = np.ones(len(frame), dtype=bool)
-        for flt in self._filter_sets():
-            mask &= gm._mask(frame, **flt).to_numpy(bool)
-        return np.flatnonzero(mask)
+        found, offset = [], 0
+        for table in self._tables(needed, positions=None):   # a row group at a time
+            frame = table.to_pandas()     # written typed: text as text, year as Int64
+            mask = np.ones(len(frame), dtype=bool)
+            for flt in self._filter_sets():
+                mask &= gm._mask(frame, **flt).to_numpy(bool)
+            found.append(np.flatnonzero(mask) + offset)
+            offset += len(frame)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ reading
     def _tables(self, columns: list[str], where: Any = None,
@@ -702,11 +706,6 @@ class PanelScan:
         frame = table.to_pandas()
         report = [c for c in frame.columns if c in REPORT_COLUMNS]
         return frame.assign(**typed("reports", frame[report], sort=False, complete=False))
-
-    def _read_all(self, columns: list[str]) -> pd.DataFrame:
-        """``columns`` of every report (narrow: for the selection itself)."""
-        parts = list(self._tables(columns, positions=None))
-        return self._typed(pa.concat_tables(parts)) if parts else self._empty(columns)
 
     def _empty(self, columns: list[str]) -> pd.DataFrame:
         memo = (self.path, tuple(columns))
