@@ -924,7 +924,11 @@ def _need(tables: Any, name: str) -> pd.DataFrame:
 PLACEHOLDERS = {"/", "-", "--", "—", "——", "／", "－", "─"}
 
 
-def missing_values(tables: Any) -> pd.DataFrame:
+MISSING_COLUMNS = ["report_id", "source_file", "agency", "year", "table", "row", "column",
+                   "raw", "reason"]
+
+
+def missing_values(tables: Any, limit: int | None = None) -> pd.DataFrame:
     """Every NA cell of disclosure / applications / reviews and why it is NA.
 
     Columns: ``report_id, source_file, agency, year, table, row, column, raw, reason``.
@@ -932,10 +936,20 @@ def missing_values(tables: Any) -> pd.DataFrame:
     The reason is the message of the most specific matching ``checks`` row (same report
     and section, then: same row and column; same row; check column naming the cell's row
     or column; a check about the whole table), else "placeholder in source" for "/"-like
-    cells, else "no reason recorded".
+    cells, else "no reason recorded".  ``limit``: only the first that many rows (a
+    PanelScan then reads no further than it needs).
     """
-    if _is_scan(tables):   # only the NA cells, their reports and those reports' checks
-        tables = tables.na_view()
+    if _is_scan(tables):   # a row group of NA cells at a time, with their reports' checks
+        parts, n = [], 0
+        for view in tables.na_views():
+            parts.append(missing_values(view))
+            n += len(parts[-1])
+            if limit is not None and n >= limit:
+                break
+        if not parts:
+            return pd.DataFrame({c: pd.Series([], dtype="str") for c in MISSING_COLUMNS})
+        out = pd.concat(parts, ignore_index=True)
+        return out if limit is None else out.head(limit)
     specs = (("disclosure", "item", "measure"), ("applications", "row", "applicant"),
              ("reviews", "proceeding", "outcome"))
     parts = []
@@ -946,8 +960,7 @@ def missing_values(tables: Any) -> pd.DataFrame:
             "report_id": na["report_id"].astype("str"), "table": table,
             "row": na[rcol].astype("str"), "column": na[ccol].astype("str"),
             "raw": na["raw"].astype("str") if "raw" in na else ""}))
-    cols = ["report_id", "source_file", "agency", "year", "table", "row", "column", "raw",
-            "reason"]
+    cols = MISSING_COLUMNS
     out = pd.concat(parts, ignore_index=True)
     if out.empty:
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
@@ -981,7 +994,7 @@ def missing_values(tables: Any) -> pd.DataFrame:
     meta = tables.reports[["report_id", "source_file", "agency", "year"]].assign(
         report_id=lambda d: d["report_id"].astype("str"))
     out = out.merge(meta, on="report_id", how="left")
-    return out[cols]
+    return out[cols] if limit is None else out[cols].head(limit)
 
 
 GAP_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "status", "error"]
@@ -1031,6 +1044,8 @@ def problem_reports(tables: Any) -> pd.DataFrame:
 def missing_summary(tables: Any) -> pd.DataFrame:
     """NA cells counted by table and reason (from :func:`missing_values`, or its result
     when that is what is passed)."""
+    if _is_scan(tables):
+        return _missing_summary_streamed(tables)
     na = tables if isinstance(tables, pd.DataFrame) else missing_values(tables)
     if na.empty:
         return pd.DataFrame({"table": pd.Series([], dtype="str"),
@@ -1040,3 +1055,43 @@ def missing_summary(tables: Any) -> pd.DataFrame:
     agg = na.groupby(["table", "reason"], sort=True).agg(
         n_cells=("report_id", "size"), n_reports=("report_id", "nunique"))
     return agg.reset_index().sort_values("n_cells", ascending=False, kind="stable")
+
+
+def _missing_summary_streamed(scan: Any, exact: bool = False) -> pd.DataFrame:
+    """:func:`missing_summary` of a PanelScan, a row group of NA cells at a time: cells
+    are counted per (table, reason); a report is counted once per (table, reason) by
+    carrying the last report of each row group into the next (the long tables are in
+    report_id order).  Out of order (not written by gx parse): every report is kept
+    (``exact``)."""
+    cells: dict[tuple[str, str], int] = {}
+    reports: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str, str]] = set()
+    last: tuple[str, str] = ("", "")           # (table, report_id) where the previous part ended
+    for view in scan.na_views():
+        na = missing_values(view)
+        if na.empty:
+            continue
+        table = str(na["table"].iloc[0])
+        ids = na["report_id"].astype("str")
+        if not exact and table == last[0] and (ids.iloc[0] < last[1] or
+                                               not ids.is_monotonic_increasing):
+            return _missing_summary_streamed(scan, exact=True)
+        for key, n in na.groupby(["table", "reason"], sort=False).size().items():
+            cells[key] = cells.get(key, 0) + int(n)
+        for t, r, rid in na[["table", "reason", "report_id"]].drop_duplicates().itertuples(
+                index=False, name=None):
+            if (t, r, rid) in seen:
+                continue
+            reports[(t, r)] = reports.get((t, r), 0) + 1
+            seen.add((t, r, rid))
+        end = str(ids.iloc[-1])
+        if not exact:      # only the last report of this part can go on in the next one
+            seen = {k for k in seen if k[0] == table and k[2] == end}
+        last = (table, end)
+    if not cells:
+        return missing_summary(pd.DataFrame())
+    out = pd.DataFrame([(t, r, n, reports[(t, r)]) for (t, r), n in cells.items()],
+                       columns=["table", "reason", "n_cells", "n_reports"])
+    out = out.astype({"table": "str", "reason": "str", "n_cells": "int64", "n_reports": "int64"})
+    out = out.sort_values(["table", "reason"], kind="stable").reset_index(drop=True)
+    return out.sort_values("n_cells", ascending=False, kind="stable")   # as missing_summary

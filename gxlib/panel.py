@@ -115,16 +115,47 @@ def _n_reports(d: Path) -> int | None:
     return pq.ParquetFile(path).metadata.num_rows if path else None
 
 
-#: what missing_values reads of an NA cell
+NA_PART_ROWS = 1 << 14  # NA cells a PanelScan explains at a time (missing_values)
+
+
+def _gathered(frames, rows: int):
+    """Consecutive frames joined until they hold at least ``rows`` rows (row groups of NA
+    cells are small and many; explaining each alone costs more than it saves)."""
+    pending, n = [], 0
+    for frame in frames:
+        if frame.empty:
+            continue
+        pending.append(frame)
+        n += len(frame)
+        if n >= rows:
+            yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            pending, n = [], 0
+    if pending:
+        yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+
+
+#: what missing_values reads of an NA cell, and of its report
+_NA_REPORT_COLUMNS = ["report_id", "source_file", "agency", "year"]
 _NA_COLUMNS = {"disclosure": ["report_id", "item", "measure", "value", "raw"],
                "applications": ["report_id", "row", "applicant", "value", "raw"],
                "reviews": ["report_id", "proceeding", "outcome", "value", "raw"]}
 
 
-def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
-          columns: list[str] | None = None) -> pd.DataFrame:
-    """Contract-typed rows of one table, filters pushed into the scan (CSV: filtered after);
-    ``columns``: only these (Parquet)."""
+def _pruned(path: Path, expr: Any, columns: list[str] | None = None):
+    """The rows of a Parquet file matching ``expr``, one row group at a time (only those
+    whose statistics can match), each cut to its rows before the next is read: memory
+    holds one row group and the rows kept, not the whole table."""
+    for fragment in ds.dataset(path, format="parquet").get_fragments(filter=expr):
+        for group in fragment.split_by_row_group(filter=expr):
+            part = group.to_table(columns=columns, filter=expr)
+            if part.num_rows:
+                yield part
+
+
+def _read_parts(d: Path, name: str, flt: Any, ids: list[str] | None,
+                columns: list[str] | None = None):
+    """Contract-typed rows of one table, a row group at a time (CSV: one frame), filters
+    pushed into the scan; ``columns``: only these (Parquet)."""
     path = _parquet(d, name)
     if path is None:
         frame = getattr(load_tables(d), name)
@@ -132,30 +163,32 @@ def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
             frame = frame[frame["value"].isna()]
         if ids is not None:
             frame = frame[frame["report_id"].isin(ids)]
-        return frame.reset_index(drop=True)
+        yield frame.reset_index(drop=True)
+        return
     expr = flt
     if ids is not None:
         sel = pc.field("report_id").isin(pa.array(ids, pa.string()))
         expr = sel if expr is None else expr & sel
-    # one row group at a time (those whose statistics can match), each cut to its rows
-    # before the next is read: memory holds one row group and the rows kept, not the
-    # whole table (the NA cells of applications are ~0.02 % of 18 million rows at 100k)
-    parts = []
-    for fragment in ds.dataset(path, format="parquet").get_fragments(filter=expr):
-        for group in fragment.split_by_row_group(filter=expr):
-            part = group.to_table(columns=columns, filter=expr)
-            if part.num_rows:
-                parts.append(undictionary(part, CODED[name]))
-    empty = pq.read_schema(path).empty_table()
-    table = pa.concat_tables(parts) if parts else undictionary(
-        empty.select(columns) if columns else empty, CODED[name])
-    frame = typed(name, table.to_pandas(), sort=False, complete=False)
-    del table
+    for part in _pruned(path, expr, columns):
+        frame = typed(name, undictionary(part, CODED[name]).to_pandas(), sort=False,
+                      complete=False)
+        yield frame[columns] if columns else frame.reindex(
+            columns=COLUMNS[name] + [c for c in frame.columns if c not in COLUMNS[name]])
+
+
+def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
+          columns: list[str] | None = None) -> pd.DataFrame:
+    """All of :func:`_read_parts` as one frame (the NA cells of applications are ~0.02 %
+    of 18 million rows at 100k reports)."""
+    parts = list(_read_parts(d, name, flt, ids, columns))
     release_memory()  # the scan decoded every row group
-    if columns:
-        return frame[columns]
-    return frame.reindex(columns=COLUMNS[name] + [c for c in frame.columns
-                                                  if c not in COLUMNS[name]])
+    if parts:
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    path = _parquet(d, name)
+    empty = pq.read_schema(path).empty_table()
+    frame = typed(name, undictionary(empty.select(columns) if columns else empty,
+                                     CODED[name]).to_pandas(), sort=False, complete=False)
+    return frame[columns] if columns else frame.reindex(columns=COLUMNS[name])
 
 
 def _reports(d: Path) -> pd.DataFrame:
@@ -605,6 +638,21 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 _ADD_EVERY = 8  # chunks' group sums added up at a time
+_CELL = "_cell"   # number of a (year, province, prefecture, level, template) in kept sums
+_CELLS: dict[str, dict[tuple, int]] = {}   # signature -> key tuple -> cell number
+
+
+def _coded(part: pd.DataFrame, cells: dict[tuple, int]) -> pd.DataFrame:
+    """``part`` with its CUBE_KEYS replaced by a cell number (kept sums stay small: a
+    number per row instead of five keys, two of them text)."""
+    keys = part[CUBE_KEYS]
+    local = keys.groupby(CUBE_KEYS, observed=True, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(local, return_index=True)[1]
+    number = np.array([cells.setdefault(t, len(cells))
+                       for t in keys.iloc[first].itertuples(index=False, name=None)],
+                      dtype=np.int64)
+    return part.drop(columns=CUBE_KEYS).assign(**{_CELL: number[local] if len(local) else
+                                                  np.zeros(0, dtype=np.int64)})
 
 
 def _add(frames: list[pd.DataFrame], group: list[str]) -> pd.DataFrame:
@@ -768,11 +816,11 @@ class PanelScan:
     def group_sums(self, family: str, by: list[str], per_chunk, keys: list[str]) -> pd.DataFrame:
         """Additive group sums (see ``gxlib.metrics._group_sums``) of the selected reports:
         from the memoised sums by CUBE_KEYS when ``by`` and the filters allow, else a
-        chunk at a time; either way added up after every chunk, never all reports."""
-        def add_up(chunks, group: list[str], by_chunk: list[str]) -> pd.DataFrame | None:
+        chunk at a time; either way added up every few chunks, never all reports."""
+        def add_up(parts, group: list[str]) -> pd.DataFrame | None:
             out, pending = None, []
-            for chunk in chunks:
-                pending.append(per_chunk(chunk, by_chunk))
+            for part in parts:
+                pending.append(part)
                 if len(pending) == _ADD_EVERY:   # memory: a few chunks' sums, never all
                     out = _add(([out] if out is not None else []) + pending, group)
                     pending = []
@@ -782,23 +830,37 @@ class PanelScan:
 
         cube_ok = set(by) <= set(CUBE_KEYS) and {k for k, _ in self.filters} <= _CUBE_FILTERS
         if not cube_ok:
-            out = add_up(self.chunks(sorted(set(by) | {"template"})), by + keys, by)
+            chunks = self.chunks(sorted(set(by) | {"template"}))
+            out = add_up((per_chunk(c, by) for c in chunks), by + keys)
             return out if out is not None else per_chunk(self._empty_panel(by), by)
         memo = (self.key, family)
         if memo not in _CUBES:
             if any(k[0] != self.key for k in _CUBES):
                 _CUBES.clear()          # another data folder (or a re-parse): start over
-            out = add_up(self.chunks(CUBE_KEYS, positions=None), CUBE_KEYS + keys, CUBE_KEYS)
-            out = out if out is not None else per_chunk(self._empty_panel(CUBE_KEYS), CUBE_KEYS)
-            # kept for the process: text keys (province, prefecture, metric) as categories
+                _CELLS.clear()
+            cells = _CELLS.setdefault(self.key, {})
+            chunks = self.chunks(CUBE_KEYS, positions=None)
+            out = add_up((_coded(per_chunk(c, CUBE_KEYS), cells) for c in chunks), [_CELL, *keys])
+            if out is None:
+                out = _coded(per_chunk(self._empty_panel(CUBE_KEYS), CUBE_KEYS), cells)
+            # kept for the process: a cell number for the keys, text (metric) as categories
             _CUBES[memo] = out.astype({c: "category" for c in out.columns
-                                       if pd.api.types.is_string_dtype(out[c].dtype)
-                                       and not isinstance(out[c].dtype, pd.CategoricalDtype)})
+                                       if pd.api.types.is_string_dtype(out[c].dtype)})
         cube = _CUBES[memo]
-        mask = np.ones(len(cube), dtype=bool)
+        cells = self._cell_keys()
+        mask = np.ones(len(cells), dtype=bool)
         for flt in self._filter_sets():
-            mask &= gm._mask(cube, **flt).to_numpy(bool)
-        return cube[mask]
+            mask &= gm._mask(cells, **flt).to_numpy(bool)
+        number = cube[_CELL].to_numpy()
+        cube = cube[mask[number]]
+        keys_of = cells.take(cube[_CELL].to_numpy())[by].reset_index(drop=True)
+        return pd.concat([keys_of, cube.drop(columns=[_CELL]).reset_index(drop=True)], axis=1)
+
+    def _cell_keys(self) -> pd.DataFrame:
+        """The CUBE_KEYS of every cell number handed out for this panel (row = number)."""
+        cells = _CELLS.get(self.key, {})
+        frame = pd.DataFrame.from_records(list(cells), columns=CUBE_KEYS)
+        return frame.astype(self._empty(CUBE_KEYS).dtypes.to_dict())
 
     def _empty_panel(self, columns: list[str]) -> Panel:
         cols = list(dict.fromkeys(["report_id", *columns, "template"]))
@@ -817,18 +879,27 @@ class PanelScan:
                      checks=_read(Path(self.data_dir), "checks", None, self._ids()),
                      data_dir=self.data_dir)
 
-    def na_view(self) -> Panel:
-        """The NA cells of the selected reports, with those reports and their checks only
-        (what :func:`gxlib.metrics.missing_values` reads)."""
+    def na_views(self):
+        """The NA cells of the selected reports, a row group of one table at a time, each
+        as a :class:`Panel` with those cells, their reports and those reports' checks only
+        (what :func:`gxlib.metrics.missing_values` reads): memory holds one row group's NA
+        cells, however many there are in all.  Tables in turn, rows in file order."""
         d = Path(self.data_dir)
         ids = self._ids()
-        cells = {name: _read(d, name, pc.field("value").is_null(), ids, columns=_NA_COLUMNS[name])
-                 for name in ("disclosure", "applications", "reviews")}
-        having = sorted(set().union(*(set(f["report_id"].astype("str")) for f in cells.values())))
-        reports = self.frame(REPORT_COLUMNS, where=pc.field("report_id").isin(
-            pa.array(having, pa.string())))
-        return Panel(reports=reports, quantities=reports[["report_id"]],
-                     checks=_read(d, "checks", None, having), data_dir=self.data_dir, **cells)
+        names = ("disclosure", "applications", "reviews")
+        empty = {n: pd.DataFrame({c: pd.Series([], dtype="Float64" if c == "value" else "str")
+                                  for c in _NA_COLUMNS[n]}) for n in names}
+        for name in names:
+            for cells in _gathered(_read_parts(d, name, pc.field("value").is_null(), ids,
+                                               _NA_COLUMNS[name]), NA_PART_ROWS):
+                having = sorted(set(cells["report_id"].astype("str")))
+                sel = pc.field("report_id").isin(pa.array(having, pa.string()))
+                parts = list(_pruned(Path(self.path), sel, _NA_REPORT_COLUMNS))
+                reports = self._typed(pa.concat_tables(parts)) if parts else self._empty(
+                    _NA_REPORT_COLUMNS)
+                yield Panel(reports=reports, quantities=reports[["report_id"]],
+                            checks=_read(d, "checks", None, having), data_dir=self.data_dir,
+                            **{**empty, name: cells})
 
     def attach(self, checks: bool = False, na_cells: bool = False) -> Panel:
         """The selection read into memory with its checks and/or NA cells (a

@@ -165,10 +165,11 @@ def md(template: str, **values: Any) -> None:
 
 
 def show(df: pd.DataFrame, lang: str = "zh", *, max_rows: int = 60, pct: Sequence[str] = (
-        "value", "ci_low", "ci_high")) -> None:
+        "value", "ci_low", "ci_high"), total: int | None = None) -> None:
     """Display a metrics frame with labels; proportions as percentages.
 
-    Uses pandas' HTML output, which escapes every cell.
+    Uses pandas' HTML output, which escapes every cell.  ``total``: how many rows there are
+    in all when ``df`` holds only the first ones (e.g. ``missing_values(..., limit=)``).
     """
     from IPython.display import display
 
@@ -190,9 +191,10 @@ def show(df: pd.DataFrame, lang: str = "zh", *, max_rows: int = 60, pct: Sequenc
     if "small" in out:
         out["small"] = [t("是", "yes", lang) if s else "" for s in out["small"]]
     display(relabel(out, lang))
-    if len(df) > max_rows:
-        md(t(f"（仅显示前 {max_rows} 行，共 {len(df)} 行）",
-             f"(first {max_rows} of {len(df)} rows)", lang))
+    total = len(df) if total is None else total
+    if total > min(max_rows, len(df)):
+        shown = min(max_rows, len(df))
+        md(t(f"（仅显示前 {shown} 行，共 {total} 行）", f"(first {shown} of {total} rows)", lang))
 
 
 def record_figures(**figures: Any) -> dict:
