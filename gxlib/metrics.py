@@ -300,7 +300,8 @@ def coverage(reports: Any) -> dict[str, Any]:
     per selection and process)."""
     if _is_scan(reports):
         scan = reports
-        return scan.remember("coverage", lambda: coverage(scan.frame(["agency", "year", "province"])))
+        return scan.remember("coverage", lambda: _coverage_of_parts(
+            scan.parts(["agency", "year", "province"])))
     reports = _reports_of(reports, ["agency", "year", "province"])
     years = reports["year"].dropna()
     per_agency = reports.dropna(subset=["year"]).groupby("agency", observed=True)["year"].nunique()
@@ -312,6 +313,49 @@ def coverage(reports: Any) -> dict[str, Any]:
         "year_max": int(years.max()) if len(years) else None,
         "n_agencies_multi_year": int((per_agency >= 2).sum()),
         "n_provinces": int(reports["province"].replace("", pd.NA).dropna().nunique()),
+    }
+
+
+_YEAR0 = 1990   # years _YEAR0 .. _YEAR0 + 62 are bits of one int64 per agency
+
+
+def _coverage_of_parts(parts: Iterable[pd.DataFrame]) -> dict[str, Any]:
+    """:func:`coverage` of the reports in ``parts`` (frames with agency, year, province),
+    one part at a time: what is kept is one bit mask of years per agency (years outside
+    the mask's range as (agency, year) pairs) and the provinces and years seen."""
+    n = 0
+    masks: dict[str, int] = {}
+    odd: set[tuple[str, int]] = set()
+    years: set[int] = set()
+    provinces: set[str] = set()
+    for part in parts:
+        n += len(part)
+        agency = part["agency"].astype("str").to_numpy()
+        year = part["year"].astype("Float64").to_numpy(float, na_value=np.nan)
+        known = ~np.isnan(year)
+        years.update(int(y) for y in np.unique(year[known]))
+        provinces.update(str(p) for p in part["province"].astype("str").unique() if p != "")
+        inside = known & (year >= _YEAR0) & (year < _YEAR0 + 63)
+        bits = np.left_shift(1, np.where(inside, year - _YEAR0, 0).astype(np.int64))
+        pairs = pd.DataFrame({"a": agency, "b": np.where(inside, bits, 0)}).drop_duplicates()
+        part_masks = pairs.groupby("a", sort=False)["b"].sum()   # distinct bits: sum = or
+        for a, b in zip(part_masks.index.tolist(), part_masks.tolist()):
+            masks[a] = masks.get(a, 0) | b
+        outside = known & ~inside
+        odd.update(zip(agency[outside].tolist(), year[outside].astype(int).tolist()))
+    n_years = np.bitwise_count(np.fromiter(masks.values(), np.uint64, len(masks)))
+    n_years = n_years.astype(np.int64)
+    if odd:
+        extra = pd.Series([a for a, _ in odd]).value_counts()
+        n_years = n_years + extra.reindex(list(masks), fill_value=0).to_numpy()
+    return {
+        "n_reports": int(n),
+        "n_agencies": int(len(masks)),
+        "n_years": len(years),
+        "year_min": min(years) if years else None,
+        "year_max": max(years) if years else None,
+        "n_agencies_multi_year": int((n_years >= 2).sum()),
+        "n_provinces": len(provinces),
     }
 
 

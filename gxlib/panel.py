@@ -787,6 +787,11 @@ class PanelScan:
         table = table.take(pc.sort_indices(table.column(_ROW))).select(cols)
         return self._typed(table)
 
+    def parts(self, columns: list[str]):
+        """``columns`` of the selected reports, typed, a row group at a time."""
+        for table in self._tables(list(dict.fromkeys(columns))):
+            yield self._typed(table)
+
     def report_columns(self) -> pd.DataFrame:
         """No rows: the report columns and their dtypes (for checks and result dtypes)."""
         return self._empty(REPORT_COLUMNS)

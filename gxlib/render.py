@@ -115,18 +115,23 @@ def _distinct(data_dir: Path, column: str, limit: int | None = None) -> tuple[li
     import pandas as pd
 
     pq, csv = data_dir / "reports.parquet", data_dir / "reports.csv"
-    if pq.is_file():
-        values = pd.read_parquet(pq, columns=[column])[column]
+    if pq.is_file():   # a batch at a time: the parent of a national render holds counts only
+        import pyarrow.parquet as pap
+
+        parts = (b.column(0).to_pandas() for b in pap.ParquetFile(pq).iter_batches(
+            columns=[column], batch_size=1 << 16))
     elif csv.is_file():
-        values = pd.read_csv(csv, usecols=[column], dtype=str, keep_default_na=False,
-                             encoding="utf-8-sig")[column]
+        parts = iter([pd.read_csv(csv, usecols=[column], dtype=str, keep_default_na=False,
+                                  encoding="utf-8-sig")[column]])
     else:
         raise FileNotFoundError(f"{data_dir}: reports.parquet / reports.csv not found; "
                                 "run `gx parse RAW_DIR` first")
-    values = values.dropna()
-    values = values[values.astype(str).str.strip() != ""]
-    values = values.astype(int) if column == "year" else values.astype(str)
-    counts = values.value_counts()
+    counts = pd.Series(dtype="int64")
+    for values in parts:
+        values = values.dropna()
+        values = values[values.astype(str).str.strip() != ""]
+        values = values.astype(int) if column == "year" else values.astype(str)
+        counts = counts.add(values.value_counts(), fill_value=0).astype("int64")
     keys = sorted(counts.index.tolist())
     if limit is not None and len(keys) > limit:
         order = sorted(keys, key=lambda k: -int(counts[k]))   # stable: ties stay by value

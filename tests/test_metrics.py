@@ -714,3 +714,23 @@ def test_scan_na_cells_a_row_group_at_a_time(scan_of, tmp_path):
         random.Random(1).shuffle(order)
         pq.write_table(table.take(order), out / f"{name}.parquet", row_group_size=5)
     _same(m.missing_summary(s), want_summary)
+
+
+def test_coverage_of_parts_equals_coverage():
+    """A PanelScan's coverage is gathered a row group at a time (a year bit mask per
+    agency): the same figures as on the whole reports frame, odd years included."""
+    from hypothesis import given, settings, strategies as st
+
+    rows = st.lists(st.tuples(st.sampled_from(["甲局", "乙局", "丙局", "", "丁 局"]),
+                              st.one_of(st.none(), st.integers(2015, 2026),
+                                        st.sampled_from([1900, 1989, 2052, 2053, 2199])),
+                              st.sampled_from(["A省", "B省", ""])), max_size=30)
+
+    @settings(max_examples=200, deadline=None)
+    @given(rows, st.integers(1, 7))
+    def check(data, size):
+        frame = pd.DataFrame(data, columns=["agency", "year", "province"]).astype(
+            {"agency": "str", "year": "Int64", "province": "str"})
+        parts = [frame.iloc[i:i + size] for i in range(0, len(frame), size)]
+        assert m._coverage_of_parts(parts) == m.coverage(frame)
+    check()
