@@ -730,6 +730,10 @@ class PanelScan:
                 positions: np.ndarray | None | bool = True):
         """Arrow tables of ``columns`` for the selected reports, a row group at a time;
         ``where`` (an Arrow expression) keeps only the rows it matches."""
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(
+                f"{self.path}: the panel file of {self.data_dir} is gone (a newer gx render "
+                "or panel.open of re-parsed data replaces it); call gxlib.panel.open again")
         pf = pq.ParquetFile(self.path, pre_buffer=False)
         sel = self._positions() if positions is True else positions
         offset = 0

@@ -594,6 +594,9 @@ def test_scan_file_is_rebuilt_for_new_data_and_when_damaged(five_dir, scan_of, t
     again = panel.open(folder, cache_dir=Path(s.path).parent)
     assert again.path != s.path
     assert m.volumes(again, ["applications_new"], by=None).loc[0, "total"] == 22
+    Path(s.path).unlink()           # replaced by a newer panel: a clear error, not a crash
+    with pytest.raises(FileNotFoundError, match="panel.open again"):
+        m.n_reports(m.select(s, province="A省"))
     Path(again.path).write_bytes(b"not parquet")
     panel._CUBES.clear()
     assert m.volumes(panel.open(folder, cache_dir=Path(s.path).parent), ["applications_new"],
