@@ -274,8 +274,7 @@ def default_agency(reports: Any) -> str:
     if _is_scan(reports):
         scan = reports
         return scan.remember("default_agency", lambda: default_agency(scan.frame(["agency"])))
-    names = reports["agency"].astype("str").str.strip() if isinstance(reports, pd.DataFrame) \
-        else reports.reports["agency"].astype("str").str.strip()
+    names = _reports_of(reports, ["agency"])["agency"].astype("str").str.strip()
     names = names[names != ""]
     if names.empty:
         return ""
@@ -673,6 +672,8 @@ def _group_sums(tables: Any, family: str, by: list[str], per_chunk,
 
 def _report_keys(tables: Any) -> pd.DataFrame:
     """The reports (or, for a PanelScan, an empty frame with their columns and dtypes)."""
+    if isinstance(tables, pd.DataFrame):
+        return tables
     return tables.report_columns() if _is_scan(tables) else tables.reports
 
 
@@ -927,7 +928,7 @@ def status_counts(reports: Any, by: Sequence[str] | str | None = None) -> pd.Dat
     """Number of files per parse status (ok / partial / failed), optionally per group.
 
     Takes the reports frame or the tables (a PanelScan reads only ``by`` and status)."""
-    by = _check_by(_report_keys(reports) if not isinstance(reports, pd.DataFrame) else reports, by)
+    by = _check_by(_report_keys(reports), by)
     reports = _reports_of(reports, [*by, "status"])
     counts = reports.groupby(by + ["status"], observed=False, dropna=False).size()
     return counts.rename("n_reports").reset_index()
@@ -1081,7 +1082,7 @@ def problem_reports(tables: Any) -> pd.DataFrame:
         import pyarrow.compute as pc
 
         return tables.frame(GAP_COLUMNS, where=pc.field("status") != "ok")
-    reports = tables.reports if not isinstance(tables, pd.DataFrame) else tables
+    reports = _reports_of(tables, GAP_COLUMNS)
     return reports.loc[reports["status"].astype("str") != "ok", GAP_COLUMNS].reset_index(drop=True)
 
 

@@ -128,10 +128,10 @@ def _gathered(frames, rows: int):
         pending.append(frame)
         n += len(frame)
         if n >= rows:
-            yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            yield _concat(pending)
             pending, n = [], 0
     if pending:
-        yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+        yield _concat(pending)
 
 
 #: what missing_values reads of an NA cell, and of its report
@@ -170,10 +170,15 @@ def _read_parts(d: Path, name: str, flt: Any, ids: list[str] | None,
         sel = pc.field("report_id").isin(pa.array(ids, pa.string()))
         expr = sel if expr is None else expr & sel
     for part in _pruned(path, expr, columns):
-        frame = typed(name, undictionary(part, CODED[name]).to_pandas(), sort=False,
-                      complete=False)
-        yield frame[columns] if columns else frame.reindex(
-            columns=COLUMNS[name] + [c for c in frame.columns if c not in COLUMNS[name]])
+        yield _typed_part(name, part, columns)
+
+
+def _typed_part(name: str, part: pa.Table, columns: list[str] | None) -> pd.DataFrame:
+    """Rows of one table read from Parquet, contract-typed, in ``columns`` or the
+    contract's column order."""
+    frame = typed(name, undictionary(part, CODED[name]).to_pandas(), sort=False, complete=False)
+    return frame[columns] if columns else frame.reindex(
+        columns=COLUMNS[name] + [c for c in frame.columns if c not in COLUMNS[name]])
 
 
 def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
@@ -183,12 +188,9 @@ def _read(d: Path, name: str, flt: Any, ids: list[str] | None,
     parts = list(_read_parts(d, name, flt, ids, columns))
     release_memory()  # the scan decoded every row group
     if parts:
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    path = _parquet(d, name)
-    empty = pq.read_schema(path).empty_table()
-    frame = typed(name, undictionary(empty.select(columns) if columns else empty,
-                                     CODED[name]).to_pandas(), sort=False, complete=False)
-    return frame[columns] if columns else frame.reindex(columns=COLUMNS[name])
+        return _concat(parts)
+    empty = pq.read_schema(_parquet(d, name)).empty_table()
+    return _typed_part(name, empty.select(columns) if columns else empty, columns)
 
 
 def _reports(d: Path) -> pd.DataFrame:
@@ -699,6 +701,14 @@ class PanelScan:
             sets[-1][k] = v
         return sets
 
+    def _matches(self, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``frame`` (report columns, or the keys of kept sums) every
+        select() call's filters keep."""
+        mask = np.ones(len(frame), dtype=bool)
+        for flt in self._filter_sets():
+            mask &= gm._mask(frame, **flt).to_numpy(bool)
+        return mask
+
     def _positions(self) -> np.ndarray | None:
         """Row positions of the selected reports (None: all), from the filter columns only
         (the last few selections are remembered: a notebook asks several times)."""
@@ -718,10 +728,7 @@ class PanelScan:
         found, offset = [], 0
         for table in self._tables(needed, positions=None):   # a row group at a time
             frame = table.to_pandas()     # written typed: text as text, year as Int64
-            mask = np.ones(len(frame), dtype=bool)
-            for flt in self._filter_sets():
-                mask &= gm._mask(frame, **flt).to_numpy(bool)
-            found.append(np.flatnonzero(mask) + offset)
+            found.append(np.flatnonzero(self._matches(frame)) + offset)
             offset += len(frame)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
@@ -857,11 +864,7 @@ class PanelScan:
                                        if pd.api.types.is_string_dtype(out[c].dtype)})
         cube = _CUBES[memo]
         cells = self._cell_keys()
-        mask = np.ones(len(cells), dtype=bool)
-        for flt in self._filter_sets():
-            mask &= gm._mask(cells, **flt).to_numpy(bool)
-        number = cube[_CELL].to_numpy()
-        cube = cube[mask[number]]
+        cube = cube[self._matches(cells)[cube[_CELL].to_numpy()]]
         keys_of = cells.take(cube[_CELL].to_numpy())[by].reset_index(drop=True)
         return pd.concat([keys_of, cube.drop(columns=[_CELL]).reset_index(drop=True)], axis=1)
 
@@ -884,8 +887,9 @@ class PanelScan:
     def checks_view(self, report_columns: list[str] = ()) -> Panel:
         """The checks of the selected reports, and ``report_columns`` of those reports."""
         reports = self.frame(list(dict.fromkeys(["report_id", *report_columns])))
+        ids = reports["report_id"].tolist() if self.filters else None
         return Panel(reports=reports, quantities=reports[["report_id"]],
-                     checks=_read(Path(self.data_dir), "checks", None, self._ids()),
+                     checks=_read(Path(self.data_dir), "checks", None, ids),
                      data_dir=self.data_dir)
 
     def na_views(self):

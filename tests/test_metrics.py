@@ -618,21 +618,28 @@ def test_scan_default_cache_keeps_one_file_per_folder(five_dir, monkeypatch, tmp
     assert m.n_reports(second) == 4
 
 
-def test_scan_of_generated_reports_matches_the_panel(scan_of, tmp_path):
-    """A few hundred benchmark reports (both layouts, damaged files, many regions) through
-    gx parse: the PanelScan, in chunks of 64, gives what the in-memory Panel gives."""
+def _generated(tmp_path, n, seed):
+    """``n`` benchmark reports (benchmarks/generate.py) parsed by gx parse: their folder."""
     import sys
 
-    from gxlib import panel, pipeline
+    from gxlib import pipeline
 
     root = Path(__file__).resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from benchmarks import generate as gen
 
-    gen.generate(tmp_path / "raw", 400, seed=3)
-    out = tmp_path / "out"
-    pipeline.run(tmp_path / "raw", out, jobs=1, progress=False)
+    gen.generate(tmp_path / "raw", n, seed=seed)
+    pipeline.run(tmp_path / "raw", tmp_path / "out", jobs=1, progress=False)
+    return tmp_path / "out"
+
+
+def test_scan_of_generated_reports_matches_the_panel(scan_of, tmp_path):
+    """A few hundred benchmark reports (both layouts, damaged files, many regions) through
+    gx parse: the PanelScan, in chunks of 64, gives what the in-memory Panel gives."""
+    from gxlib import panel
+
+    out = _generated(tmp_path, 400, seed=3)
     eager = panel.load(out, cache_dir=None)
     s = scan_of(out, rows=64)
     assert m.n_reports(s) == len(eager.reports) == 400
@@ -683,20 +690,11 @@ def test_scan_na_cells_a_row_group_at_a_time(scan_of, tmp_path):
     """missing_values / missing_summary of a PanelScan read one row group of NA cells at a
     time: with row groups of 5 rows (a report's cells across several), and with the rows
     out of report order, they equal the in-memory result; limit stops early."""
-    import sys
-
     import pyarrow.parquet as pq
 
-    from gxlib import panel, pipeline
+    from gxlib import panel
 
-    root = Path(__file__).resolve().parent.parent
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from benchmarks import generate as gen
-
-    gen.generate(tmp_path / "raw", 120, seed=5)
-    out = tmp_path / "out"
-    pipeline.run(tmp_path / "raw", out, jobs=1, progress=False)
+    out = _generated(tmp_path, 120, seed=5)
     full = panel.load(out, cache_dir=None).attach(checks=True, na_cells=True)
     want_values, want_summary = m.missing_values(full), m.missing_summary(full)
     # several NA cells of one report share a reason: counted once per report
