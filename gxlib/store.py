@@ -201,7 +201,7 @@ class Staging:
         if last is not None:
             last(self)
         for tmp_path, final in self.staged:
-            os.replace(tmp_path, final)
+            move_over(tmp_path, final)
         return [final for _, final in self.staged]
 
     def abort(self) -> None:
@@ -209,6 +209,36 @@ class Staging:
             s.close(quiet=True)
         for tmp_path, _ in self.staged:
             tmp_path.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=1)
+def _renameat2():
+    """glibc's renameat2 (Linux), or None."""
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def move_over(new: Path, final: Path) -> None:
+    """Move ``new`` to ``final`` in one step: ``final`` is always either the old file or
+    the new one. Where the system can, the two are swapped (RENAME_EXCHANGE) and the old
+    one is then deleted: ext4 flushes a file renamed over another one at once
+    ("auto_da_alloc"), 0.6 s for a 1 GB CSV, which a swap does not. (After a crash the
+    new file may then be incomplete on disk; the run cache notices its size and the next
+    run is a full one.)"""
+    fn = _renameat2()
+    if fn is not None and os.path.lexists(final) and not os.path.isdir(final):
+        at_cwd, exchange = -100, 2
+        if fn(at_cwd, os.fsencode(new), at_cwd, os.fsencode(final), exchange) == 0:
+            os.unlink(new)  # now the old file
+            return
+    os.replace(new, final)
 
 
 def csv_header(schema: pa.Schema) -> bytes:
@@ -353,7 +383,11 @@ class TableSink:
         table = table.cast(self.schema)
         if table.num_rows == 0:
             return
-        self.parquet.write_table(table)
+        # one dictionary per column: chunks with different dictionaries (a worker batch
+        # each) make the Parquet writer give up dictionary encoding for the row group;
+        # at 100k reports applications.parquet was 36 MB instead of 8, written 3x and
+        # read 5x slower
+        self.parquet.write_table(table.unify_dictionaries())
         if not csv:
             return
         if not self.record:

@@ -83,6 +83,30 @@ def test_atomic_write_keeps_previous_outputs(raw, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+@pytest.mark.parametrize("swap", [True, False], ids=["swap", "replace"])
+def test_outputs_move_over_the_previous_ones(raw, tmp_path, monkeypatch, swap):
+    """A second run's outputs take the first run's place (swapped in and the old files
+    deleted where the system can, renamed over them where not): nothing else is left."""
+    if not swap:
+        monkeypatch.setattr(store, "_renameat2", lambda: None)
+    elif store._renameat2() is None:
+        pytest.skip("no renameat2 here")
+    out = tmp_path / "out"
+    main(["parse", str(raw), "--out", str(out), "--no-progress"])
+    names = sorted(p.name for p in out.iterdir())
+    (raw / "a.txt").unlink()
+    main(["parse", str(raw), "--out", str(out), "--no-progress", "--no-cache"])
+    assert sorted(p.name for p in out.iterdir()) == names
+    r = pd.read_csv(out / "reports.csv", dtype=str, encoding="utf-8-sig")
+    assert "a.txt" not in set(r["source_file"]) and len(r) == 5
+    assert (out / "reports.parquet").stat().st_nlink == 1
+    # a file moved to a name that is not there yet
+    new, final = tmp_path / "new.txt", tmp_path / "final.txt"
+    new.write_text("new", encoding="utf-8")
+    store.move_over(new, final)
+    assert final.read_text(encoding="utf-8") == "new" and not new.exists()
+
+
 def test_same_ids_every_run(raw, tmp_path):
     a = gxlib.parse_dir(raw, progress=False)
     b = gxlib.parse_dir(raw, jobs=1, progress=False)
