@@ -819,7 +819,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
     scratch.flush()
 
     def parquet_job() -> None:  # (and CSV when not exact): the merged rows in groups of FLUSH_EVERY reports
-        new_t = _concat(new_tables, schema)
+        new_t = _concat(new_tables, schema).unify_dictionaries().combine_chunks()  # a few % of the rows
         new_ids, new_at = report_runs(new_t)
         k = np.flatnonzero(keep_old & (rows_old > 0))
         po, pn = _interleave(old_ids[k], np.asarray(new_ids, dtype="U"))
@@ -828,10 +828,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         old = _RowsOf(out_p / f"{name}.parquet", schema)
         for g in range(0, len(src), FLUSH_EVERY):
             part = slice(g, g + FLUSH_EVERY)
-            pieces = []
-            for s, o, n in _runs(src[part], off[part], length[part]):
-                pieces += [new_t.slice(o, n)] if s else old.take(o, n)
-            emit(name, pa.concat_tables(pieces), csv=not exact)
+            emit(name, _gather(src[part], off[part], length[part], old, new_t), csv=not exact)
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         k = np.flatnonzero(keep_old & (bytes_old > 0))
@@ -857,6 +854,52 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         sink.exact = False
         return [parquet_job]
     return [parquet_job, csv_job]
+
+
+def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, new_t: pa.Table) -> pa.Table:
+    """The rows of items (source 0: previous output, 1: ``new_t``; offsets increasing
+    within each source) in item order, with one dictionary per column. The two sources'
+    spans are joined once and the rows taken by index: slicing item by item left a
+    thousand chunks that each carried a whole row group's dictionary to unify."""
+    spans = []
+    for s, source_rows in ((0, None), (1, new_t)):
+        at = np.flatnonzero(src == s)
+        if len(at) == 0:
+            continue
+        lo, hi = int(off[at[0]]), int(off[at[-1]] + length[at[-1]])
+        spans.append((at, lo, source_rows.slice(lo, hi - lo) if s else pa.concat_tables(old.take(lo, hi - lo))))
+    if not spans:
+        return new_t.schema.empty_table()
+    base = np.zeros(len(src), dtype=np.int64)  # where each item's source span starts in the joined table
+    start = 0
+    for at, lo, rows in spans:
+        base[at] = start - lo
+        start += rows.num_rows
+    joined = pa.concat_tables([rows for _, _, rows in spans]).unify_dictionaries().combine_chunks()
+    first = np.r_[0, np.cumsum(length)[:-1]]
+    index = np.repeat(off + base - first, length) + np.arange(int(length.sum()))
+    return _used_entries(joined.take(pa.array(index)))
+
+
+def _used_entries(table: pa.Table) -> pa.Table:
+    """``table`` (one chunk per column) with dictionaries cut to the entries its rows use.
+    A Parquet row group stores its whole dictionary: the ids of reports that were
+    replaced, or that belong to the neighbouring group, would otherwise be written,
+    read back by the next run and kept again, growing with every incremental run."""
+    cols = []
+    for col in table.columns:
+        arr = col.chunk(0) if col.num_chunks == 1 else None
+        if arr is not None and pa.types.is_dictionary(arr.type) and len(arr):
+            idx = pc.fill_null(arr.indices, 0).to_numpy()
+            valid = None if arr.null_count == 0 else pc.is_valid(arr.indices).to_numpy(zero_copy_only=False)
+            used = np.bincount(idx if valid is None else idx[valid], minlength=len(arr.dictionary)) > 0
+            if not used.all():
+                remap = (np.cumsum(used, dtype=np.int64) - 1).astype(idx.dtype)
+                arr = pa.DictionaryArray.from_arrays(pa.array(remap[idx], mask=None if valid is None else ~valid),
+                                                     arr.dictionary.filter(pa.array(used)))
+            col = pa.chunked_array([arr], type=col.type)
+        cols.append(col)
+    return pa.Table.from_arrays(cols, schema=table.schema)
 
 
 def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):

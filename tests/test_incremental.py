@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -84,6 +85,39 @@ def test_changed_added_removed_renamed_and_manifest(raw, tmp_path):
     result = pipeline.run(raw, out, jobs=1)
     assert 0 < result.parsed < result.files
     assert_same_as_full_run(raw, out, tmp_path)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_merge_across_many_row_groups(raw, tmp_path, monkeypatch, batch):
+    """Small batches and row groups: the previous output's rows come from many row groups
+    (and batches with dictionaries of their own); a merged group takes rows from several
+    of them and from the new reports, and is still exactly the full run's."""
+    monkeypatch.setattr(pipeline, "BATCH", batch)
+    monkeypatch.setattr(pipeline, "FLUSH_EVERY", 3 * batch)
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=2)
+    assert pq.ParquetFile(out / "applications.parquet").num_row_groups >= 3
+    for idx in (0, 3, 4, 17, 39):
+        gen.write_report(raw / "gen", 7, idx, variant=1)
+    gen.write_report(raw / "gen", 7, 41)
+    os.remove(_gen_path(raw, 20))
+    result = pipeline.run(raw, out, jobs=2)
+    assert 0 < result.parsed < 10
+    assert_same_as_full_run(raw, out, tmp_path)
+    # each row group stores only its own reports' ids: replaced reports' and the
+    # neighbouring group's would be read back and written again by every later run
+    f = pq.ParquetFile(out / "applications.parquet", read_dictionary=["report_id"])
+    for g in range(f.num_row_groups):
+        ids = f.read_row_group(g, columns=["report_id"]).column(0).combine_chunks()
+        assert len(ids.dictionary) == len(pc.unique(ids.indices))
+
+
+def test_used_entries_keeps_values_and_nulls():
+    d = pa.DictionaryArray.from_arrays(pa.array([3, None, 1, 3], pa.int32()), pa.array(["a", "b", "c", "d"]))
+    t = pipeline._used_entries(pa.table({"x": d, "n": [1, 2, 3, 4]}))
+    x = t["x"].chunk(0)
+    assert x.dictionary.to_pylist() == ["b", "d"] and x.indices.to_pylist() == [1, None, 0, 1]
+    assert t["x"].to_pylist() == ["d", None, "b", "d"] and t.schema == pa.table({"x": d, "n": [1, 2, 3, 4]}).schema
 
 
 def test_unchanged_files_are_not_read_again(raw, tmp_path, monkeypatch):
