@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import cache as runcache
+from . import regions
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
@@ -291,31 +292,53 @@ class _RowsOf:
         return out
 
 
-def _pool_map(fn, items, jobs: int, progress_desc: str | None, total: int, size=len, ahead: int = 4):
-    """``fn`` over ``items`` (an iterable of work units) in order, in a process pool; at
-    most ``ahead`` units per worker are submitted ahead, so the parent never holds the
-    whole queue. The bar advances by ``size(unit)``."""
+def _pool_map(fn, items, jobs: int, progress_desc: str | None, total: int, size=len, ahead: int = 4,
+              pool: ProcessPoolExecutor | None = None):
+    """``fn`` over ``items`` (an iterable of work units) in order, in a process pool (the
+    run's ``pool``, or one of its own); at most ``ahead`` units per worker are submitted
+    ahead, so the parent never holds the whole queue. The bar advances by ``size(unit)``."""
     bar = None
     if progress_desc:
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="file", desc=progress_desc, file=sys.stderr)
-    pool = None
+    own = None
     try:
         if jobs == 1 or total < 16:
             results = ((item, fn(item)) for item in items)
         else:
-            pool = ProcessPoolExecutor(max_workers=jobs)
+            if pool is None:
+                pool = own = ProcessPoolExecutor(max_workers=jobs)
             results = _window(pool, fn, iter(items), jobs * ahead)
         for item, res in results:
             yield res
             if bar:
                 bar.update(size(item))
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if own is not None:
+            own.shutdown(cancel_futures=True)
         if bar:
             bar.close()
+
+
+# the years whose division tables a worker builds as it starts: the national templates'
+# (a report of another year builds its table when it comes)
+_WARM_YEARS = range(2019, regions.LAST_YEAR + 1)
+
+
+def _warm_worker() -> None:
+    """A worker's start: what every parse builds on first use (the division tables,
+    0.3 s), built while the parent is still listing the files."""
+    with contextlib.suppress(Exception):  # a failure here shows where a parse meets it, with its file
+        regions.warm(_WARM_YEARS)
+
+
+def _start_pool(jobs: int) -> ProcessPoolExecutor:
+    """The run's process pool for hashing and parsing, its workers started now."""
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_warm_worker)
+    for _ in range(jobs):
+        pool.submit(int)  # workers start on demand: start them, so they warm up in parallel
+    return pool
 
 
 def _window(pool, fn, items, ahead: int):
@@ -395,7 +418,8 @@ class _Listing:
         return np.char.add(self.rids, np.char.encode(np.asarray(self.tags, dtype="U"), "utf-8"))
 
 
-def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> tuple[_Listing, int]:
+def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool,
+          pool: ProcessPoolExecutor | None = None) -> tuple[_Listing, int]:
     """Stat and (where the cache cannot vouch for a file) hash every input file."""
     root = str(raw_dir)
     n = len(rels)
@@ -424,7 +448,7 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool) -> 
     size = int(stats[stats[:, 0] >= 0, 0].sum())
     work = [os.path.join(root, rels[i]) for i in todo]
     hashed = _pool_map(_hash_batch, _chunks(work, 256), jobs, "hashing" if progress and len(work) else None,
-                       total=len(work))
+                       total=len(work), pool=pool)
     pos = 0
     for res in hashed:
         for sha, nbytes in res:
@@ -482,7 +506,16 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
     rels = [rel for rel, _ in list_inputs(raw_dir)]
     if progress is None:
         progress = len(rels) > 200 and sys.stderr.isatty()
-    listing, size = _list(raw_dir, rels, cached, jobs, progress)
+    pool = _start_pool(jobs) if jobs > 1 and len(rels) >= 16 else None
+    try:
+        return _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, keep, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, keep, pool) -> RunResult:
+    listing, size = _list(raw_dir, rels, cached, jobs, progress, pool)
     n = len(rels)
     order = np.argsort(listing.rids, kind="stable")  # parsing order: report_id
     reuse = np.zeros(n, dtype=bool)
@@ -497,7 +530,7 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
     stage = Staging(out_p) if out_p is not None else None
     try:
         result, sinks, reports = _run(listing, todo, reuse_ids, reuse, cached if len(reuse_ids) else None, out_p,
-                                      stage, jobs, progress, keep)
+                                      stage, jobs, progress, keep, pool)
         result.files, result.bytes = n, size
         if stage is not None:
             trusted = ((listing.stats[:, 1] < listed_at - runcache.RACY_NS)
@@ -643,7 +676,7 @@ _SPILL_SCHEMA = pa.schema([(c, pa.int64() if c == "year" else pa.string()) for c
                           + [("_pos", pa.int64())])
 
 
-def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep):
+def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, pool=None):
     """Parse the files ``todo`` (listing positions in report_id order), merge with the
     ``reuse`` reports (sorted ids; ``reuse_mask`` their listing positions) of the previous
     outputs, write. Returns the result, the long tables' sinks and what the run cache
@@ -651,12 +684,12 @@ def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress,
     its file's position)."""
     spill = _ReportSpill(len(listing.rels), out_p)
     try:
-        return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill)
+        return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, pool)
     finally:
         spill.close()
 
 
-def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill):
+def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, pool):
     import pandas as pd
 
     schemas = {name: _schema(name) for name in ALL}
@@ -679,7 +712,9 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             # 215 bytes a report instead of 298
             carried.append(_compact(sub.combine_chunks(), _CARRIED_SCHEMA))
 
-    parts = list(_chunks(todo, BATCH))
+    # batches of BATCH files; smaller when there are few (an incremental run): at least
+    # eight per worker, so that no worker is left with the last big one
+    parts = list(_chunks(todo, max(16, min(BATCH, -(-len(todo) // (8 * jobs))))))
     batches = ([(listing.path(i), listing.rels[i], listing.mrow(i)) for i in part] for part in parts)
     new: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     pending: dict[str, list[pa.Table]] = {name: [] for name in LONG}
@@ -697,7 +732,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         spill.flush()
         _release()
 
-    results = _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo))
+    results = _pool_map(_work_batch, batches, jobs, "parsing" if progress else None, total=len(todo), pool=pool)
     for part, res in zip(parts, results):
         changed = _ids_of(res["reports"]) != listing.rids[part]
         if changed.any():
@@ -715,63 +750,66 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
 
     checks_df = typed("checks", _to_pandas(chk_tables, schemas["checks"], CODED["checks"]))
     chk_tables.clear()
-    if len(reuse):
-        keep_ids = pa.array(reuse, type=pa.string())
-        # the kept reports, in the previous output's order (source_file, as the listing's)
-        kept_at = np.flatnonzero(reuse_mask)
-        at = 0
-        for batch in pq.ParquetFile(out_p / "reports.parquet").iter_batches(batch_size=FLUSH_EVERY):
-            t = pa.Table.from_batches([batch])
-            t = t.filter(_member(t["report_id"], keep_ids))
-            spill.add(t, kept_at[at:at + t.num_rows])
-            at += t.num_rows
-            spill.flush()
-        if at != len(kept_at):
-            raise RuntimeError(f"{out_p / 'reports.parquet'}: {at} of the {len(kept_at)} reports the run cache "
-                               "vouches for (run again with --no-cache)")
-        old_checks = pq.read_table(out_p / "checks.parquet")
-        old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
-        old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
-        checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
-        old_ids = cached.report_ids()
-        keep_old = _isin(old_ids, reuse)
-        with contextlib.ExitStack() as scratch_files:
+    merging = contextlib.ExitStack()  # the long tables' merge runs in threads while the reports are written
+    try:
+        if len(reuse):
+            keep_ids = pa.array(reuse, type=pa.string())
+            # the kept reports, in the previous output's order (source_file, as the listing's)
+            kept_at = np.flatnonzero(reuse_mask)
+            at = 0
+            for batch in pq.ParquetFile(out_p / "reports.parquet").iter_batches(batch_size=FLUSH_EVERY):
+                t = pa.Table.from_batches([batch])
+                t = t.filter(_member(t["report_id"], keep_ids))
+                spill.add(t, kept_at[at:at + t.num_rows])
+                at += t.num_rows
+                spill.flush()
+            if at != len(kept_at):
+                raise RuntimeError(f"{out_p / 'reports.parquet'}: {at} of the {len(kept_at)} reports the run cache "
+                                   "vouches for (run again with --no-cache)")
+            old_checks = pq.read_table(out_p / "checks.parquet")
+            old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
+            old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
+            checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
+            old_ids = cached.report_ids()
+            keep_old = _isin(old_ids, reuse)
             merge_jobs = []
             for name in LONG:
-                scratch = scratch_files.enter_context(tempfile.TemporaryFile(dir=out_p))
-                merge_jobs += _merge_long(name, sinks[name], new[name], cached, old_ids, keep_old, out_p, emit, scratch)
-            _run_jobs(merge_jobs, jobs)
-        new.clear()
-    # the reports, a bucket of files at a time, in output order; what the checks and the
-    # run cache need of them is kept narrow
-    narrow, moved, full = [], [], []
-    counts: collections.Counter = collections.Counter()
-    in_place, report_sink = True, None
-    for t, lo, hi in spill.buckets():
-        df = typed("reports", _to_pandas([t], t.schema, {}))
-        del t
-        if stage is not None:
-            table = _arrow(df)
-            if report_sink is None:
-                report_sink = stage.sink("reports", table.schema)
-            report_sink.write(table)
-            del table
-        in_place = in_place and _arrow_str(df["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
-        # ids and hashes are the listing's but for a file that changed between hashing and parsing
-        rids = fixed_bytes(_arrow_str(df["report_id"]))
-        if len(rids) == hi - lo and rids.dtype == listing.rids.dtype:
-            at = np.flatnonzero(rids != listing.rids[lo:hi])
-        else:
-            at = np.arange(len(rids))
-        if len(at):
-            shas = np.char.encode(np.asarray(df["sha256"].iloc[at].fillna("").astype(str), dtype="U"), "utf-8")
-            moved.append((lo + at, rids[at], shas))
-        counts.update(df["status"].astype(str).value_counts().to_dict())
-        narrow.append(df[["report_id", "agency", "year", "status"]])
-        if keep:
-            full.append(df)
-        del df
-        _release()
+                scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
+                merge_jobs += _merge_long(name, sinks[name], new.pop(name), cached, old_ids, keep_old, out_p, emit,
+                                          scratch)
+            merging.enter_context(_in_background(merge_jobs, jobs))
+        # the reports, a bucket of files at a time, in output order; what the checks and the
+        # run cache need of them is kept narrow
+        narrow, moved, full = [], [], []
+        counts: collections.Counter = collections.Counter()
+        in_place, report_sink = True, None
+        for t, lo, hi in spill.buckets():
+            df = typed("reports", _to_pandas([t], t.schema, {}))
+            del t
+            if stage is not None:
+                table = _arrow(df)
+                if report_sink is None:
+                    report_sink = stage.sink("reports", table.schema)
+                report_sink.write(table)
+                del table
+            in_place = in_place and _arrow_str(df["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
+            # ids and hashes are the listing's but for a file that changed between hashing and parsing
+            rids = fixed_bytes(_arrow_str(df["report_id"]))
+            if len(rids) == hi - lo and rids.dtype == listing.rids.dtype:
+                at = np.flatnonzero(rids != listing.rids[lo:hi])
+            else:
+                at = np.arange(len(rids))
+            if len(at):
+                shas = np.char.encode(np.asarray(df["sha256"].iloc[at].fillna("").astype(str), dtype="U"), "utf-8")
+                moved.append((lo + at, rids[at], shas))
+            counts.update(df["status"].astype(str).value_counts().to_dict())
+            narrow.append(df[["report_id", "agency", "year", "status"]])
+            if keep:
+                full.append(df)
+            del df
+            _release()
+    finally:
+        merging.close()  # waits for the merge (and raises its first error)
     if report_sink is None and stage is not None:  # no files
         stage.table("reports", _arrow(frame("reports", [])))
     narrow_df = pd.concat(narrow, ignore_index=True) if narrow else frame("reports", [])
@@ -913,17 +951,22 @@ def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):
     return src, off, length
 
 
-def _run_jobs(jobs: list, workers: int = 2) -> None:
+@contextlib.contextmanager
+def _in_background(jobs: list, workers: int = 2):
     """Run the jobs in threads (Arrow and the copies release the GIL), the costliest
-    first (``job.cost``), at most ``workers`` at a time; the first error is raised."""
+    first (``job.cost``), at most ``workers`` at a time, while the ``with`` block runs;
+    leaving it waits for them and raises the first error (a job's, or the block's)."""
     jobs = sorted(jobs, key=lambda job: -getattr(job, "cost", 0.0))
-    if len(jobs) <= 1 or workers <= 1:
-        for job in jobs:
-            job()
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
-        for f in [ex.submit(job) for job in jobs]:
-            f.result()
+    ex = ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs))))
+    futures = [ex.submit(job) for job in jobs]
+    try:
+        yield
+    except BaseException:
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+    for f in futures:
+        f.result()
 
 
 def _to_pandas(tables: list[pa.Table], schema: pa.Schema, coded):

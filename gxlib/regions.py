@@ -122,6 +122,13 @@ def _name_ends(year: int) -> tuple[frozenset[str], re.Pattern, dict[str, tuple[i
     return names, ends, {c: tuple(sorted(ls)) for c, ls in lengths.items()}
 
 
+def warm(years) -> None:
+    """Build the name tables of ``years`` now rather than on first use (about 0.04 s a
+    year, plus 0.13 s to read the data file), e.g. in a new worker process."""
+    for year in years:
+        _name_ends(_clamp(year))
+
+
 def _matches(text: str, year: int, min_len: int) -> list[tuple[int, str, list[Division]]]:
     names = _names(year)
     # every occurrence of every name (of min_len or more): a name ends at one of the few

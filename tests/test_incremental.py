@@ -112,6 +112,23 @@ def test_merge_across_many_row_groups(raw, tmp_path, monkeypatch, batch):
         assert len(ids.dictionary) == len(pc.unique(ids.indices))
 
 
+def test_a_failed_merge_leaves_the_previous_outputs(raw, tmp_path, monkeypatch):
+    """The merge runs in threads while the reports are written: its error still stops
+    the run, and the previous outputs stay as they were."""
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    gen.write_report(raw / "gen", 7, 3, variant=1)
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "_gather", boom)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.run(raw, out, jobs=2)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_used_entries_keeps_values_and_nulls():
     d = pa.DictionaryArray.from_arrays(pa.array([3, None, 1, 3], pa.int32()), pa.array(["a", "b", "c", "d"]))
     t = pipeline._used_entries(pa.table({"x": d, "n": [1, 2, 3, 4]}))
