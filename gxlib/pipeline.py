@@ -607,6 +607,99 @@ def _arrow_str(series) -> pa.Array:
     return arr.cast(pa.string())
 
 
+def _text(col) -> pa.Array:
+    """An Arrow column (string, large string or dictionary of those) as one string array."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr.cast(pa.string())
+
+
+class _KeptReports:
+    """The previous output's rows of the kept reports (``keep_ids``), read in its order
+    (the listing's) and handed out a bucket of listing positions at a time; ``kept_at``:
+    their listing positions, increasing."""
+
+    def __init__(self, path: Path, keep_ids: pa.Array, kept_at: np.ndarray):
+        self.path, self.kept_at = path, kept_at
+        f = pq.ParquetFile(path)
+        # which rows are kept, looked up at once (a lookup per batch hashed the 10^5 kept
+        # ids again for every batch)
+        ids = f.read(columns=["report_id"]).column(0)
+        self.keep = _member(ids, keep_ids).combine_chunks().to_numpy(zero_copy_only=False)
+        self.batches = f.iter_batches(batch_size=FLUSH_EVERY)
+        self.buffer: list[pa.Table] = []
+        self.read = self.buffered = self.taken = 0
+
+    def _next(self) -> pa.Table | None:
+        batch = next(self.batches, None)
+        if batch is None:
+            return None
+        keep = self.keep[self.read:self.read + batch.num_rows]
+        self.read += batch.num_rows
+        return pa.Table.from_batches([batch]).filter(pa.array(keep))
+
+    def upto(self, hi: int) -> tuple[pa.Table | None, np.ndarray]:
+        """The kept reports at positions below ``hi`` not handed out yet, and their positions."""
+        n = int(np.searchsorted(self.kept_at, hi)) - self.taken
+        while self.buffered < n:
+            t = self._next()
+            if t is None:
+                self._short()
+            self.buffer.append(t)
+            self.buffered += t.num_rows
+        if n == 0:
+            return None, self.kept_at[:0]
+        rows = pa.concat_tables(self.buffer)
+        out, rest = rows.slice(0, n), rows.slice(n)
+        self.buffer, self.buffered = [rest], rest.num_rows
+        at = self.kept_at[self.taken:self.taken + n]
+        self.taken += n
+        return out, at
+
+    def finish(self) -> None:
+        """Every kept report was handed out, and no other is left in the file."""
+        while (t := self._next()) is not None:
+            self.buffered += t.num_rows
+        if self.buffered or self.taken != len(self.kept_at):
+            self._short()
+
+    def _short(self):
+        raise RuntimeError(f"{self.path}: not the {len(self.kept_at)} reports the run cache vouches for "
+                           "(run again with --no-cache)")
+
+
+def _typed_buckets(spill: "_ReportSpill", kept: _KeptReports | None):
+    """The reports a bucket of listing positions at a time, in listing order, as typed
+    Arrow tables. The files parsed this run (in ``spill``) are typed through pandas; the
+    reports kept from the previous output (``kept``) are taken as they were written."""
+    for t, lo, hi in spill.buckets(complete=kept is None):
+        if kept is None:
+            yield _arrow(typed("reports", _to_pandas([t], t.schema, {}))), lo, hi
+            continue
+        pos = t.column("_pos").to_numpy()
+        parts, where = [], []
+        if t.num_rows:
+            t = t.drop_columns(["_pos"])
+            parts.append(_arrow(typed("reports", _to_pandas([t], t.schema, {}))))
+            where.append(pos)
+        del t
+        old, at = kept.upto(hi)
+        if old is not None:
+            parts.append(old.cast(parts[0].schema) if parts else old)
+            where.append(at)
+        if hi == spill.n:
+            kept.finish()
+        pos = np.concatenate(where) if where else np.array([], dtype=np.int64)
+        order = np.argsort(pos, kind="stable")
+        if not np.array_equal(pos[order], np.arange(lo, hi)):
+            raise RuntimeError(f"internal error: the reports of files {lo}..{hi - 1} are not one per file")
+        if len(parts) == 1:
+            yield parts[0], lo, hi  # one source: in order already
+        else:
+            yield pa.concat_tables(parts).unify_dictionaries().combine_chunks().take(pa.array(order)), lo, hi
+
+
 REPORT_BUCKET = 1 << 13  # reports (consecutive listing positions) put in order in memory at a time
 
 
@@ -649,21 +742,28 @@ class _ReportSpill:
             self.parts[int(b[lo])].append(self.written)
             self.written += 1
 
-    def buckets(self):
-        """Each bucket's reports in listing order (a table without ``_pos``), and the
-        positions they cover; every position must hold exactly one report."""
+    def buckets(self, complete: bool = True):
+        """Each bucket's reports in listing order, and the positions they cover. With
+        ``complete`` every position must hold exactly one report, and ``_pos`` is dropped."""
         self.flush()
-        if self.writer is None:
+        if self.writer is None and complete:
             return
-        self.writer.close()
-        self.fh.flush()
-        self.fh.seek(0)
-        reader = pa.ipc.open_file(self.fh)
+        reader = None
+        if self.writer is not None:
+            self.writer.close()
+            self.fh.flush()
+            self.fh.seek(0)
+            reader = pa.ipc.open_file(self.fh)
         for k, batches in enumerate(self.parts):
             lo, hi = k * self.bucket, min((k + 1) * self.bucket, self.n)
-            t = pa.Table.from_batches([reader.get_batch(i) for i in batches], schema=_SPILL_SCHEMA)
+            if lo >= hi:
+                return
+            t = pa.Table.from_batches([reader.get_batch(i) for i in batches] if reader else [], schema=_SPILL_SCHEMA)
             pos = t.column("_pos").to_numpy()
             order = np.argsort(pos, kind="stable")
+            if not complete:
+                yield t.take(pa.array(order)), lo, hi
+                continue
             if not np.array_equal(pos[order], np.arange(lo, hi)):
                 raise RuntimeError(f"internal error: the reports of files {lo}..{hi - 1} are not one per file")
             yield t.drop_columns(["_pos"]).take(pa.array(order)), lo, hi
@@ -752,20 +852,11 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     chk_tables.clear()
     merging = contextlib.ExitStack()  # the long tables' merge runs in threads while the reports are written
     try:
+        old_reports = None
         if len(reuse):
             keep_ids = pa.array(reuse, type=pa.string())
             # the kept reports, in the previous output's order (source_file, as the listing's)
-            kept_at = np.flatnonzero(reuse_mask)
-            at = 0
-            for batch in pq.ParquetFile(out_p / "reports.parquet").iter_batches(batch_size=FLUSH_EVERY):
-                t = pa.Table.from_batches([batch])
-                t = t.filter(_member(t["report_id"], keep_ids))
-                spill.add(t, kept_at[at:at + t.num_rows])
-                at += t.num_rows
-                spill.flush()
-            if at != len(kept_at):
-                raise RuntimeError(f"{out_p / 'reports.parquet'}: {at} of the {len(kept_at)} reports the run cache "
-                                   "vouches for (run again with --no-cache)")
+            old_reports = _KeptReports(out_p / "reports.parquet", keep_ids, np.flatnonzero(reuse_mask))
             old_checks = pq.read_table(out_p / "checks.parquet")
             old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
             old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
@@ -783,37 +874,35 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         narrow, moved, full = [], [], []
         counts: collections.Counter = collections.Counter()
         in_place, report_sink = True, None
-        for t, lo, hi in spill.buckets():
-            df = typed("reports", _to_pandas([t], t.schema, {}))
-            del t
+        for table, lo, hi in _typed_buckets(spill, old_reports):
             if stage is not None:
-                table = _arrow(df)
                 if report_sink is None:
                     report_sink = stage.sink("reports", table.schema)
                 report_sink.write(table)
-                del table
-            in_place = in_place and _arrow_str(df["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
+            in_place = in_place and _text(table["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
             # ids and hashes are the listing's but for a file that changed between hashing and parsing
-            rids = fixed_bytes(_arrow_str(df["report_id"]))
+            rids = fixed_bytes(_text(table["report_id"]))
             if len(rids) == hi - lo and rids.dtype == listing.rids.dtype:
                 at = np.flatnonzero(rids != listing.rids[lo:hi])
             else:
                 at = np.arange(len(rids))
             if len(at):
-                shas = np.char.encode(np.asarray(df["sha256"].iloc[at].fillna("").astype(str), dtype="U"), "utf-8")
+                shas = fixed_bytes(pc.fill_null(_text(table["sha256"]).take(pa.array(at)), ""))
                 moved.append((lo + at, rids[at], shas))
-            counts.update(df["status"].astype(str).value_counts().to_dict())
-            narrow.append(df[["report_id", "agency", "year", "status"]])
+            status = pc.value_counts(_text(table["status"]).drop_null())
+            counts.update(dict(zip(status.field("values").to_pylist(), status.field("counts").to_pylist())))
+            narrow.append(pa.table({"report_id": _text(table["report_id"]), "agency": _text(table["agency"]),
+                                    "year": table["year"].cast(pa.int64()), "status": _text(table["status"])}))
             if keep:
-                full.append(df)
-            del df
+                full.append(typed("reports", _to_pandas([table], table.schema, CODED["reports"])))
+            del table
             _release()
     finally:
         merging.close()  # waits for the merge (and raises its first error)
     if report_sink is None and stage is not None:  # no files
         stage.table("reports", _arrow(frame("reports", [])))
-    narrow_df = pd.concat(narrow, ignore_index=True) if narrow else frame("reports", [])
-    narrow.clear()
+    narrow_df = (typed("reports", _to_pandas(narrow, narrow[0].schema, {}), sort=False, complete=False)
+                 if narrow else frame("reports", []))
     # cross-report carry-over warnings, on the whole table
     carried_t = _concat(carried, _CARRIED_SCHEMA)
     carried.clear()
@@ -919,15 +1008,20 @@ def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, 
     return _used_entries(joined.take(pa.array(index)))
 
 
+SMALL_DICTIONARY = 256
+
+
 def _used_entries(table: pa.Table) -> pa.Table:
     """``table`` (one chunk per column) with dictionaries cut to the entries its rows use.
     A Parquet row group stores its whole dictionary: the ids of reports that were
     replaced, or that belong to the neighbouring group, would otherwise be written,
-    read back by the next run and kept again, growing with every incremental run."""
+    read back by the next run and kept again, growing with every incremental run.
+    Dictionaries of at most :data:`SMALL_DICTIONARY` entries (the codes) stay as they
+    are: they cannot grow past that."""
     cols = []
     for col in table.columns:
         arr = col.chunk(0) if col.num_chunks == 1 else None
-        if arr is not None and pa.types.is_dictionary(arr.type) and len(arr):
+        if arr is not None and pa.types.is_dictionary(arr.type) and len(arr.dictionary) > SMALL_DICTIONARY:
             idx = pc.fill_null(arr.indices, 0).to_numpy()
             valid = None if arr.null_count == 0 else pc.is_valid(arr.indices).to_numpy(zero_copy_only=False)
             used = np.bincount(idx if valid is None else idx[valid], minlength=len(arr.dictionary)) > 0

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,11 +90,14 @@ def test_changed_added_removed_renamed_and_manifest(raw, tmp_path):
 
 @pytest.mark.parametrize("batch", [1, 2, 5])
 def test_merge_across_many_row_groups(raw, tmp_path, monkeypatch, batch):
-    """Small batches and row groups: the previous output's rows come from many row groups
-    (and batches with dictionaries of their own); a merged group takes rows from several
-    of them and from the new reports, and is still exactly the full run's."""
+    """Small batches, row groups and report buckets: the previous output's rows come from
+    many row groups (and batches with dictionaries of their own); a merged group takes
+    rows from several of them and from the new reports, and is still exactly the full
+    run's."""
     monkeypatch.setattr(pipeline, "BATCH", batch)
     monkeypatch.setattr(pipeline, "FLUSH_EVERY", 3 * batch)
+    monkeypatch.setattr(pipeline, "SMALL_DICTIONARY", 0)  # the test's dictionaries are all small
+    monkeypatch.setattr(pipeline, "REPORT_BUCKET", 2 * batch + 1)  # reports: kept, new and both per bucket
     out = tmp_path / "out"
     pipeline.run(raw, out, jobs=2)
     assert pq.ParquetFile(out / "applications.parquet").num_row_groups >= 3
@@ -129,8 +133,11 @@ def test_a_failed_merge_leaves_the_previous_outputs(raw, tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_used_entries_keeps_values_and_nulls():
+def test_used_entries_keeps_values_and_nulls(monkeypatch):
     d = pa.DictionaryArray.from_arrays(pa.array([3, None, 1, 3], pa.int32()), pa.array(["a", "b", "c", "d"]))
+    t = pipeline._used_entries(pa.table({"x": d, "n": [1, 2, 3, 4]}))
+    assert t["x"].chunk(0).dictionary.to_pylist() == ["a", "b", "c", "d"]  # a small dictionary stays
+    monkeypatch.setattr(pipeline, "SMALL_DICTIONARY", 3)
     t = pipeline._used_entries(pa.table({"x": d, "n": [1, 2, 3, 4]}))
     x = t["x"].chunk(0)
     assert x.dictionary.to_pylist() == ["b", "d"] and x.indices.to_pylist() == [1, None, 0, 1]
@@ -300,3 +307,26 @@ def test_file_changed_between_hashing_and_parsing(raw, tmp_path, monkeypatch):
     assert pipeline.run(raw, out, jobs=1).parsed == 1
     assert hashed == [str(path)]
     assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_kept_reports_handed_out_by_position(tmp_path):
+    """The previous output's kept reports, a bucket of positions at a time; a file that
+    holds fewer or more of them than the run cache says is an error, not a wrong table."""
+    path = tmp_path / "reports.parquet"
+    pq.write_table(pa.table({"report_id": [f"r{i}" for i in range(10)], "n": list(range(10))}), path,
+                   row_group_size=3)
+    keep = pa.array([f"r{i}" for i in (1, 2, 5, 8, 9)])
+    kept = pipeline._KeptReports(path, keep, np.array([0, 3, 4, 7, 11]))
+    t, at = kept.upto(4)
+    assert t["n"].to_pylist() == [1, 2] and at.tolist() == [0, 3]
+    assert kept.upto(4)[0] is None
+    t, at = kept.upto(12)
+    assert t["n"].to_pylist() == [5, 8, 9] and at.tolist() == [4, 7, 11]
+    kept.finish()
+    short = pipeline._KeptReports(path, keep, np.array([0, 1, 2, 3, 4, 5]))
+    with pytest.raises(RuntimeError, match="run again with --no-cache"):
+        short.upto(6)
+    extra = pipeline._KeptReports(path, keep, np.array([0, 1, 2, 3]))
+    extra.upto(4)
+    with pytest.raises(RuntimeError, match="run again with --no-cache"):
+        extra.finish()
