@@ -669,7 +669,7 @@ class _KeptReports:
                            "(run again with --no-cache)")
 
 
-def _typed_buckets(spill: "_ReportSpill", kept: _KeptReports | None):
+def _typed_buckets(spill: _ReportSpill, kept: _KeptReports | None):
     """The reports a bucket of listing positions at a time, in listing order, as typed
     Arrow tables. The files parsed this run (in ``spill``) are typed through pandas; the
     reports kept from the previous output (``kept``) are taken as they were written."""
