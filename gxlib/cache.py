@@ -48,9 +48,6 @@ class RunCache:
 
     table: pa.Table
 
-    def report_ids(self) -> np.ndarray:
-        return np.asarray(self.table["report_id"].to_pylist(), dtype="U")
-
     def runs(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows and CSV bytes of every report (in report_id order) in table ``name``."""
         return (self.table[f"{name}_rows"].to_numpy().astype(np.int64),

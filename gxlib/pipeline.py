@@ -520,7 +520,7 @@ def _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, kee
     order = np.argsort(listing.rids, kind="stable")  # parsing order: report_id
     reuse = np.zeros(n, dtype=bool)
     if cached is not None and n:
-        old_keys = np.asarray(cached.table["key"].to_pylist(), dtype="S")
+        old_keys = fixed_bytes(cached.table["key"].combine_chunks())
         reuse = _isin(listing.keys(), old_keys)
         if (~reuse).sum() > n // 2:
             reuse[:] = False  # most files changed: a full run is cheaper than merging
@@ -861,8 +861,9 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
             old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
             checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
-            old_ids = cached.report_ids()
-            keep_old = _isin(old_ids, reuse)
+            # ids as fixed-width bytes (16 a report), not numpy unicode (64) or Python strings
+            old_ids = fixed_bytes(cached.table["report_id"].combine_chunks())
+            keep_old = _isin(old_ids, np.char.encode(reuse, "utf-8"))
             merge_jobs = []
             for name in LONG:
                 scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
@@ -949,7 +950,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         new_t = _concat(new_tables, schema).unify_dictionaries().combine_chunks()  # a few % of the rows
         new_ids, new_at = report_runs(new_t)
         k = np.flatnonzero(keep_old & (rows_old > 0))
-        po, pn = _interleave(old_ids[k], np.asarray(new_ids, dtype="U"))
+        po, pn = _interleave(old_ids[k], _id_bytes(new_ids))
         src, off, length = _plan(len(k) + len(new_ids), po, pn, np.r_[0, np.cumsum(rows_old)][k], rows_old[k],
                                  new_at[:-1], np.diff(new_at))
         old = _RowsOf(out_p / f"{name}.parquet", schema)
@@ -959,7 +960,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         k = np.flatnonzero(keep_old & (bytes_old > 0))
-        new_ids = np.asarray(np.concatenate(n_ids) if n_ids else [], dtype="U")
+        new_ids = _id_bytes(np.concatenate(n_ids) if n_ids else [])
         po, pn = _interleave(old_ids[k], new_ids)
         old_off = len(sink.header) + np.r_[0, np.cumsum(bytes_old)][:-1]
         src, off, length = _plan(len(k) + len(new_ids), po, pn, old_off[k], bytes_old[k],
@@ -969,7 +970,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
             for s, o, n in _runs(src, off, length):
                 sink.copy_bytes(fds[s], o, n)
         nrows = np.zeros(len(src), dtype=np.int64)
-        ids = np.empty(len(src), dtype=object)
+        ids = np.zeros(len(src), dtype=np.result_type(old_ids, new_ids))
         nrows[po], ids[po] = rows_old[k], old_ids[k]
         if len(new_ids):
             nrows[pn], ids[pn] = np.concatenate(n_rows), new_ids
@@ -1032,6 +1033,11 @@ def _used_entries(table: pa.Table) -> pa.Table:
             col = pa.chunked_array([arr], type=col.type)
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=table.schema)
+
+
+def _id_bytes(ids) -> np.ndarray:
+    """Report ids (strings) as fixed-width UTF-8 bytes."""
+    return np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], dtype="S1")
 
 
 def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):

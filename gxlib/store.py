@@ -403,7 +403,10 @@ class TableSink:
 
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
         # ids as UTF-8 bytes: a million Python strings would cost ~70 MB per table
-        self.ids.append(np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], "S1"))
+        ids = np.asarray(ids)
+        if ids.dtype.kind != "S":
+            ids = np.char.encode(ids.astype("U"), "utf-8") if len(ids) else np.array([], "S1")
+        self.ids.append(ids)
         self.rows.append(_int32_if_fits(rows))  # held for the whole run: 8 bytes a report, not 16
         self.nbytes.append(_int32_if_fits(nbytes))
 
