@@ -502,12 +502,13 @@ def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResul
     keep = keep_tables or (keep_tables is None and out is None)
     out_p = Path(out) if out is not None else None
     listed_at = time.time_ns()
-    cached = _usable(runcache.read(out_p, parser_fingerprint()), out_p) if (out_p is not None and cache) else None
     rels = [rel for rel, _ in list_inputs(raw_dir)]
     if progress is None:
         progress = len(rels) > 200 and sys.stderr.isatty()
+    # the workers are forked before the run cache is read: they do not carry a copy of it
     pool = _start_pool(jobs) if jobs > 1 and len(rels) >= 16 else None
     try:
+        cached = _usable(runcache.read(out_p, parser_fingerprint()), out_p) if (out_p is not None and cache) else None
         return _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, keep, pool)
     finally:
         if pool is not None:
@@ -869,6 +870,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
                 scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
                 merge_jobs += _merge_long(name, sinks[name], new.pop(name), cached, old_ids, keep_old, out_p, emit,
                                           scratch)
+            cached.drop()  # the merge jobs hold what they need of it
             merging.enter_context(_in_background(merge_jobs, jobs))
         # the reports, a bucket of files at a time, in output order; what the checks and the
         # run cache need of them is kept narrow
