@@ -13,8 +13,9 @@ Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
 4. floor    in this process, a ProcessPoolExecutor with the same --jobs reads the same files
             and finds every number with one compiled regex; the ratio full / floor;
 5. incremental  rewrite 1 % of the files with new numbers, re-run ``gx parse`` into the same
-            output folder; its time and its ratio to the full run; then a fresh full parse of
-            the changed folder into WORKDIR/out_fresh and a byte comparison of the CSVs;
+            output folder; its time and its ratio to the full run; the same on the N/10
+            folder (memory at N/10 and N); then a fresh full parse of the changed folder
+            into WORKDIR/out_fresh and a byte comparison of the CSVs;
 6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists,
             after the same on the N/10 outputs (memory at N/10 and N).
 
@@ -444,6 +445,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  gx said        {_gx_summary(r_inc['stdout'])}")
     results["incremental"] = {"changed": len(changed), "ratio": r_inc["wall"] / r_full["wall"],
                               **{k: r_inc[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}}
+    if r_small and r_small["rc"] == 0:  # the same on the N/10 folder: does its memory grow with N?
+        changed_small = change_files(small_raw, n_small, args.seed, args.change)
+        r_is = gx_parse(small_raw, out_small, "parse_incremental_small", fresh=False)
+        print(f"  N/10 folder    {len(changed_small)} files changed: {r_is['wall']:.1f} s = {r_is['wall'] / r_small['wall']:.1%} "
+              f"of its full run (exit {r_is['rc']}); peak memory {_mb(r_is['peak_tree_rss'])} summed over the process tree; "
+              f"largest single process {_mb(r_is['max_single_rss'])}")
+        results["incremental_small"] = {"changed": len(changed_small), "ratio": r_is["wall"] / r_small["wall"],
+                                        **{k: r_is[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}}
     if not args.no_fresh:
         print("  fresh full parse of the changed folder (for the comparison)")
         r_fresh = gx_parse(raw, out_fresh, "parse_fresh")
@@ -512,6 +521,13 @@ def main(argv: list[str] | None = None) -> int:
     inc = results["incremental"]
     print(f"  incremental ({inc['changed']} changed)  {inc['wall']:.1f} s = {inc['ratio']:.1%} of the full run"
           + (f"; outputs identical to a full run: {'yes' if inc.get('identical') else 'no'}" if "identical" in inc else ""))
+    ins = results.get("incremental_small")
+    if ins and ins["rc"] == 0 and inc["rc"] == 0 and n_small >= 1000 and n_files > n_small:
+        for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
+            at, _ = _line(ins[key], n_small, inc[key], n_files, target)
+            inc[f"extrapolated_{key}"] = at
+            print(f"    incremental memory, {label:16s} {_mb(ins[key])} at N={n_small}; {_mb(inc[key])} at N={n_files}; "
+                  f"{_mb(at)} at N={target:,} (straight line, not measured)")
     if "render" in results:
         rr = results["render"]
         print(f"  render                     {rr['wall']:.1f} s (exit {rr['rc']}{', stopped by --render-timeout' if rr['timed_out'] else ''}; "
