@@ -42,8 +42,8 @@ from . import regions
 from .checks import carry_over
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
-from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, report_runs, sorted_positions,
-                    typed, undictionary)
+from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, id_bytes, report_runs,
+                    sorted_positions, typed, undictionary)
 from .store import release_memory as _release
 from .tables import Check
 
@@ -227,7 +227,7 @@ def _compact(table: pa.Table, schema: pa.Schema) -> pa.Table:
         col = table.column(field.name)
         if pa.types.is_dictionary(field.type) and any(len(c.dictionary) >= 1 << (8 * field.type.index_type.byte_width - 1)
                                                       for c in col.chunks):
-            col = pc.dictionary_encode(col.cast(field.type.value_type))
+            col = pa.chunked_array([_used_entries_of(c) for c in col.chunks], type=col.type)
         cols.append(col.cast(field.type))
     return pa.Table.from_arrays(cols, schema=schema)
 
@@ -600,14 +600,6 @@ def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -
     return pa.table(cols)
 
 
-def _arrow_str(series) -> pa.Array:
-    """A pandas string column as one Arrow string array (no Python objects)."""
-    arr = pa.array(series.astype(str))
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.string())
-
-
 def _text(col) -> pa.Array:
     """An Arrow column (string, large string or dictionary of those) as one string array."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
@@ -864,7 +856,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
             # ids as fixed-width bytes (16 a report), not numpy unicode (64) or Python strings
             old_ids = fixed_bytes(cached.table["report_id"].combine_chunks())
-            keep_old = _isin(old_ids, np.char.encode(reuse, "utf-8"))
+            keep_old = _isin(old_ids, id_bytes(reuse))
             merge_jobs = []
             for name in LONG:
                 scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
@@ -883,8 +875,9 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
                     report_sink = stage.sink("reports", table.schema)
                 report_sink.write(table)
             in_place = in_place and _text(table["source_file"]).equals(pa.array(listing.rels[lo:hi], pa.string()))
+            report_ids, status = _text(table["report_id"]), _text(table["status"])
             # ids and hashes are the listing's but for a file that changed between hashing and parsing
-            rids = fixed_bytes(_text(table["report_id"]))
+            rids = fixed_bytes(report_ids)
             if len(rids) == hi - lo and rids.dtype == listing.rids.dtype:
                 at = np.flatnonzero(rids != listing.rids[lo:hi])
             else:
@@ -892,10 +885,10 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             if len(at):
                 shas = fixed_bytes(pc.fill_null(_text(table["sha256"]).take(pa.array(at)), ""))
                 moved.append((lo + at, rids[at], shas))
-            status = pc.value_counts(_text(table["status"]).drop_null())
-            counts.update(dict(zip(status.field("values").to_pylist(), status.field("counts").to_pylist())))
-            narrow.append(pa.table({"report_id": _text(table["report_id"]), "agency": _text(table["agency"]),
-                                    "year": table["year"].cast(pa.int64()), "status": _text(table["status"])}))
+            per_status = pc.value_counts(status.drop_null())
+            counts.update(dict(zip(per_status.field("values").to_pylist(), per_status.field("counts").to_pylist())))
+            narrow.append(pa.table({"report_id": report_ids, "agency": _text(table["agency"]),
+                                    "year": table["year"].cast(pa.int64()), "status": status}))
             if keep:
                 full.append(typed("reports", _to_pandas([table], table.schema, CODED["reports"])))
             del table
@@ -952,7 +945,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         new_t = _concat(new_tables, schema).unify_dictionaries().combine_chunks()  # a few % of the rows
         new_ids, new_at = report_runs(new_t)
         k = np.flatnonzero(keep_old & (rows_old > 0))
-        po, pn = _interleave(old_ids[k], _id_bytes(new_ids))
+        po, pn = _interleave(old_ids[k], id_bytes(new_ids))
         src, off, length = _plan(len(k) + len(new_ids), po, pn, np.r_[0, np.cumsum(rows_old)][k], rows_old[k],
                                  new_at[:-1], np.diff(new_at))
         old = _RowsOf(out_p / f"{name}.parquet", schema)
@@ -962,7 +955,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         k = np.flatnonzero(keep_old & (bytes_old > 0))
-        new_ids = _id_bytes(np.concatenate(n_ids) if n_ids else [])
+        new_ids = id_bytes(np.concatenate(n_ids) if n_ids else [])
         po, pn = _interleave(old_ids[k], new_ids)
         old_off = len(sink.header) + np.r_[0, np.cumsum(bytes_old)][:-1]
         src, off, length = _plan(len(k) + len(new_ids), po, pn, old_off[k], bytes_old[k],
@@ -998,8 +991,6 @@ def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, 
             continue
         lo, hi = int(off[at[0]]), int(off[at[-1]] + length[at[-1]])
         spans.append((at, lo, source_rows.slice(lo, hi - lo) if s else pa.concat_tables(old.take(lo, hi - lo))))
-    if not spans:
-        return new_t.schema.empty_table()
     base = np.zeros(len(src), dtype=np.int64)  # where each item's source span starts in the joined table
     start = 0
     for at, lo, rows in spans:
@@ -1025,21 +1016,21 @@ def _used_entries(table: pa.Table) -> pa.Table:
     for col in table.columns:
         arr = col.chunk(0) if col.num_chunks == 1 else None
         if arr is not None and pa.types.is_dictionary(arr.type) and len(arr.dictionary) > SMALL_DICTIONARY:
-            idx = pc.fill_null(arr.indices, 0).to_numpy()
-            valid = None if arr.null_count == 0 else pc.is_valid(arr.indices).to_numpy(zero_copy_only=False)
-            used = np.bincount(idx if valid is None else idx[valid], minlength=len(arr.dictionary)) > 0
-            if not used.all():
-                remap = (np.cumsum(used, dtype=np.int64) - 1).astype(idx.dtype)
-                arr = pa.DictionaryArray.from_arrays(pa.array(remap[idx], mask=None if valid is None else ~valid),
-                                                     arr.dictionary.filter(pa.array(used)))
-            col = pa.chunked_array([arr], type=col.type)
+            col = pa.chunked_array([_used_entries_of(arr)], type=col.type)
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=table.schema)
 
 
-def _id_bytes(ids) -> np.ndarray:
-    """Report ids (strings) as fixed-width UTF-8 bytes."""
-    return np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], dtype="S1")
+def _used_entries_of(arr: pa.DictionaryArray) -> pa.DictionaryArray:
+    """``arr`` with its dictionary cut to the entries its rows use, in their order."""
+    idx = pc.fill_null(arr.indices, 0).to_numpy()
+    valid = None if arr.null_count == 0 else pc.is_valid(arr.indices).to_numpy(zero_copy_only=False)
+    used = np.bincount(idx if valid is None else idx[valid], minlength=len(arr.dictionary)) > 0
+    if used.all():
+        return arr
+    remap = (np.cumsum(used, dtype=np.int64) - 1).astype(idx.dtype)
+    return pa.DictionaryArray.from_arrays(pa.array(remap[idx], mask=None if valid is None else ~valid),
+                                          arr.dictionary.filter(pa.array(used)))
 
 
 def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):

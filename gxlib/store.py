@@ -317,7 +317,13 @@ def fixed_bytes(arr: pa.Array) -> np.ndarray:
             data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
             if (data != 0).all():  # NumPy bytes drop trailing NULs
                 return data.view(f"S{width}").copy()
-    return np.char.encode(np.asarray(arr.to_pylist(), dtype="U"), "utf-8") if n else np.array([], dtype="S1")
+    return id_bytes(arr.to_pylist())
+
+
+def id_bytes(ids) -> np.ndarray:
+    """Strings (report ids) as a NumPy bytes array of their UTF-8: 16 bytes a report id,
+    where NumPy's unicode takes 64 and a Python string about 70."""
+    return np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], dtype="S1")
 
 
 def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
@@ -404,9 +410,7 @@ class TableSink:
     def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
         # ids as UTF-8 bytes: a million Python strings would cost ~70 MB per table
         ids = np.asarray(ids)
-        if ids.dtype.kind != "S":
-            ids = np.char.encode(ids.astype("U"), "utf-8") if len(ids) else np.array([], "S1")
-        self.ids.append(ids)
+        self.ids.append(ids if ids.dtype.kind == "S" else id_bytes(ids))
         self.rows.append(_int32_if_fits(rows))  # held for the whole run: 8 bytes a report, not 16
         self.nbytes.append(_int32_if_fits(nbytes))
 
