@@ -542,20 +542,22 @@ def quantities(data_dir: str | Path, cache_dir: str | Path | None = None) -> pd.
         path = cache_path(d, cache_dir)
         if path.is_file():
             try:
-                names = [c for c in pq.read_schema(path).names
-                         if c == "report_id" or c not in REPORT_COLUMNS]
-                q = pd.read_parquet(path, columns=names)
+                q = pd.read_parquet(path, columns=["report_id", *_quantity_names(path)])
             except Exception:  # noqa: BLE001 - a damaged cache is recomputed
                 q = None
         if q is None:
             prepare(d, cache_dir)
-            q = pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names
-                                               if c == "report_id" or c not in REPORT_COLUMNS])
+            q = pd.read_parquet(path, columns=["report_id", *_quantity_names(path)])
     else:
         q = build(d)
     _MEMO.clear()
     _MEMO[key] = q
     return q.copy(deep=False)
+
+
+def _quantity_names(path: str | Path) -> list[str]:
+    """The quantity columns of a panel file (not the report columns, not ``_row``)."""
+    return [c for c in pq.read_schema(path).names if c not in REPORT_COLUMNS and c != _ROW]
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -605,6 +607,15 @@ _CUBES: dict[tuple[str, str], pd.DataFrame] = {}   # (signature, family) -> grou
 _POSITIONS: dict[tuple, np.ndarray] = {}          # (panel file, filters) -> selected rows
 _EMPTY: dict[tuple, pd.DataFrame] = {}            # (panel file, columns) -> typed, no rows
 _RESULTS: dict[tuple, Any] = {}                   # (panel file, filters, question) -> answer
+
+
+def _kept(memo: dict, key: tuple, limit: int, compute):
+    """``memo[key]``, computed once; the oldest entries leave to keep at most ``limit``."""
+    if key not in memo:
+        while len(memo) >= limit:
+            memo.pop(next(iter(memo)))
+        memo[key] = compute()
+    return memo[key]
 
 
 def default_cache_dir() -> Path:
@@ -714,12 +725,7 @@ class PanelScan:
         (the last few selections are remembered: a notebook asks several times)."""
         if not self.filters:
             return None
-        memo = (self.path, self.filters)
-        if memo not in _POSITIONS:
-            while len(_POSITIONS) >= 4:
-                _POSITIONS.pop(next(iter(_POSITIONS)))
-            _POSITIONS[memo] = self._find_positions()
-        return _POSITIONS[memo]
+        return _kept(_POSITIONS, (self.path, self.filters), 4, self._find_positions)
 
     def _find_positions(self) -> np.ndarray:
         names = {k for k, _ in self.filters}
@@ -775,12 +781,7 @@ class PanelScan:
     def remember(self, name: str, compute):
         """``compute()`` for this selection, once per process (the last few are kept): a
         notebook and the next one with the same selection ask the same questions."""
-        memo = (self.path, self.filters, name)
-        if memo not in _RESULTS:
-            while len(_RESULTS) >= 16:
-                _RESULTS.pop(next(iter(_RESULTS)))
-            _RESULTS[memo] = compute()
-        return copy.deepcopy(_RESULTS[memo])
+        return copy.deepcopy(_kept(_RESULTS, (self.path, self.filters, name), 16, compute))
 
     def count(self) -> int:
         """How many reports are selected (from the filter columns only)."""
@@ -808,7 +809,7 @@ class PanelScan:
         return self._empty(REPORT_COLUMNS)
 
     def _quantity_columns(self) -> list[str]:
-        return [c for c in pq.read_schema(self.path).names if c not in REPORT_COLUMNS and c != _ROW]
+        return _quantity_names(self.path)
 
     def chunks(self, report_columns: list[str] | None = None, positions: Any = True):
         """The selected reports as in-memory :class:`Panel` s of at most SCAN_ROWS reports

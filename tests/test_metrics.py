@@ -388,6 +388,8 @@ def test_panel_cache_is_keyed_by_the_files(five_dir, tmp_path):
     first = panel.load(folder, cache_dir=cache).quantities
     files = list(cache.glob("panel-*.parquet"))
     assert len(files) == 1
+    panel._MEMO.clear()   # the cached quantities are the computed ones, nothing more
+    assert list(first.columns) == list(panel.load(folder).quantities.columns)
     panel._MEMO.clear()
     pd.testing.assert_frame_equal(panel.load(folder, cache_dir=cache).quantities, first)
     # a re-parse (new files) gets a new cache entry, never the stale one
