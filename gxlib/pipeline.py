@@ -265,12 +265,13 @@ def _runs(src: np.ndarray, off: np.ndarray, length: np.ndarray):
 
 
 class _RowsOf:
-    """Rows of a Parquet file taken by increasing offset, a row group read at a time
-    (slices, no copy)."""
+    """Rows of a Parquet file (the columns of ``schema``) taken by increasing offset, a
+    row group read at a time (slices, no copy)."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path, self.schema = path, schema
         self.pf = pq.ParquetFile(path)
+        self.columns = schema.names
         self.next = 0
         self.group = schema.empty_table()
         self.lo = self.hi = 0
@@ -282,7 +283,7 @@ class _RowsOf:
                 if self.next >= self.pf.num_row_groups:
                     raise ValueError(f"{self.path}: fewer rows than the run cache says")
                 self.lo = self.hi
-                self.group = self.pf.read_row_group(self.next).cast(self.schema)
+                self.group = self.pf.read_row_group(self.next, columns=self.columns).cast(self.schema)
                 self.next += 1
                 self.hi = self.lo + self.group.num_rows
             m = min(n, self.hi - off)
@@ -945,13 +946,19 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         new_t = _concat(new_tables, schema).unify_dictionaries().combine_chunks()  # a few % of the rows
         new_ids, new_at = report_runs(new_t)
         k = np.flatnonzero(keep_old & (rows_old > 0))
-        po, pn = _interleave(old_ids[k], id_bytes(new_ids))
+        new_b = id_bytes(new_ids)
+        po, pn = _interleave(old_ids[k], new_b)
         src, off, length = _plan(len(k) + len(new_ids), po, pn, np.r_[0, np.cumsum(rows_old)][k], rows_old[k],
                                  new_at[:-1], np.diff(new_at))
-        old = _RowsOf(out_p / f"{name}.parquet", schema)
+        ids = np.zeros(len(src), dtype=np.result_type(old_ids, new_b))
+        ids[po], ids[pn] = old_ids[k], new_b
+        # the report_id column is built from the plan, not read, taken and cut back
+        rest = pa.schema([f for f in schema if f.name != "report_id"])
+        old, new_rest = _RowsOf(out_p / f"{name}.parquet", rest), new_t.drop_columns(["report_id"])
         for g in range(0, len(src), FLUSH_EVERY):
             part = slice(g, g + FLUSH_EVERY)
-            emit(name, _gather(src[part], off[part], length[part], old, new_t), csv=not exact)
+            rows = _gather(src[part], off[part], length[part], old, new_rest)
+            emit(name, _with_ids(rows, ids[part], length[part], schema), csv=not exact)
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         k = np.flatnonzero(keep_old & (bytes_old > 0))
@@ -1000,6 +1007,15 @@ def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, 
     first = np.r_[0, np.cumsum(length)[:-1]]
     index = np.repeat(off + base - first, length) + np.arange(int(length.sum()))
     return _used_entries(joined.take(pa.array(index)))
+
+
+def _with_ids(rows: pa.Table, ids: np.ndarray, length: np.ndarray, schema: pa.Schema) -> pa.Table:
+    """``rows`` of the reports ``ids`` (``length`` rows each, in order) with their
+    report_id column (a dictionary of exactly these ids) put first, as ``schema`` says."""
+    dictionary = pa.array(ids).cast(pa.string())  # (ids hold no NUL: hex digits)
+    indices = np.repeat(np.arange(len(ids), dtype=np.int32), length)
+    col = pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
+    return rows.add_column(0, schema.field("report_id"), col.cast(schema.field("report_id").type))
 
 
 SMALL_DICTIONARY = 256
