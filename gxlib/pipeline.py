@@ -988,25 +988,14 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
 
 def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, new_t: pa.Table) -> pa.Table:
     """The rows of items (source 0: previous output, 1: ``new_t``; offsets increasing
-    within each source) in item order, with one dictionary per column. The two sources'
-    spans are joined once and the rows taken by index: slicing item by item left a
-    thousand chunks that each carried a whole row group's dictionary to unify."""
-    spans = []
-    for s, source_rows in ((0, None), (1, new_t)):
-        at = np.flatnonzero(src == s)
-        if len(at) == 0:
-            continue
-        lo, hi = int(off[at[0]]), int(off[at[-1]] + length[at[-1]])
-        spans.append((at, lo, source_rows.slice(lo, hi - lo) if s else pa.concat_tables(old.take(lo, hi - lo))))
-    base = np.zeros(len(src), dtype=np.int64)  # where each item's source span starts in the joined table
-    start = 0
-    for at, lo, rows in spans:
-        base[at] = start - lo
-        start += rows.num_rows
-    joined = pa.concat_tables([rows for _, _, rows in spans]).unify_dictionaries().combine_chunks()
-    first = np.r_[0, np.cumsum(length)[:-1]]
-    index = np.repeat(off + base - first, length) + np.arange(int(length.sum()))
-    return _used_entries(joined.take(pa.array(index)))
+    within each source) in item order, with one dictionary per column: a slice per run
+    of adjacent rows of one source (a 1 % change cuts a group into about a hundred),
+    joined once. The columns gathered have small dictionaries (the report ids are not
+    among them), so the slices cost nothing to unify."""
+    pieces = []
+    for s, o, n in _runs(src, off, length):
+        pieces += old.take(o, n) if s == 0 else [new_t.slice(o, n)]
+    return _used_entries(pa.concat_tables(pieces).unify_dictionaries().combine_chunks())
 
 
 def _with_ids(rows: pa.Table, ids: np.ndarray, length: np.ndarray, schema: pa.Schema) -> pa.Table:
