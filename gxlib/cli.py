@@ -2,11 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 
+def _one_malloc_arena() -> None:
+    """One C-library malloc arena for this process (and the workers it forks). Arrow
+    allocates from malloc during a run, and each thread that allocates gets an arena of
+    its own, which keeps what it frees for itself: at 100k reports an incremental run's
+    merge threads left the parent 40 MB larger (about 490 -> 450 MB peak), with the same
+    speed; a full parse is as fast either way. Only the command does this: a library
+    call leaves the caller's process as it is."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX (glibc; musl ignores it)
+
+
 def _parse(args: argparse.Namespace) -> int:
+    _one_malloc_arena()
     from .pipeline import run
 
     raw = Path(args.raw_dir)

@@ -527,7 +527,7 @@ def _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, kee
         if (~reuse).sum() > n // 2:
             reuse[:] = False  # most files changed: a full run is cheaper than merging
     todo = order[~reuse[order]]
-    reuse_ids = np.sort(np.char.decode(listing.rids[reuse], "utf-8"))
+    reuse_ids = np.sort(listing.rids[reuse])  # as bytes: 16 a report, not 64 as NumPy unicode
 
     stage = Staging(out_p) if out_p is not None else None
     try:
@@ -772,7 +772,7 @@ _SPILL_SCHEMA = pa.schema([(c, pa.int64() if c == "year" else pa.string()) for c
 
 def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, pool=None):
     """Parse the files ``todo`` (listing positions in report_id order), merge with the
-    ``reuse`` reports (sorted ids; ``reuse_mask`` their listing positions) of the previous
+    ``reuse`` reports (sorted ids, UTF-8 bytes; ``reuse_mask`` their listing positions) of the previous
     outputs, write. Returns the result, the long tables' sinks and what the run cache
     needs of the reports (their ids and hashes in listing order, and whether each sits at
     its file's position)."""
@@ -848,7 +848,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     try:
         old_reports = None
         if len(reuse):
-            keep_ids = pa.array(reuse, type=pa.string())
+            keep_ids = pa.array(reuse).cast(pa.string())
             # the kept reports, in the previous output's order (source_file, as the listing's)
             old_reports = _KeptReports(out_p / "reports.parquet", keep_ids, np.flatnonzero(reuse_mask))
             old_checks = pq.read_table(out_p / "checks.parquet")
@@ -857,7 +857,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
             # ids as fixed-width bytes (16 a report), not numpy unicode (64) or Python strings
             old_ids = fixed_bytes(cached.table["report_id"].combine_chunks())
-            keep_old = _isin(old_ids, id_bytes(reuse))
+            keep_old = _isin(old_ids, reuse)
             merge_jobs = []
             for name in LONG:
                 scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
