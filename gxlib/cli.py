@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -21,8 +22,19 @@ def _one_malloc_arena() -> None:
             ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX (glibc; musl ignores it)
 
 
+def _arrow_on_malloc() -> None:
+    """Arrow's own default allocator on the C library's malloc too, unless the user chose
+    one: set before pyarrow is imported, as Arrow reads it once. ``pipeline.run`` moves
+    pyarrow's default to malloc, but the Parquet reader and writer allocate from Arrow's
+    (mimalloc), which kept ~90 MB resident of the ~17 MB it ever held at once at the peak
+    of a 100k incremental run."""
+    if "pyarrow" not in sys.modules:
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
+
 def _parse(args: argparse.Namespace) -> int:
     _one_malloc_arena()
+    _arrow_on_malloc()
     from .pipeline import run
 
     raw = Path(args.raw_dir)
