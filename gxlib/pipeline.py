@@ -772,10 +772,10 @@ _SPILL_SCHEMA = pa.schema([(c, pa.int64() if c == "year" else pa.string()) for c
 
 def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, pool=None):
     """Parse the files ``todo`` (listing positions in report_id order), merge with the
-    ``reuse`` reports (sorted ids, UTF-8 bytes; ``reuse_mask`` their listing positions) of the previous
-    outputs, write. Returns the result, the long tables' sinks and what the run cache
-    needs of the reports (their ids and hashes in listing order, and whether each sits at
-    its file's position)."""
+    ``reuse`` reports (sorted ids as UTF-8 bytes; ``reuse_mask`` their listing positions)
+    of the previous outputs, write. Returns the result, the long tables' sinks and what
+    the run cache needs of the reports (their ids and hashes in listing order, and whether
+    each sits at its file's position)."""
     spill = _ReportSpill(len(listing.rels), out_p)
     try:
         return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, pool)
@@ -1004,11 +1004,12 @@ def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, 
 
 def _with_ids(rows: pa.Table, ids: np.ndarray, length: np.ndarray, schema: pa.Schema) -> pa.Table:
     """``rows`` of the reports ``ids`` (``length`` rows each, in order) with their
-    report_id column (a dictionary of exactly these ids) put first, as ``schema`` says."""
+    report_id column (a dictionary of exactly these ids) put where ``schema`` has it."""
+    field = schema.field("report_id")
     dictionary = pa.array(ids).cast(pa.string())  # (ids hold no NUL: hex digits)
     indices = np.repeat(np.arange(len(ids), dtype=np.int32), length)
-    col = pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
-    return rows.add_column(0, schema.field("report_id"), col.cast(schema.field("report_id").type))
+    col = pa.DictionaryArray.from_arrays(pa.array(indices), dictionary).cast(field.type)
+    return rows.add_column(schema.get_field_index("report_id"), field, col)
 
 
 SMALL_DICTIONARY = 256
