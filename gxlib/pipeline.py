@@ -954,8 +954,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         po, pn = _interleave(old_ids[k], new_b)
         src, off, length = _plan(len(k) + len(new_ids), po, pn, np.r_[0, np.cumsum(rows_old)][k], rows_old[k],
                                  new_at[:-1], np.diff(new_at))
-        ids = np.zeros(len(src), dtype=np.result_type(old_ids, new_b))
-        ids[po], ids[pn] = old_ids[k], new_b
+        ids = _merged_ids(po, pn, old_ids[k], new_b)
         # the report_id column is built from the plan, not read, taken and cut back
         rest = pa.schema([f for f in schema if f.name != "report_id"])
         old, new_rest = _RowsOf(out_p / f"{name}.parquet", rest), new_t.drop_columns(["report_id"])
@@ -976,11 +975,10 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
             for s, o, n in _runs(src, off, length):
                 sink.copy_bytes(fds[s], o, n)
         nrows = np.zeros(len(src), dtype=np.int64)
-        ids = np.zeros(len(src), dtype=np.result_type(old_ids, new_ids))
-        nrows[po], ids[po] = rows_old[k], old_ids[k]
+        nrows[po] = rows_old[k]
         if len(new_ids):
-            nrows[pn], ids[pn] = np.concatenate(n_rows), new_ids
-        sink.note(ids, nrows, length)
+            nrows[pn] = np.concatenate(n_rows)
+        sink.note(_merged_ids(po, pn, old_ids[k], new_ids), nrows, length)
 
     # rough seconds per Parquet row re-encoded / per CSV byte copied, for the job order
     parquet_job.cost, csv_job.cost = 2e-7 * rows_old.sum(), 1.5e-9 * bytes_old.sum()
@@ -1041,6 +1039,14 @@ def _used_entries_of(arr: pa.DictionaryArray) -> pa.DictionaryArray:
     remap = (np.cumsum(used, dtype=np.int64) - 1).astype(idx.dtype)
     return pa.DictionaryArray.from_arrays(pa.array(remap[idx], mask=None if valid is None else ~valid),
                                           arr.dictionary.filter(pa.array(used)))
+
+
+def _merged_ids(po: np.ndarray, pn: np.ndarray, old_ids: np.ndarray, new_ids: np.ndarray) -> np.ndarray:
+    """The report ids (UTF-8 bytes) of the merged items: ``old_ids`` at positions ``po``,
+    ``new_ids`` at ``pn`` (see :func:`_interleave`)."""
+    ids = np.zeros(len(po) + len(pn), dtype=np.result_type(old_ids, new_ids))
+    ids[po], ids[pn] = old_ids, new_ids
+    return ids
 
 
 def _plan(total: int, po, pn, old_off, old_len, new_off, new_len):
