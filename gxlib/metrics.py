@@ -973,6 +973,10 @@ MISSING_COLUMNS = ["report_id", "source_file", "agency", "year", "table", "row",
                    "raw", "reason"]
 
 
+def _no_missing_values() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="str") for c in MISSING_COLUMNS})
+
+
 def missing_values(tables: Any, limit: int | None = None) -> pd.DataFrame:
     """Every NA cell of disclosure / applications / reviews and why it is NA.
 
@@ -992,7 +996,7 @@ def missing_values(tables: Any, limit: int | None = None) -> pd.DataFrame:
             if limit is not None and n >= limit:
                 break
         if not parts:
-            return pd.DataFrame({c: pd.Series([], dtype="str") for c in MISSING_COLUMNS})
+            return _no_missing_values()
         out = pd.concat(parts, ignore_index=True)
         return out if limit is None else out.head(limit)
     specs = (("disclosure", "item", "measure"), ("applications", "row", "applicant"),
@@ -1008,7 +1012,7 @@ def missing_values(tables: Any, limit: int | None = None) -> pd.DataFrame:
     cols = MISSING_COLUMNS
     out = pd.concat(parts, ignore_index=True)
     if out.empty:
-        return pd.DataFrame({c: pd.Series([], dtype="str") for c in cols})
+        return _no_missing_values()
     checks = _need(tables, "checks")
     chk = pd.DataFrame({"report_id": checks["report_id"].astype("str"),
                         "table": checks["section"].astype("str"),
