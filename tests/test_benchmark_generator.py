@@ -189,3 +189,20 @@ def test_benchmark_memory_is_the_commands_not_the_benchmarks(tmp_path):
     r = measure([sys.executable, "-c", "import sys; sys.exit(3)"], tmp_path / "log2")
     assert r["rc"] == 3
     del ballast
+
+
+def test_repeated_runs_report_the_median_time_and_the_highest_memory():
+    from benchmarks.run import _median_run, _runs_note
+
+    runs = [{"wall": 5.4, "rc": 0, "peak_tree_rss": 500, "max_single_rss": 300, "stdout": "a"},
+            {"wall": 4.6, "rc": 0, "peak_tree_rss": 520, "max_single_rss": 290, "stdout": "b"},
+            {"wall": 5.0, "rc": 0, "peak_tree_rss": 480, "max_single_rss": 310, "stdout": "c"}]
+    assert _median_run(runs) == {"wall": 5.0, "rc": 0, "peak_tree_rss": 520, "max_single_rss": 310, "stdout": "c"}
+    assert runs[2]["peak_tree_rss"] == 480  # the runs themselves are left as they were
+    assert _runs_note(runs) == "; median of 3 runs: 5.40, 4.60, 5.00 s"
+    # a failed run is not hidden by the median
+    assert _median_run([{**runs[0], "rc": 1}, runs[1], runs[2]])["rc"] == 1
+    # one run: itself, no note
+    assert _median_run(runs[:1]) == runs[0] and _runs_note(runs[:1]) == ""
+    # an even count: the upper median
+    assert _median_run(runs[:2])["wall"] == 5.4
