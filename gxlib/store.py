@@ -66,18 +66,31 @@ def codebook() -> pd.DataFrame:
     return df
 
 
-def codes(variable: str) -> list[str]:
+@lru_cache(maxsize=1)
+def _lookup() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, str], tuple[str, str]]]:
+    """The codebook as dicts: the codes of each variable in order, and (variable, code) ->
+    (zh, en) for the first row of each pair. A notebook labels every row of a table: a
+    filter of the codebook frame per label cost ~0.2 ms, 1.5 s of each render worker's
+    kernel time at 100k reports."""
     cb = codebook()
-    return cb.loc[cb["variable"] == variable, "code"].tolist()
+    codes_of: dict[str, list[str]] = {}
+    labels: dict[tuple[str, str], tuple[str, str]] = {}
+    for variable, code, zh, en in zip(cb["variable"], cb["code"], cb["zh"], cb["en"]):
+        codes_of.setdefault(variable, []).append(code)
+        labels.setdefault((variable, code), (zh, en))
+    return {v: tuple(c) for v, c in codes_of.items()}, labels
+
+
+def codes(variable: str) -> list[str]:
+    return list(_lookup()[0].get(variable, ()))
 
 
 def label(variable: str, code: str, lang: str = "zh") -> str:
     """The label of one code in ``zh`` or ``en`` (the code itself when unknown)."""
-    cb = codebook()
-    hit = cb[(cb["variable"] == variable) & (cb["code"] == str(code))]
-    if hit.empty:
+    hit = _lookup()[1].get((variable, str(code)))
+    if hit is None:
         return str(code)
-    return hit.iloc[0]["zh" if lang == "zh" else "en"]
+    return hit[0] if lang == "zh" else hit[1]
 
 
 def _category(values: pd.Series, variable: str) -> pd.Series:

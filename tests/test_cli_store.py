@@ -123,3 +123,19 @@ def test_committed_outputs_are_up_to_date(tmp_path):
         committed = (PROCESSED / f"{name}.csv").read_bytes()
         assert fresh == committed, f"data/processed/{name}.csv is out of date: run `make data`"
     assert (out / "README.md").read_text(encoding="utf-8") == (PROCESSED / "README.md").read_text(encoding="utf-8")
+
+
+def test_codebook_labels_and_codes():
+    from gxlib import store
+
+    assert store.label("applicant", "natural_person") == "自然人"
+    assert store.label("applicant", "natural_person", "en") == "natural person"
+    assert store.label("applicant", "no_such_code") == "no_such_code"  # unknown: the code itself
+    assert store.label("no_such_variable", 7) == "7"
+    cb = store.codebook()
+    for variable in cb["variable"].unique():
+        assert store.codes(variable) == cb.loc[cb["variable"] == variable, "code"].tolist()
+    got = store.codes("applicant")
+    got.append("x")  # a caller's list: the next call is not changed by it
+    assert "x" not in store.codes("applicant")
+    assert store.codes("no_such_variable") == []
