@@ -281,7 +281,15 @@ def _stderr_to(path: Path, mode: str = "wb"):
 
 # imported once when a kernel starts, so every notebook after the first finds them loaded
 _WARM_UP = ("import numpy, pandas, pyarrow.dataset, matplotlib.pyplot, seaborn\n"
-            "import gxlib, gxlib.metrics, gxlib.panel, gxlib.plotting")
+            "import gxlib, gxlib.metrics, gxlib.panel, gxlib.plotting\n"
+            # the libraries' own objects, there for the kernel's life, out of the collector's
+            # sight: a full collection (one per notebook, below, and pandas' allocations
+            # trigger more) then walks the notebook's objects, not ~10^6 of theirs
+            "import gc; gc.collect(); gc.freeze(); del gc")
+# the kernel's command line: no output cache (Out, _N): a batch run reads no earlier
+# result, the cache would keep every displayed frame alive until the next notebook, and
+# %reset flushes it with a full collection of its own before it clears the namespace
+_KERNEL_ARGS = ["--InteractiveShell.cache_size=0"]
 # before each notebook: a clean user namespace, no open figures, the notebook's folder
 # and the previous notebook's freed memory handed back to the system (malloc_trim, with
 # the C library's allocator that gx render gives the kernels): the kernel's size between
@@ -309,7 +317,7 @@ class _Kernel:
 
         self.km = KernelManager(kernel_name=self.name)
         with _stderr_to(log, "ab"):        # the kernel inherits this stderr for its life
-            self.km.start_kernel(cwd=cwd)
+            self.km.start_kernel(cwd=cwd, extra_arguments=_KERNEL_ARGS)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
