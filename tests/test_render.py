@@ -189,3 +189,32 @@ def test_reused_kernel_starts_every_notebook_clean(tmp_path, processed):
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
     executed = nbformat.read(tmp_path / "out" / results[1].executed, as_version=4)
     assert executed.cells[1].metadata["tags"] == ["injected-parameters"]   # papermill's record
+
+
+def test_reused_kernel_prints_nothing_of_its_own(tmp_path, processed):
+    """The kernel's own machinery stays out of the reports: its input history refused the
+    execution count restarting at 1 in each notebook ("ERROR! Session/line number was not
+    unique in database"), and that line landed in the page. A displayed result is not
+    kept in ``Out`` for the next notebook."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    names = [f"n{i}" for i in range(3)]
+    for name in names:
+        nb = new_notebook(cells=[new_code_cell('lang: str = "zh"  # label language',
+                                               metadata={"tags": ["parameters"]}),
+                                 new_code_cell("import time\ntime.sleep(0.3)"),  # the history thread writes
+                                 new_code_cell("x = 1\nx"), new_code_cell("print('done')"),
+                                 new_code_cell("len(Out)")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    (folder / "grid.yml").write_text("reports:\n" + "".join(f"  - notebook: {n}.ipynb\n" for n in names),
+                                     encoding="utf-8")
+    results = render.render_grid(folder / "grid.yml", processed, tmp_path / "out", jobs=1,
+                                 log=lambda *_: None)
+    assert [r.status for r in results] == ["ok"] * 3, [r.error for r in results]
+    for r in results:
+        executed = nbformat.read(tmp_path / "out" / r.executed, as_version=4)
+        outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        texts = [o.get("text") or o.get("data", {}).get("text/plain") for o in outputs]
+        assert texts == ["1", "done\n", "0"], texts
