@@ -24,8 +24,11 @@ Runs execute in parallel in a process pool; each worker keeps one Jupyter kernel
 and reuses it from notebook to notebook, with the user namespace reset (``%reset -f``),
 figures closed and the working directory set before each run, so the imports and the
 per-report panel (``gxlib.panel``, cached in ``<out>/cache`` once per run) are paid once per
-worker rather than once per notebook.  ``fresh_kernels=True`` (``--fresh-kernels``) starts a
-new kernel for every notebook instead; a kernel is always restarted after a failed run.
+worker rather than once per notebook.  Kernels keep no output cache (``Out``, ``_1``) and no
+input history, so nothing of one notebook stays alive in the next and IPython's history
+database prints nothing into the reports.  ``fresh_kernels=True`` (``--fresh-kernels``)
+starts a new kernel for every notebook instead; a kernel is always restarted after a
+failed run.
 Parameters are injected as papermill does (an ``injected-parameters`` cell).  A failing run
 is recorded as failed with its error and does not stop the others.  Outputs::
 
