@@ -16,12 +16,12 @@ Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
             output folder; its time and its ratio to the full run; the same on the N/10
             folder (memory at N/10 and N); then a fresh full parse of the changed folder
             into WORKDIR/out_fresh and a byte comparison of the CSVs;
+6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists,
+            after the same on the N/10 outputs (memory at N/10 and N).
 
 The floor and the incremental run are short (seconds) and vary by ~10 % from run to run on
 a shared machine: each is run ``--repeat`` times (default 3), every time is printed, and
 the median is the figure (memory: the highest of the runs). The full parse runs once.
-6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists,
-            after the same on the N/10 outputs (memory at N/10 and N).
 
 Memory is measured two ways for every ``gx`` run: the peak of the summed RSS of the gx
 process and all its descendants, sampled every 0.1 s with psutil (an upper bound: pages
@@ -462,32 +462,34 @@ def main(argv: list[str] | None = None) -> int:
 
     # 5. incremental --------------------------------------------------------------------------
     print(f"\n[5/6] incremental: change {args.change:.0%} of the files, re-run gx parse into the same output folder")
-    incs = []
-    for i in range(args.repeat):  # each time the same share of files rewritten again, then gx parse
-        changed = change_files(raw, args.n, args.seed, args.change)
-        incs.append(gx_parse(raw, out, f"parse_incremental{i + 1}" if args.repeat > 1 else "parse_incremental", fresh=False))
-    r_inc = _median_run(incs)
-    print(f"  rewrote {len(changed)} files with new numbers" + (f", {args.repeat} times, gx parse after each" if args.repeat > 1 else ""))
+
+    def incremental(src: Path, dst: Path, n: int, name: str, r_fullrun: dict) -> tuple[dict, list[dict], dict]:
+        """``--repeat`` times: rewrite the same share of the files again, then gx parse into
+        ``dst``; the median run, every run, and the results entry."""
+        runs, changed = [], []
+        for i in range(args.repeat):
+            changed = change_files(src, n, args.seed, args.change)
+            runs.append(gx_parse(src, dst, f"{name}{i + 1}" if args.repeat > 1 else name, fresh=False))
+        r = _median_run(runs)
+        return r, runs, {"changed": len(changed), "ratio": r["wall"] / r_fullrun["wall"],
+                         **{k: r[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")},
+                         "walls": [x["wall"] for x in runs]}
+
+    r_inc, incs, results["incremental"] = incremental(raw, out, args.n, "parse_incremental", r_full)
+    print(f"  rewrote {results['incremental']['changed']} files with new numbers"
+          + (f", {args.repeat} times, gx parse after each" if args.repeat > 1 else ""))
     print(f"  wall time      {r_inc['wall']:.1f} s   (gx exit code {r_inc['rc']})" + _runs_note(incs))
     print(f"  ratio to full  {r_inc['wall'] / r_full['wall']:.1%}")
     print(f"  peak memory    {_mb(r_inc['peak_tree_rss'])} summed over the process tree; largest single process {_mb(r_inc['max_single_rss'])}"
           + (" (the highest of the runs)" if args.repeat > 1 else ""))
     if _gx_summary(r_inc["stdout"]):
         print(f"  gx said        {_gx_summary(r_inc['stdout'])}")
-    results["incremental"] = {"changed": len(changed), "ratio": r_inc["wall"] / r_full["wall"],
-                              **{k: r_inc[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")},
-                              "walls": [r["wall"] for r in incs]}
     if r_small and r_small["rc"] == 0:  # the same on the N/10 folder: does its memory grow with N?
-        incs_small = []
-        for _ in range(args.repeat):
-            changed_small = change_files(small_raw, n_small, args.seed, args.change)
-            incs_small.append(gx_parse(small_raw, out_small, "parse_incremental_small", fresh=False))
-        r_is = _median_run(incs_small)
-        print(f"  N/10 folder    {len(changed_small)} files changed: {r_is['wall']:.1f} s = {r_is['wall'] / r_small['wall']:.1%} "
-              f"of its full run (exit {r_is['rc']}); peak memory {_mb(r_is['peak_tree_rss'])} summed over the process tree; "
+        r_is, incs_small, results["incremental_small"] = incremental(small_raw, out_small, n_small, "parse_incremental_small", r_small)
+        print(f"  N/10 folder    {results['incremental_small']['changed']} files changed: {r_is['wall']:.1f} s = "
+              f"{r_is['wall'] / r_small['wall']:.1%} of its full run (exit {r_is['rc']})" + _runs_note(incs_small)
+              + f"; peak memory {_mb(r_is['peak_tree_rss'])} summed over the process tree; "
               f"largest single process {_mb(r_is['max_single_rss'])}")
-        results["incremental_small"] = {"changed": len(changed_small), "ratio": r_is["wall"] / r_small["wall"],
-                                        **{k: r_is[k] for k in ("wall", "rc", "peak_tree_rss", "max_single_rss")}}
     if not args.no_fresh:
         print("  fresh full parse of the changed folder (for the comparison)")
         r_fresh = gx_parse(raw, out_fresh, "parse_fresh")
