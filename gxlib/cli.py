@@ -32,17 +32,36 @@ def _arrow_on_malloc() -> None:
         os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 
+def _listing_child(raw: Path):
+    """The folder listed by a forked child while this process imports the pipeline (NumPy,
+    Arrow, pandas: ~0.35 s); None where a fork would copy other threads (the command
+    called from a program that has some) or there is no fork."""
+    import threading
+
+    if threading.active_count() > 1:
+        return None
+    from .listing import ListingChild
+
+    return ListingChild(raw)
+
+
 def _parse(args: argparse.Namespace) -> int:
     _one_malloc_arena()
     _arrow_on_malloc()
-    from .pipeline import run
-
     raw = Path(args.raw_dir)
     if not raw.is_dir():
         print(f"gx parse: {raw}: no such folder", file=sys.stderr)
         return 2
-    progress = None if not args.no_progress else False
-    result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress, cache=not args.no_cache)
+    listed = _listing_child(raw)
+    try:
+        from .pipeline import run
+
+        progress = None if not args.no_progress else False
+        result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress, cache=not args.no_cache,
+                     listed=listed)
+    finally:
+        if listed is not None:
+            listed.close()
     print(result.summary())
     print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
     return 0

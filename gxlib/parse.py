@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 from . import checks as rules
 from . import meta as metamod
 from . import regions
-from .readers import IGNORED_NAMES, ReadError, read
+from .listing import list_inputs  # noqa: F401 - part of this module's interface
+from .readers import ReadError, read
 from .tables import Check, Tables, normalize, parse_tables
 
 REPORT_COLUMNS = [
@@ -157,37 +157,3 @@ def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
     for col in ("province", "prefecture", "county", "level"):
         if row.get(col):
             report[col] = row[col]
-
-
-# ---------------------------------------------------------------------------------------
-
-
-def list_inputs(raw_dir: Path) -> list[tuple[str, str]]:
-    """``(path relative to raw_dir in POSIX form, full path)`` of every input file under
-    ``raw_dir``, sorted by the relative path; dot-files and dot-folders are skipped, and so
-    are the files that are never reports (manifest, README)."""
-    out: list[tuple[str, str]] = []
-    stack = [(str(raw_dir), "")]
-    seen = set()  # real paths of the folders listed: a symlink loop is listed once
-    while stack:
-        folder, prefix = stack.pop()
-        real = os.path.realpath(folder)
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            try:
-                if e.is_dir():
-                    stack.append((e.path, f"{prefix}{e.name}/"))
-                elif e.is_file() and e.name not in IGNORED_NAMES:
-                    out.append((prefix + e.name, e.path))
-            except OSError:
-                continue
-    out.sort()
-    return out

@@ -23,12 +23,15 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from operator import itemgetter
+from array import array
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +43,8 @@ import pyarrow.parquet as pq
 from . import cache as runcache
 from . import regions
 from .checks import carry_over
+from .listing import ListingChild
+from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     list_inputs, parse_rows, read_manifest, report_id)
 from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, id_bytes, report_runs,
@@ -420,25 +425,20 @@ class _Listing:
 
 
 def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool,
-          pool: ProcessPoolExecutor | None = None) -> tuple[_Listing, int]:
-    """Stat and (where the cache cannot vouch for a file) hash every input file."""
+          pool: ProcessPoolExecutor | None = None, stats: array | None = None) -> tuple[_Listing, int]:
+    """Stat (unless ``stats`` are given: :func:`gxlib.listing.stats`) and, where the cache
+    cannot vouch for a file, hash every input file."""
     root = str(raw_dir)
     n = len(rels)
-    stats = np.full((n, 4), -1, dtype=np.int64)
-    for i, rel in enumerate(rels):
-        try:
-            st = os.stat(os.path.join(root, rel))
-        except OSError:
-            continue
-        stats[i] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    stats = np.frombuffer(stats if stats is not None else listing_stats(root, rels), dtype=np.int64).reshape(n, 4)
     shas = np.zeros(n, dtype="S64")
     rids = np.zeros(n, dtype="S16")
     need = np.ones(n, dtype=bool)
     if cached is not None and n:
         t = cached.table
-        import pandas as pd
-
-        at = pd.Index(t["source_file"].to_pylist()).get_indexer(rels)
+        # (source files are unique in the cache: one row per report)
+        at = pc.index_in(pa.array(rels, pa.string()), value_set=t["source_file"].combine_chunks())
+        at = pc.fill_null(at, -1).to_numpy()
         hit = at >= 0
         old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
         same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
@@ -468,18 +468,19 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool,
 
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
-        cache: bool = True, keep_tables: bool | None = None) -> RunResult:
+        cache: bool = True, keep_tables: bool | None = None, listed: ListingChild | None = None) -> RunResult:
     """Parse every file under ``raw_dir``; with ``out``, write the tables there.
 
     ``cache=False`` ignores what an earlier run left in ``out`` (every file is read and
     parsed); ``keep_tables`` (default: when ``out`` is None) also returns the pandas
     tables; the command line does not, so the long tables stream to disk and memory stays
-    flat."""
+    flat. ``listed``: the folder's listing, started earlier (the command line starts it
+    before importing this module)."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
     with _system_allocator():
-        return _run_all(raw_dir, out, jobs, progress, cache, keep_tables)
+        return _run_all(raw_dir, out, jobs, progress, cache, keep_tables, listed)
 
 
 @contextlib.contextmanager
@@ -497,27 +498,31 @@ def _system_allocator():
         pa.set_memory_pool(previous)
 
 
-def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables) -> RunResult:
+def _run_all(raw_dir: Path, out, jobs, progress, cache, keep_tables, listed) -> RunResult:
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     keep = keep_tables or (keep_tables is None and out is None)
     out_p = Path(out) if out is not None else None
-    listed_at = time.time_ns()
-    rels = [rel for rel, _ in list_inputs(raw_dir)]
+    got = listed.result() if listed is not None else None
+    if got is not None:
+        rels, stats, listed_at = got
+    else:  # (the stat after the workers are started: they warm up meanwhile)
+        listed_at = time.time_ns()
+        rels, stats = [rel for rel, _ in list_inputs(raw_dir)], None
     if progress is None:
         progress = len(rels) > 200 and sys.stderr.isatty()
     # the workers are forked before the run cache is read: they do not carry a copy of it
     pool = _start_pool(jobs) if jobs > 1 and len(rels) >= 16 else None
     try:
         cached = _usable(runcache.read(out_p, parser_fingerprint()), out_p) if (out_p is not None and cache) else None
-        return _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, keep, pool)
+        return _run_pooled(raw_dir, out_p, rels, stats, cached, listed_at, t0, jobs, progress, keep, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _run_pooled(raw_dir, out_p, rels, cached, listed_at, t0, jobs, progress, keep, pool) -> RunResult:
-    listing, size = _list(raw_dir, rels, cached, jobs, progress, pool)
+def _run_pooled(raw_dir, out_p, rels, stats, cached, listed_at, t0, jobs, progress, keep, pool) -> RunResult:
+    listing, size = _list(raw_dir, rels, cached, jobs, progress, pool, stats)
     n = len(rels)
     order = np.argsort(listing.rids, kind="stable")  # parsing order: report_id
     reuse = np.zeros(n, dtype=bool)
