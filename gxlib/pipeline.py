@@ -796,20 +796,31 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
     carried: list[pa.Table] = []
     chk_tables: list[pa.Table] = []
+    new_agencies: list[pa.Table] = []  # (report_id, agency) of the reports parsed, when merging
+    recheck: pa.Array | None = None  # when merging: the reports whose carry-over is checked again
 
-    def emit(name: str, table: pa.Table, csv: bool = True) -> None:
+    def carried_of(table: pa.Table) -> pa.Table:
+        """The carry-over check's projection of applications rows: 14 rows a report, 4
+        columns (when merging, only of the reports checked again)."""
+        sub = table.select(["report_id", "row", "applicant", "value"])
+        rows = _member(table["row"], _CARRIED)  # by dictionary entry: no string cast per row
+        if recheck is not None:
+            rows = pc.and_(rows, _member(table["report_id"], recheck))
+        # a copy, not a view that keeps the whole batch alive; codes in one byte a row:
+        # 215 bytes a report instead of 298
+        return _compact(sub.filter(rows).combine_chunks(), _CARRIED_SCHEMA)
+
+    def emit(name: str, table: pa.Table, csv: bool = True, carried_rows: pa.Table | None = None) -> None:
+        """``table``'s rows to the outputs; ``carried_rows``: its :func:`carried_of`, when
+        the caller made it."""
         if table.num_rows == 0:
             return
         if name in sinks:
             sinks[name].write(table, csv=csv)
         if keep:
             kept[name].append(table)
-        if name == "applications":  # the carry-over check's projection: 14 rows a report, 4 columns
-            sub = table.select(["report_id", "row", "applicant", "value"])
-            sub = sub.filter(_member(table["row"], _CARRIED))  # by dictionary entry: no string cast per row
-            # a copy, not a view that keeps the whole batch alive; codes in one byte a row:
-            # 215 bytes a report instead of 298
-            carried.append(_compact(sub.combine_chunks(), _CARRIED_SCHEMA))
+        if name == "applications":
+            carried.append(carried_rows if carried_rows is not None else carried_of(table))
 
     # batches of BATCH files; smaller when there are few (an incremental run): at least
     # eight per worker, so that no worker is left with the last big one
@@ -837,6 +848,8 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         if changed.any():
             res = _withhold(res, changed)
         spill.add(res["reports"], part)
+        if len(reuse):
+            new_agencies.append(res["reports"].select(["report_id", "agency"]))
         chk_tables.append(res["checks"])
         for name in LONG:
             pending[name].append(res[name])
@@ -860,9 +873,14 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             keep_ids = pa.array(reuse).cast(pa.string())
             # the kept reports, in the previous output's order (source_file, as the listing's)
             old_reports = _KeptReports(out_p / "reports.parquet", keep_ids, np.flatnonzero(reuse_mask))
+            recheck = _carry_over_scope(out_p / "reports.parquet", keep_ids, new_agencies)
+            new_agencies.clear()
             old_checks = pq.read_table(out_p / "checks.parquet")
-            old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids)).to_pandas()
-            old_checks = old_checks[old_checks["rule"].astype(str) != "carry_over"]
+            old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids))
+            # the previous carry-over warnings stand for the agencies whose reports are all kept
+            again = pc.and_(pc.equal(old_checks["rule"].cast(pa.string()), "carry_over"),
+                            _member(old_checks["report_id"], recheck))
+            old_checks = old_checks.filter(pc.invert(again)).to_pandas()
             checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
             # ids as fixed-width bytes (16 a report), not numpy unicode (64) or Python strings
             old_ids = fixed_bytes(cached.table["report_id"].combine_chunks())
@@ -871,7 +889,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             for name in LONG:
                 scratch = merging.enter_context(tempfile.TemporaryFile(dir=out_p))
                 merge_jobs += _merge_long(name, sinks[name], new.pop(name), cached, old_ids, keep_old, out_p, emit,
-                                          scratch)
+                                          scratch, carried_of if name == "applications" else None)
             cached.drop()  # the merge jobs hold what they need of it
             merging.enter_context(_in_background(merge_jobs, jobs))
         # the reports, a bucket of files at a time, in output order; what the checks and the
@@ -902,11 +920,15 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             if keep:
                 full.append(typed("reports", _to_pandas([table], table.schema, CODED["reports"])))
             del table
-            _release()
+            if old_reports is None:
+                # (not while the merge threads run: they would fault the pages given back in again)
+                _release()
     finally:
         merging.close()  # waits for the merge (and raises its first error)
     if report_sink is None and stage is not None:  # no files
         stage.table("reports", _arrow(frame("reports", [])))
+    if recheck is not None and narrow:  # only the agencies whose reports changed are checked again
+        narrow = [t.filter(_member(t["report_id"], recheck)) for t in narrow]
     narrow_df = (typed("reports", _to_pandas(narrow, narrow[0].schema, {}), sort=False, complete=False)
                  if narrow else frame("reports", []))
     # cross-report carry-over warnings, on the whole table
@@ -927,12 +949,34 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     return result, sinks, (moved, in_place)
 
 
-def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit, scratch) -> list:
+def _carry_over_scope(previous: Path, keep_ids: pa.Array, new: list[pa.Table]) -> pa.Array:
+    """The reports whose carry-over warnings an incremental run computes again: every
+    report of an agency that has a report parsed in this run (``new``: their report_id
+    and agency) or one of the previous output's reports (``previous``, reports.parquet)
+    not kept (``keep_ids``). The check compares only reports of one agency, so for every
+    other agency the previous warnings are the ones a full run would raise."""
+    old = pq.read_table(previous, columns=["report_id", "agency"])
+    old_ids, old_agency = old["report_id"].cast(pa.string()), old["agency"].cast(pa.string())
+    kept = _member(old["report_id"], keep_ids)
+    new_t = _concat(new, pa.schema([("report_id", pa.string()), ("agency", pa.string())])) if new else None
+    agencies = [old_agency.filter(pc.invert(kept))]
+    ids = []
+    if new_t is not None:
+        agencies.append(new_t["agency"].cast(pa.string()))
+        ids.append(new_t["report_id"].cast(pa.string()))
+    touched = pc.unique(pa.chunked_array([c for a in agencies for c in a.chunks], type=pa.string()))
+    ids.append(old_ids.filter(pc.and_(kept, pc.is_in(old_agency, value_set=touched))))
+    return pa.chunked_array([c for a in ids for c in a.chunks], type=pa.string()).combine_chunks()
+
+
+def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_old, out_p, emit, scratch,
+                project=None) -> list:
     """One long table of an incremental run: the previous output's rows of the kept
     reports merged with the new reports' rows, in report_id order. Parquet is re-encoded
     from the previous row groups; CSV is copied: the kept reports' byte ranges from the
     previous file, the new reports' bytes from ``scratch`` (a temporary file), each range
-    once. Returns the two jobs (Parquet, CSV), which may run in parallel threads."""
+    once. Returns the two jobs (Parquet, CSV), which may run in parallel threads.
+    ``project``: made of each merged group next to the gathering, handed to ``emit``."""
     schema = _schema(name)
     rows_old, bytes_old = cached.runs(name)
     # the new reports' CSV lines, and where each report's lines are in the scratch file
@@ -963,10 +1007,19 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         # the report_id column is built from the plan, not read, taken and cut back
         rest = pa.schema([f for f in schema if f.name != "report_id"])
         old, new_rest = _RowsOf(out_p / f"{name}.parquet", rest), new_t.drop_columns(["report_id"])
-        for g in range(0, len(src), FLUSH_EVERY):
-            part = slice(g, g + FLUSH_EVERY)
-            rows = _gather(src[part], off[part], length[part], old, new_rest)
-            emit(name, _with_ids(rows, ids[part], length[part], schema), csv=not exact)
+
+        def groups():
+            for g in range(0, len(src), FLUSH_EVERY):
+                part = slice(g, g + FLUSH_EVERY)
+                rows = _gather(src[part], off[part], length[part], old, new_rest)
+                group = _with_ids(rows, ids[part], length[part], schema)
+                yield group, (project(group) if project is not None else None)
+
+        # reading and gathering the next group (and its projection) runs in a thread of
+        # its own while this one encodes: the applications job is the merge's longest, and
+        # the other jobs are done (one core idle) well before it when it is one thread
+        for group, projected in _ahead(groups()):
+            emit(name, group, csv=not exact, carried_rows=projected)
 
     def csv_job() -> None:  # every report's byte range in report_id order, adjacent ranges joined
         k = np.flatnonzero(keep_old & (bytes_old > 0))
@@ -991,6 +1044,46 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
         sink.exact = False
         return [parquet_job]
     return [parquet_job, csv_job]
+
+
+def _ahead(items, depth: int = 1):
+    """``items`` (an iterator), produced in a thread of their own at most ``depth`` ahead
+    of the consumer; the producer's error is raised in the consumer."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():  # the consumer may have stopped taking
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer
+            put((done, err))
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _gather(src: np.ndarray, off: np.ndarray, length: np.ndarray, old: _RowsOf, new_t: pa.Table) -> pa.Table:

@@ -330,3 +330,71 @@ def test_kept_reports_handed_out_by_position(tmp_path):
     extra.upto(4)
     with pytest.raises(RuntimeError, match="run again with --no-cache"):
         extra.finish()
+
+
+def _agency_year(raw, name: str, idx: int, agency: str, year: int, variant: int = 0) -> None:
+    """A generated report (numbers of ``gen.spec(7, idx, variant)``) made ``agency``'s
+    report for ``year``: consecutive years of one agency get carry-over warnings, since
+    their numbers are drawn independently."""
+    s = dict(gen.spec(7, idx, variant), agency=agency, year=year, damage=None, shape="lines", encoding="utf-8",
+             title=f"{agency}{year}年政府信息公开工作年度报告", published=f"{year + 1}-02-10", zero_applications=False)
+    (raw / "series").mkdir(exist_ok=True)
+    (raw / "series" / name).write_bytes(gen.render(s))
+
+
+def _carry_over_rows(out) -> pd.DataFrame:
+    checks, reports = pd.read_csv(out / "checks.csv"), pd.read_csv(out / "reports.csv")
+    co = checks[checks["rule"] == "carry_over"].merge(reports[["report_id", "agency", "year"]], on="report_id")
+    return co
+
+
+def test_carry_over_checked_again_only_where_an_agency_changed(raw, tmp_path):
+    # three agencies over consecutive years; an incremental run changes one report of the
+    # first, removes one of the second, leaves the third alone: the warnings must be a
+    # full run's, those of the third agency taken from the previous checks
+    idx = iter(i for i in range(100, 400) if not gen.spec(7, i)["zero_applications"])
+    for agency, years in (("某某县甲局", range(2019, 2023)), ("某某县乙局", range(2019, 2022)),
+                          ("某某县丙局", range(2020, 2023))):
+        for year in years:
+            _agency_year(raw, f"{agency}{year}.txt", next(idx), agency, year)
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    before = _carry_over_rows(out)
+    assert set(before["agency"]) == {"某某县甲局", "某某县乙局", "某某县丙局"}, "the fixture raises no warning"
+
+    _agency_year(raw, "某某县甲局2020.txt", next(idx), "某某县甲局", 2020)  # new numbers
+    os.remove(raw / "series" / "某某县乙局2020.txt")  # 2019 and 2021 are no longer consecutive
+    result = pipeline.run(raw, out, jobs=1)
+    assert result.parsed == 1
+    assert_same_as_full_run(raw, out, tmp_path)
+    after = _carry_over_rows(out)
+    assert "某某县乙局" not in set(after["agency"])
+    kept = before[before["agency"] == "某某县丙局"].reset_index(drop=True)
+    assert after[after["agency"] == "某某县丙局"].reset_index(drop=True).equals(kept)
+
+
+def test_ahead_keeps_order_and_hands_over_the_error():
+    assert list(pipeline._ahead(iter(range(50)))) == list(range(50))
+
+    def broken():
+        yield 1
+        raise ValueError("bad group")
+
+    items = pipeline._ahead(broken())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="bad group"):
+        next(items)
+
+
+def test_ahead_consumer_stopping_early_stops_the_producer():
+    made = []
+
+    def items():
+        for i in range(1000):
+            made.append(i)
+            yield i
+
+    for x in pipeline._ahead(items()):
+        if x == 3:
+            break
+    assert len(made) <= 6  # at most a couple ahead, and nothing after the stop
