@@ -43,10 +43,10 @@ import pyarrow.parquet as pq
 from . import cache as runcache
 from . import regions
 from .checks import carry_over
-from .listing import ListingChild
+from .listing import ListingChild, list_inputs
 from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
-                    list_inputs, parse_rows, read_manifest, report_id)
+                    parse_rows, read_manifest, report_id)
 from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, id_bytes, report_runs,
                     sorted_positions, typed, undictionary)
 from .store import release_memory as _release
@@ -902,7 +902,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             keep_ids = pa.array(reuse).cast(pa.string())
             # the kept reports, in the previous output's order (source_file, as the listing's)
             old_reports = _KeptReports(out_p / "reports.parquet", keep_ids, np.flatnonzero(reuse_mask))
-            recheck = _carry_over_scope(out_p / "reports.parquet", keep_ids, new_agencies)
+            recheck = _carry_over_scope(out_p / "reports.parquet", old_reports.keep, new_agencies)
             new_agencies.clear()
             old_checks = pq.read_table(out_p / "checks.parquet")
             old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids))
@@ -978,15 +978,16 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     return result, sinks, (moved, in_place)
 
 
-def _carry_over_scope(previous: Path, keep_ids: pa.Array, new: list[pa.Table]) -> pa.Array:
+def _carry_over_scope(previous: Path, keep: np.ndarray, new: list[pa.Table]) -> pa.Array:
     """The reports whose carry-over warnings an incremental run computes again: every
     report of an agency that has a report parsed in this run (``new``: their report_id
     and agency) or one of the previous output's reports (``previous``, reports.parquet)
-    not kept (``keep_ids``). The check compares only reports of one agency, so for every
-    other agency the previous warnings are the ones a full run would raise."""
+    not kept (``keep``: per row of that file, as :class:`_KeptReports` found). The check
+    compares only reports of one agency, so for every other agency the previous warnings
+    are the ones a full run would raise."""
     old = pq.read_table(previous, columns=["report_id", "agency"])
     old_ids, old_agency = old["report_id"].cast(pa.string()), old["agency"].cast(pa.string())
-    kept = _member(old["report_id"], keep_ids)
+    kept = pa.array(keep)
     new_t = _concat(new, pa.schema([("report_id", pa.string()), ("agency", pa.string())])) if new else None
     agencies = [old_agency.filter(pc.invert(kept))]
     ids = []
