@@ -13,7 +13,8 @@ Steps, all printed, nothing asserted (it is a benchmark, not a timed test):
 4. floor    in this process, a ProcessPoolExecutor with the same --jobs reads the same files
             and finds every number with one compiled regex; the ratio full / floor;
 5. incremental  rewrite 1 % of the files with new numbers, re-run ``gx parse`` into the same
-            output folder; its time and its ratio to the full run; the same on the N/10
+            output folder; its time and its ratio to the full run; once more with nothing
+            changed (the outputs are left as they are); the same on the N/10
             folder (memory at N/10 and N); then a fresh full parse of the changed folder
             into WORKDIR/out_fresh and a byte comparison of the CSVs;
 6. render   ``gx render --data WORKDIR/out --out WORKDIR/reports`` when ``gx render`` exists,
@@ -484,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
           + (" (the highest of the runs)" if args.repeat > 1 else ""))
     if _gx_summary(r_inc["stdout"]):
         print(f"  gx said        {_gx_summary(r_inc['stdout'])}")
+    r_same = gx_parse(raw, out, "parse_unchanged", fresh=False)  # the same again, nothing changed
+    results["unchanged"] = {"wall": r_same["wall"], "rc": r_same["rc"], "ratio": r_same["wall"] / r_full["wall"],
+                            "peak_tree_rss": r_same["peak_tree_rss"]}
+    print(f"  nothing changed: re-run {r_same['wall']:.2f} s = {r_same['wall'] / r_full['wall']:.1%} of the full run"
+          f" (exit {r_same['rc']}); peak memory {_mb(r_same['peak_tree_rss'])} summed over the process tree")
     if r_small and r_small["rc"] == 0:  # the same on the N/10 folder: does its memory grow with N?
         r_is, incs_small, results["incremental_small"] = incremental(small_raw, out_small, n_small, "parse_incremental_small", r_small)
         print(f"  N/10 folder    {results['incremental_small']['changed']} files changed: {r_is['wall']:.1f} s = "
@@ -558,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     inc = results["incremental"]
     print(f"  incremental ({inc['changed']} changed)  {inc['wall']:.1f} s = {inc['ratio']:.1%} of the full run"
           + (f"; outputs identical to a full run: {'yes' if inc.get('identical') else 'no'}" if "identical" in inc else ""))
+    print(f"  re-run, nothing changed    {results['unchanged']['wall']:.2f} s = {results['unchanged']['ratio']:.1%} of the full run")
     ins = results.get("incremental_small")
     if ins and ins["rc"] == 0 and inc["rc"] == 0 and n_small >= 1000 and n_files > n_small:
         for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):

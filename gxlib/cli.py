@@ -63,7 +63,10 @@ def _parse(args: argparse.Namespace) -> int:
         if listed is not None:
             listed.close()
     print(result.summary())
-    print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+    if result.written:
+        print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+    else:
+        print(f"no file new, changed or gone: the tables in {args.out} are up to date (left as they were)")
     return 0
 
 

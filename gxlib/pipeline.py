@@ -13,7 +13,8 @@ Scale design (a national panel is ~10^6 reports):
   re-run, files whose stat is unchanged are not read again, only new or changed files are
   parsed, the unchanged reports' CSV bytes are copied from OUT's previous files in ranges
   and their Parquet rows are streamed from the previous Parquet files. The outputs are
-  identical to a full run's;
+  identical to a full run's. With no file new, changed or gone they are not written at
+  all (:func:`_unchanged`);
 * the cross-report carry-over check is recomputed on the whole table every run.
 """
 from __future__ import annotations
@@ -47,8 +48,8 @@ from .listing import ListingChild, list_inputs
 from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     parse_rows, read_manifest, report_id)
-from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, fixed_bytes, frame, id_bytes, report_runs,
-                    sorted_positions, typed, undictionary)
+from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, data_dictionary, fixed_bytes, frame, id_bytes,
+                    report_runs, sorted_positions, typed, undictionary)
 from .store import release_memory as _release
 from .tables import Check
 
@@ -68,6 +69,7 @@ class RunResult:
     seconds: float
     bytes: int
     tables: Tables | None = None
+    written: bool = True  # False: nothing changed since the last run, the outputs were left as they were
 
     def summary(self) -> str:
         rate = self.files / self.seconds if self.seconds > 0 else float("inf")
@@ -398,6 +400,9 @@ def csv_header_of(name: str) -> bytes:
     return csv_header(_schema(name))
 
 
+_STAT_COLUMNS = ("size", "mtime_ns", "ctime_ns", "ino")  # a file's stat in the run cache
+
+
 @dataclass
 class _Listing:
     """The raw folder's files as compact arrays (a national run lists ~10^6 files: tuples
@@ -440,7 +445,7 @@ def _list(raw_dir: Path, rels: list[str], cached, jobs: int, progress: bool,
         at = pc.index_in(pa.array(rels, pa.string()), value_set=t["source_file"].combine_chunks())
         at = pc.fill_null(at, -1).to_numpy()
         hit = at >= 0
-        old = np.stack([t[c].to_numpy() for c in ("size", "mtime_ns", "ctime_ns", "ino")], axis=1)[np.maximum(at, 0)]
+        old = np.stack([t[c].to_numpy() for c in _STAT_COLUMNS], axis=1)[np.maximum(at, 0)]
         same = hit & (old[:, 0] >= 0) & (stats[:, 0] >= 0) & (old == stats).all(axis=1)
         shas[same] = fixed_bytes(t["sha256"].combine_chunks())[at[same]]
         rids[same] = fixed_bytes(t["report_id"].combine_chunks())[at[same]]  # same path, same bytes: same id
@@ -531,6 +536,11 @@ def _run_pooled(raw_dir, out_p, rels, stats, cached, listed_at, t0, jobs, progre
         reuse = _isin(listing.keys(), old_keys)
         if (~reuse).sum() > n // 2:
             reuse[:] = False  # most files changed: a full run is cheaper than merging
+    if out_p is not None and not keep and cached is not None and n == cached.table.num_rows and reuse.all():
+        result = _unchanged(out_p, listing, cached, listed_at)  # nothing new, nothing gone
+        if result is not None:
+            result.files, result.bytes, result.seconds = n, size, time.perf_counter() - t0
+            return result
     todo = order[~reuse[order]]
     reuse_ids = np.sort(listing.rids[reuse])  # as bytes: 16 a report, not 64 as NumPy unicode
 
@@ -540,10 +550,7 @@ def _run_pooled(raw_dir, out_p, rels, stats, cached, listed_at, t0, jobs, progre
                                       stage, jobs, progress, keep, pool)
         result.files, result.bytes = n, size
         if stage is not None:
-            trusted = ((listing.stats[:, 1] < listed_at - runcache.RACY_NS)
-                       & (listing.stats[:, 2] < listed_at - runcache.RACY_NS)
-                       & (listing.stats[:, 0] >= 0) & (listing.shas != b""))
-            table = _cache_table(reports, listing, trusted, sinks)
+            table = _cache_table(reports, listing, _trusted(listing, listed_at), sinks)
 
             def last(st: Staging) -> None:
                 outputs = {name: st.staged_path(name) for name in runcache.OUTPUTS}
@@ -560,6 +567,55 @@ def _run_pooled(raw_dir, out_p, rels, stats, cached, listed_at, t0, jobs, progre
         raise
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _trusted(listing: _Listing, listed_at: int) -> np.ndarray:
+    """Files whose stat the cache may vouch for next time: read, and not modified within
+    :data:`gxlib.cache.RACY_NS` of the listing."""
+    return ((listing.stats[:, 1] < listed_at - runcache.RACY_NS) & (listing.stats[:, 2] < listed_at - runcache.RACY_NS)
+            & (listing.stats[:, 0] >= 0) & (listing.shas != b""))
+
+
+def _unchanged(out_p: Path, listing: _Listing, cached: runcache.RunCache, listed_at: int) -> RunResult | None:
+    """Every file's key is in the cache and no report is gone: the outputs would be
+    written again byte for byte, so they are left as they are. Only the cache is written
+    again, when some file's stat changed (touched but not modified, or too recent to be
+    trusted last time). None when the outputs cannot be read (then a run writes them)."""
+    t = cached.table
+    pos = sorted_positions(fixed_bytes(t["report_id"].combine_chunks()), listing.rids)
+    if (pos < 0).any() or len(np.unique(pos)) != len(pos):
+        return None
+    try:
+        status = pq.read_table(out_p / "reports.parquet", columns=["status"])["status"]
+        n_checks = pq.ParquetFile(out_p / "checks.parquet").metadata.num_rows
+    except (OSError, pa.ArrowInvalid):
+        return None
+    per_status = pc.value_counts(_text(status).drop_null())
+    counts = dict(zip(per_status.field("values").to_pylist(), per_status.field("counts").to_pylist()))
+    stats = np.full((t.num_rows, 4), -1, dtype=np.int64)
+    stats[pos] = np.where(_trusted(listing, listed_at)[:, None], listing.stats, -1)
+    old = np.stack([t[c].to_numpy() for c in _STAT_COLUMNS], axis=1)
+    if not (old == stats).all():
+        for j, c in enumerate(_STAT_COLUMNS):
+            t = t.set_column(t.schema.get_field_index(c), c, pa.array(stats[:, j]))
+        fd, tmp = tempfile.mkstemp(prefix=".gxcache.", suffix=".tmp", dir=out_p)
+        os.close(fd)
+        try:
+            runcache.write(Path(tmp), t, parser_fingerprint(), {name: out_p / name for name in runcache.OUTPUTS})
+            os.replace(tmp, out_p / runcache.CACHE_NAME)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    readme = out_p / "README.md"
+    text = data_dictionary()
+    try:
+        same = readme.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        readme.write_text(text, encoding="utf-8")
+    runcache.remove_legacy(out_p)
+    return RunResult(counts, n_checks, 0, 0, 0.0, 0, written=False)
 
 
 def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
@@ -591,7 +647,7 @@ def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -
     cols = {"report_id": pa.array(rids).cast(pa.string()), "key": pa.array(keys[order]).cast(pa.string()),
             "source_file": pa.array(listing.rels, pa.string()).take(take),
             "sha256": pa.array(shas[order]).cast(pa.string())}
-    for j, c in enumerate(("size", "mtime_ns", "ctime_ns", "ino")):
+    for j, c in enumerate(_STAT_COLUMNS):
         cols[c] = pa.array(stats[order, j])
     for name, (ids, nrows, nbytes) in runs.items():
         ids = ids.astype(rids.dtype) if len(ids) else ids

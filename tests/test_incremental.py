@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gxlib import cache as runcache
-from gxlib import pipeline
+from gxlib import pipeline, store
 from gxlib.store import TableSink, csv_body
 
 from conftest import RAW, ROOT
@@ -61,15 +61,48 @@ def _plain(path):
                      for c in t.column_names}).combine_chunks()
 
 
+def _stamps(out):
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.iterdir()}
+
+
 def test_rerun_parses_nothing_and_changes_nothing(raw, tmp_path):
     out = tmp_path / "out"
     first = pipeline.run(raw, out, jobs=1)
     assert first.parsed == first.files
-    before = _files(out)
+    before, stamps = _files(out), _stamps(out)
     again = pipeline.run(raw, out, jobs=1)
     assert again.parsed == 0
     assert _files(out) == before
-    assert (out / runcache.CACHE_NAME).is_file()
+    assert (again.counts, again.n_checks, again.files, again.bytes) == (first.counts, first.n_checks, first.files,
+                                                                        first.bytes)
+    # nothing new and nothing gone: not a file is written again (the files were written a
+    # moment ago, so the cache already had them as "hash next time", and still has)
+    assert _stamps(out) == stamps
+    (out / "README.md").unlink()  # the data dictionary is put back
+    pipeline.run(raw, out, jobs=1)
+    assert (out / "README.md").read_text(encoding="utf-8") == store.data_dictionary()
+
+
+def test_file_touched_but_not_changed_updates_only_the_cache(raw, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setattr(runcache, "RACY_NS", 0)
+    pipeline.run(raw, out, jobs=1)
+    stamps = _stamps(out)
+    path = _gen_path(raw, 4)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 10**10))  # an older mtime
+    hashed = []
+    real = pipeline._hash
+    monkeypatch.setattr(pipeline, "_hash", lambda p: hashed.append(p) or real(p))
+    assert pipeline.run(raw, out, jobs=1).parsed == 0
+    assert hashed == [str(path)]
+    now = _stamps(out)
+    assert now.pop(runcache.CACHE_NAME) != stamps.pop(runcache.CACHE_NAME)
+    assert now == stamps  # the outputs stay as they were
+    cached = runcache.read(out, pipeline.parser_fingerprint()).table.to_pandas().set_index("source_file")
+    assert cached.loc[path.relative_to(raw).as_posix(), "mtime_ns"] == path.stat().st_mtime_ns
+    pipeline.run(raw, out, jobs=1)
+    assert hashed == [str(path)]  # the new stat is trusted: not read again
+    assert_same_as_full_run(raw, out, tmp_path)
 
 
 def test_changed_added_removed_renamed_and_manifest(raw, tmp_path):
@@ -218,9 +251,11 @@ def test_cli_no_cache_parses_everything(raw, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["parse", str(raw), "--out", str(out), "--no-progress"]) == 0
     assert main(["parse", str(raw), "--out", str(out), "--no-progress"]) == 0
-    assert "unchanged taken from the cache" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "unchanged taken from the cache" in said and "are up to date (left as they were)" in said
     assert main(["parse", str(raw), "--out", str(out), "--no-progress", "--no-cache"]) == 0
-    assert "unchanged taken from the cache" not in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "unchanged taken from the cache" not in said and f"wrote {out}/" in said
 
 
 def test_reports_put_in_order_a_few_files_at_a_time(raw, tmp_path, monkeypatch):
