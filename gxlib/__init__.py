@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (imported on first use: ``import gxlib`` stays light)
+    from .store import Tables
 
 __version__ = "0.1.0"
 

@@ -438,7 +438,6 @@ def test_panel_memo_is_not_changed_by_its_users(five_dir):
 def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
     """The panel finds each batch's report ids by binary search in the sorted ids; it
     must give the positions the Arrow hash lookup gives (absent ids and nulls: -1)."""
-    import numpy as np
     import pyarrow as pa
     from hypothesis import given, settings, strategies as st
 

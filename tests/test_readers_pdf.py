@@ -28,7 +28,6 @@ def build_pdf(pages: list[dict]) -> bytes:
 
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     page_ids = []
-    pages_id_placeholder = len(objects) + 1 + 2 * len(pages) + sum(1 for p in pages if p.get("image"))
     for page in pages:
         ops = []
         for x, top, w, h in page.get("white_rects", []):
@@ -44,7 +43,7 @@ def build_pdf(pages: list[dict]) -> bytes:
                 b"<< /Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray "
                 b"/BitsPerComponent 8 /Length 4 >>\nstream\n\x00\xff\xff\x00\nendstream"
             )
-            ops.append(f"q 400 0 0 600 90 120 cm /Im1 Do Q")
+            ops.append("q 400 0 0 600 90 120 cm /Im1 Do Q")
             resources += f" /XObject << /Im1 {img} 0 R >>"
         content = zlib.compress("\n".join(ops).encode("latin-1"))
         cid = add(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content + b"\nendstream")
