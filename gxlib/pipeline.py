@@ -49,7 +49,7 @@ from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     parse_rows, read_manifest, report_id)
 from .store import (CODED, Staging, Tables, _arrow, codes, csv_runs, data_dictionary, fixed_bytes, frame, id_bytes,
-                    report_runs, sorted_positions, typed, undictionary)
+                    move_over, report_runs, sorted_positions, staged_file, typed, undictionary)
 from .store import release_memory as _release
 from .tables import Check
 
@@ -590,21 +590,19 @@ def _unchanged(out_p: Path, listing: _Listing, cached: runcache.RunCache, listed
         n_checks = pq.ParquetFile(out_p / "checks.parquet").metadata.num_rows
     except (OSError, pa.ArrowInvalid):
         return None
-    per_status = pc.value_counts(_text(status).drop_null())
-    counts = dict(zip(per_status.field("values").to_pylist(), per_status.field("counts").to_pylist()))
     stats = np.full((t.num_rows, 4), -1, dtype=np.int64)
     stats[pos] = np.where(_trusted(listing, listed_at)[:, None], listing.stats, -1)
     old = np.stack([t[c].to_numpy() for c in _STAT_COLUMNS], axis=1)
     if not (old == stats).all():
         for j, c in enumerate(_STAT_COLUMNS):
             t = t.set_column(t.schema.get_field_index(c), c, pa.array(stats[:, j]))
-        fd, tmp = tempfile.mkstemp(prefix=".gxcache.", suffix=".tmp", dir=out_p)
-        os.close(fd)
+        final = out_p / runcache.CACHE_NAME
+        tmp = staged_file(final)  # (as a run stages it: an output's permissions)
         try:
-            runcache.write(Path(tmp), t, parser_fingerprint(), {name: out_p / name for name in runcache.OUTPUTS})
-            os.replace(tmp, out_p / runcache.CACHE_NAME)
+            runcache.write(tmp, t, parser_fingerprint(), {name: out_p / name for name in runcache.OUTPUTS})
+            move_over(tmp, final)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     readme = out_p / "README.md"
     text = data_dictionary()
@@ -615,7 +613,13 @@ def _unchanged(out_p: Path, listing: _Listing, cached: runcache.RunCache, listed
     if not same:
         readme.write_text(text, encoding="utf-8")
     runcache.remove_legacy(out_p)
-    return RunResult(counts, n_checks, 0, 0, 0.0, 0, written=False)
+    return RunResult(_status_counts(_text(status)), n_checks, 0, 0, 0.0, 0, written=False)
+
+
+def _status_counts(status: pa.Array) -> dict[str, int]:
+    """Reports per status (nulls left out)."""
+    per_status = pc.value_counts(status.drop_null())
+    return dict(zip(per_status.field("values").to_pylist(), per_status.field("counts").to_pylist()))
 
 
 def _cache_table(reports, listing: _Listing, trusted: np.ndarray, sinks: dict) -> pa.Table | None:
@@ -998,8 +1002,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             if len(at):
                 shas = fixed_bytes(pc.fill_null(_text(table["sha256"]).take(pa.array(at)), ""))
                 moved.append((lo + at, rids[at], shas))
-            per_status = pc.value_counts(status.drop_null())
-            counts.update(dict(zip(per_status.field("values").to_pylist(), per_status.field("counts").to_pylist())))
+            counts.update(_status_counts(status))
             narrow.append(pa.table({"report_id": report_ids, "agency": _text(table["agency"]),
                                     "year": table["year"].cast(pa.int64()), "status": status}))
             if keep:

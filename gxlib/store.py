@@ -171,6 +171,15 @@ def _umask() -> int:
     return mask
 
 
+def staged_file(final: Path) -> Path:
+    """A new empty file beside ``final`` under a temporary name, to be moved over it
+    (:func:`move_over`), with the permissions of an output."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=final.parent)
+    os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: outputs are read by others too
+    os.close(fd)
+    return Path(tmp)
+
+
 class Staging:
     """Output files written under temporary names in the output folder and moved over the
     old ones only by :meth:`commit`: a crash leaves the previous outputs intact."""
@@ -183,11 +192,9 @@ class Staging:
 
     def path(self, name: str) -> Path:
         final = self.out / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=self.out)
-        os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: outputs are read by others too
-        os.close(fd)
-        self.staged.append((Path(tmp), final))
-        return Path(tmp)
+        tmp = staged_file(final)
+        self.staged.append((tmp, final))
+        return tmp
 
     def staged_path(self, name: str) -> Path:
         """The temporary file that :meth:`commit` will move to ``name``."""

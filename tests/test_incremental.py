@@ -88,6 +88,7 @@ def test_file_touched_but_not_changed_updates_only_the_cache(raw, tmp_path, monk
     monkeypatch.setattr(runcache, "RACY_NS", 0)
     pipeline.run(raw, out, jobs=1)
     stamps = _stamps(out)
+    mode = (out / runcache.CACHE_NAME).stat().st_mode
     path = _gen_path(raw, 4)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 10**10))  # an older mtime
     hashed = []
@@ -98,6 +99,7 @@ def test_file_touched_but_not_changed_updates_only_the_cache(raw, tmp_path, monk
     now = _stamps(out)
     assert now.pop(runcache.CACHE_NAME) != stamps.pop(runcache.CACHE_NAME)
     assert now == stamps  # the outputs stay as they were
+    assert (out / runcache.CACHE_NAME).stat().st_mode == mode  # written as a run writes it
     cached = runcache.read(out, pipeline.parser_fingerprint()).table.to_pandas().set_index("source_file")
     assert cached.loc[path.relative_to(raw).as_posix(), "mtime_ns"] == path.stat().st_mtime_ns
     pipeline.run(raw, out, jobs=1)
