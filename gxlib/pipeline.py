@@ -7,7 +7,9 @@ Scale design (a national panel is ~10^6 reports):
   Python records of the whole run are never held at once;
 * the long tables leave in that order; the reports table, written in file order, waits
   in a temporary file in buckets of file positions and is put in order a bucket at a
-  time (:class:`_ReportSpill`); the parent keeps only a few narrow columns of it;
+  time (:class:`_ReportSpill`); the parent keeps only a few narrow columns of it; the
+  parse's checks and the carry-over check's rows wait in temporary files until the
+  workers are done (:class:`_TableSpill`);
 * ``OUT/.gxcache.arrow`` (see :mod:`gxlib.cache`) remembers which files, with which
   bytes and manifest rows, the outputs in OUT were made from, and with which parser. On a
   re-run, files whose stat is unchanged are not read again, only new or changed files are
@@ -860,6 +862,46 @@ class _ReportSpill:
         self.fh.close()
 
 
+class _TableSpill:
+    """Tables of one schema held in a temporary Arrow stream file, not in memory, from the
+    parse until the end of the run: the carry-over check's rows (~210 bytes a report) and
+    the parse's checks (~90) would otherwise grow the parent for as long as the workers
+    run, the run's memory peak. Each table may bring its own dictionaries (a stream, unlike
+    an Arrow file, takes a new dictionary per batch). :meth:`add` may be called from
+    several threads."""
+
+    def __init__(self, schema: pa.Schema, directory: Path | None):
+        self.schema = schema
+        self.fh = tempfile.TemporaryFile(dir=directory)
+        self.writer = None
+        self.lock = threading.Lock()
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        with self.lock:
+            if self.writer is None:
+                self.writer = pa.ipc.new_stream(self.fh, self.schema)
+            self.writer.write_table(table)
+
+    def read(self) -> pa.Table:
+        """Every table added, in order, as one table (a chunk per table)."""
+        with self.lock:
+            if self.writer is None:
+                return self.schema.empty_table()
+            self.writer.close()
+            self.writer = None
+            self.fh.flush()
+            self.fh.seek(0)
+            table = pa.ipc.open_stream(self.fh).read_all()
+            self.fh.seek(0)
+            self.fh.truncate()
+            return table
+
+    def close(self) -> None:
+        self.fh.close()
+
+
 _SPILL_SCHEMA = pa.schema([(c, pa.int64() if c == "year" else pa.string()) for c in REPORT_COLUMNS]
                           + [("_pos", pa.int64())])
 
@@ -870,21 +912,21 @@ def _run(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress,
     of the previous outputs, write. Returns the result, the long tables' sinks and what
     the run cache needs of the reports (their ids and hashes in listing order, and whether
     each sits at its file's position)."""
-    spill = _ReportSpill(len(listing.rels), out_p)
-    try:
-        return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, pool)
-    finally:
-        spill.close()
+    with contextlib.ExitStack() as held:
+        spill = held.enter_context(contextlib.closing(_ReportSpill(len(listing.rels), out_p)))
+        side = {name: held.enter_context(contextlib.closing(_TableSpill(schema, out_p)))
+                for name, schema in (("carried", _CARRIED_SCHEMA), ("checks", _schema("checks")))}
+        return _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill,
+                            side, pool)
 
 
-def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, pool):
+def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, progress, keep, spill, side, pool):
     import pandas as pd
 
     schemas = {name: _schema(name) for name in ALL}
     sinks = {name: stage.sink(name, schemas[name], record_runs=True) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
-    carried: list[pa.Table] = []
-    chk_tables: list[pa.Table] = []
+    carried, chk_tables = side["carried"], side["checks"]  # (:class:`_TableSpill`)
     new_agencies: list[pa.Table] = []  # (report_id, agency) of the reports parsed, when merging
     recheck: pa.Array | None = None  # when merging: the reports whose carry-over is checked again
 
@@ -909,7 +951,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         if keep:
             kept[name].append(table)
         if name == "applications":
-            carried.append(carried_rows if carried_rows is not None else carried_of(table))
+            carried.add(carried_rows if carried_rows is not None else carried_of(table))
 
     # batches of BATCH files; smaller when there are few (an incremental run): at least
     # eight per worker, so that no worker is left with the last big one
@@ -939,7 +981,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         spill.add(res["reports"], part)
         if len(reuse):
             new_agencies.append(res["reports"].select(["report_id", "agency"]))
-        chk_tables.append(res["checks"])
+        chk_tables.add(res["checks"])
         for name in LONG:
             pending[name].append(res[name])
         n_pending += len(part)
@@ -953,8 +995,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     flush()
     del parts
 
-    checks_df = typed("checks", _to_pandas(chk_tables, schemas["checks"], CODED["checks"]))
-    chk_tables.clear()
+    checks_df = typed("checks", _to_pandas([chk_tables.read()], schemas["checks"], CODED["checks"]))
     merging = contextlib.ExitStack()  # the long tables' merge runs in threads while the reports are written
     try:
         old_reports = None
@@ -1020,8 +1061,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     narrow_df = (typed("reports", _to_pandas(narrow, narrow[0].schema, {}), sort=False, complete=False)
                  if narrow else frame("reports", []))
     # cross-report carry-over warnings, on the whole table
-    carried_t = _concat(carried, _CARRIED_SCHEMA)
-    carried.clear()
+    carried_t = carried.read()
     _release()
     checks_df = _with_carry_over(narrow_df, carried_t, checks_df)
     del carried_t, narrow_df

@@ -304,6 +304,32 @@ def test_report_spill_orders_by_position_and_misses_nothing(tmp_path):
         pipeline._ReportSpill(2, tmp_path).add(reports(["a", "b"]), [0])
 
 
+def test_table_spill_gives_back_every_table_in_order(tmp_path):
+    """The carry-over rows and the parse's checks wait on disk during the parse; each
+    worker batch brings its own dictionaries, and a merge thread may add rows too."""
+    schema = pipeline._CARRIED_SCHEMA
+
+    def rows(ids, row, applicant, values):
+        return pipeline._compact(pa.table({"report_id": pa.array(ids).dictionary_encode(),
+                                           "row": pa.array(row).dictionary_encode(),
+                                           "applicant": pa.array(applicant).dictionary_encode(),
+                                           "value": pa.array(values, pa.float64())}), schema)
+
+    spill = pipeline._TableSpill(schema, tmp_path)
+    assert spill.read().equals(schema.empty_table())
+    first = rows(["r1", "r1"], ["carried_over", "carried_forward"], ["natural", "total"], [1.0, None])
+    second = rows(["r9"], ["carried_forward"], ["legal"], [26.5])
+    spill.add(first)
+    spill.add(schema.empty_table())
+    spill.add(second)
+    got = spill.read()
+    assert got.schema == schema
+    assert got.to_pydict() == pa.concat_tables([first, second]).to_pydict()
+    assert got.column("row").num_chunks == 2  # each batch keeps its own dictionary
+    assert spill.read().num_rows == 0  # read once: the file is emptied
+    spill.close()
+
+
 def test_compact_cuts_a_large_dictionary_to_the_values_present():
     schema = pa.schema([("code", pa.dictionary(pa.int8(), pa.string()))])
     big = pa.DictionaryArray.from_arrays(pa.array([3, 200, 3], pa.int32()), pa.array([f"c{i}" for i in range(300)]))
