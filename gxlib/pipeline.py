@@ -990,8 +990,9 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             n_pending = 0
     if pool is not None:
         # the workers' part is done: let them go now, not after the writing (two idle
-        # workers held ~170 MB each through the merge, the run's memory peak)
-        pool.shutdown(wait=False)
+        # workers held ~170 MB each through the merge, the run's memory peak), and wait
+        # for them (~10 ms) before the checks are read back from disk
+        pool.shutdown(wait=True)
     flush()
     del parts
 
