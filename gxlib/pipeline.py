@@ -996,7 +996,6 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     flush()
     del parts
 
-    checks_df = typed("checks", _to_pandas([chk_tables.read()], schemas["checks"], CODED["checks"]))
     merging = contextlib.ExitStack()  # the long tables' merge runs in threads while the reports are written
     try:
         old_reports = None
@@ -1006,13 +1005,6 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
             old_reports = _KeptReports(out_p / "reports.parquet", keep_ids, np.flatnonzero(reuse_mask))
             recheck = _carry_over_scope(out_p / "reports.parquet", old_reports.keep, new_agencies)
             new_agencies.clear()
-            old_checks = pq.read_table(out_p / "checks.parquet")
-            old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids))
-            # the previous carry-over warnings stand for the agencies whose reports are all kept
-            again = pc.and_(pc.equal(old_checks["rule"].cast(pa.string()), "carry_over"),
-                            _member(old_checks["report_id"], recheck))
-            old_checks = old_checks.filter(pc.invert(again)).to_pandas()
-            checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
             # ids as fixed-width bytes (16 a report), not numpy unicode (64) or Python strings
             old_ids = fixed_bytes(cached.table["report_id"].combine_chunks())
             keep_old = _isin(old_ids, reuse)
@@ -1055,6 +1047,18 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
                 _release()
     finally:
         merging.close()  # waits for the merge (and raises its first error)
+    # the checks are made after the merge, which is an incremental run's memory peak: at
+    # 100k they were 9 MB in pandas, and the previous run's another 9 until the end
+    checks_df = typed("checks", _to_pandas([chk_tables.read()], schemas["checks"], CODED["checks"]))
+    if old_reports is not None:
+        old_checks = pq.read_table(out_p / "checks.parquet")
+        old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids))
+        # the previous carry-over warnings stand for the agencies whose reports are all kept
+        again = pc.and_(pc.equal(old_checks["rule"].cast(pa.string()), "carry_over"),
+                        _member(old_checks["report_id"], recheck))
+        old_checks = old_checks.filter(pc.invert(again)).to_pandas()
+        checks_df = typed("checks", pd.concat([checks_df, old_checks], ignore_index=True))
+        del old_checks
     if report_sink is None and stage is not None:  # no files
         stage.table("reports", _arrow(frame("reports", [])))
     if recheck is not None and narrow:  # only the agencies whose reports changed are checked again
