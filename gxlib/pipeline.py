@@ -17,7 +17,8 @@ Scale design (a national panel is ~10^6 reports):
   and their Parquet rows are streamed from the previous Parquet files. The outputs are
   identical to a full run's. With no file new, changed or gone they are not written at
   all (:func:`_unchanged`);
-* the cross-report carry-over check is recomputed on the whole table every run.
+* the cross-report carry-over check is recomputed for every agency with a report parsed
+  or gone in this run; the previous warnings of every other agency are kept.
 """
 from __future__ import annotations
 
@@ -885,7 +886,8 @@ class _TableSpill:
             self.writer.write_table(table)
 
     def read(self) -> pa.Table:
-        """Every table added, in order, as one table (a chunk per table)."""
+        """Every table added, in order, as one table (each added chunk a chunk of it, with
+        its own dictionaries); the file is emptied."""
         with self.lock:
             if self.writer is None:
                 return self.schema.empty_table()
@@ -926,7 +928,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
     schemas = {name: _schema(name) for name in ALL}
     sinks = {name: stage.sink(name, schemas[name], record_runs=True) for name in LONG} if stage else {}
     kept: dict[str, list[pa.Table]] = {name: [] for name in LONG}
-    carried, chk_tables = side["carried"], side["checks"]  # (:class:`_TableSpill`)
+    carried, parse_checks = side["carried"], side["checks"]  # (:class:`_TableSpill`)
     new_agencies: list[pa.Table] = []  # (report_id, agency) of the reports parsed, when merging
     recheck: pa.Array | None = None  # when merging: the reports whose carry-over is checked again
 
@@ -981,7 +983,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         spill.add(res["reports"], part)
         if len(reuse):
             new_agencies.append(res["reports"].select(["report_id", "agency"]))
-        chk_tables.add(res["checks"])
+        parse_checks.add(res["checks"])
         for name in LONG:
             pending[name].append(res[name])
         n_pending += len(part)
@@ -1049,7 +1051,7 @@ def _run_spilled(listing, todo, reuse, reuse_mask, cached, out_p, stage, jobs, p
         merging.close()  # waits for the merge (and raises its first error)
     # the checks are made after the merge, which is an incremental run's memory peak: at
     # 100k they were 9 MB in pandas, and the previous run's another 9 until the end
-    checks_df = typed("checks", _to_pandas([chk_tables.read()], schemas["checks"], CODED["checks"]))
+    checks_df = typed("checks", _to_pandas([parse_checks.read()], schemas["checks"], CODED["checks"]))
     if old_reports is not None:
         old_checks = pq.read_table(out_p / "checks.parquet")
         old_checks = old_checks.filter(_member(old_checks["report_id"], keep_ids))
