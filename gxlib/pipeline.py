@@ -613,8 +613,14 @@ def _unchanged(out_p: Path, listing: _Listing, cached: runcache.RunCache, listed
         same = readme.read_text(encoding="utf-8") == text
     except (OSError, UnicodeDecodeError):
         same = False
-    if not same:
-        readme.write_text(text, encoding="utf-8")
+    if not same:  # staged and moved over, as a run writes it: never left half-written
+        tmp = staged_file(readme)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            move_over(tmp, readme)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     runcache.remove_legacy(out_p)
     return RunResult(_status_counts(_text(status)), n_checks, 0, 0, 0.0, 0, written=False)
 

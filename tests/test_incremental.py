@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,32 @@ def test_rerun_parses_nothing_and_changes_nothing(raw, tmp_path):
     # moment ago, so the cache already had them as "hash next time", and still has)
     assert _stamps(out) == stamps
     (out / "README.md").unlink()  # the data dictionary is put back
+    pipeline.run(raw, out, jobs=1)
+    assert (out / "README.md").read_text(encoding="utf-8") == store.data_dictionary()
+    assert (out / "README.md").stat().st_mode & 0o777 == (out / "reports.csv").stat().st_mode & 0o777
+    assert sorted(p.name for p in out.iterdir()) == sorted(stamps)  # no temporary file left
+
+
+def test_data_dictionary_is_replaced_whole_or_not_at_all(raw, tmp_path, monkeypatch):
+    """A re-run that puts back an outdated README.md stages it and moves it over: when the
+    write fails, the old text is still there and no temporary file is left."""
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    names = sorted(p.name for p in out.iterdir())
+    (out / "README.md").write_text("an older data dictionary\n", encoding="utf-8")
+
+    real = Path.write_text
+
+    def fail(self, text, *a, **k):  # half the text written, then the disk is full
+        real(self, text[:len(text) // 2], *a, **k)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_text", fail)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.run(raw, out, jobs=1)
+    monkeypatch.undo()
+    assert (out / "README.md").read_text(encoding="utf-8") == "an older data dictionary\n"
+    assert sorted(p.name for p in out.iterdir()) == names
     pipeline.run(raw, out, jobs=1)
     assert (out / "README.md").read_text(encoding="utf-8") == store.data_dictionary()
 
