@@ -178,6 +178,37 @@ def test_merge_across_many_row_groups(raw, tmp_path, monkeypatch, batch):
         assert len(ids.dictionary) == len(pc.unique(ids.indices))
 
 
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this system")
+def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
+    """An incremental run lets the kernel drop the previous CSVs' cached pages behind the
+    copy: every byte of each file once, in ascending ranges, only on the previous file,
+    and the outputs are still the full run's."""
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1)
+    sizes = {(out / f"{n}.csv").stat().st_ino: (out / f"{n}.csv").stat().st_size for n in pipeline.LONG}
+    for idx in (2, 9, 30):
+        gen.write_report(raw / "gen", 7, idx, variant=1)
+    drops: dict[int, list[tuple[int, int, int]]] = {}
+    real = os.posix_fadvise
+
+    def record(fd, offset, length, advice):
+        drops.setdefault(os.fstat(fd).st_ino, []).append((offset, length, advice))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", record)
+    monkeypatch.setattr(pipeline, "DROP_EVERY", 4096)
+    assert 0 < pipeline.run(raw, out, jobs=1).parsed < 10
+    monkeypatch.undo()
+    assert set(drops) == set(sizes)  # the previous CSVs of the long tables, nothing else
+    for ino, calls in drops.items():
+        assert {advice for _, _, advice in calls} == {os.POSIX_FADV_DONTNEED}
+        assert len(calls) > 2
+        assert calls[0][0] == 0
+        assert all(o + n == o2 for (o, n, _), (o2, _, _) in zip(calls, calls[1:]))
+        assert calls[-1][0] + calls[-1][1] == sizes[ino]
+    assert_same_as_full_run(raw, out, tmp_path)
+
+
 def test_a_failed_merge_leaves_the_previous_outputs(raw, tmp_path, monkeypatch):
     """The merge runs in threads while the reports are written: its error still stops
     the run, and the previous outputs stay as they were."""
