@@ -52,7 +52,8 @@ from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     parse_rows, read_manifest, report_id)
 from .store import (CODED, DROP_EVERY, Staging, Tables, _arrow, codes, csv_runs, data_dictionary, drop_cached,
-                    fixed_bytes, frame, id_bytes, move_over, report_runs, sorted_positions, staged_file, typed, undictionary)
+                    fixed_bytes, frame, id_bytes, move_over, report_runs, sorted_positions, staged_file, typed,
+                    undictionary, write_back)
 from .store import release_memory as _release
 from .tables import Check
 
@@ -1172,6 +1173,7 @@ def _merge_long(name, sink, new_tables: list[pa.Table], cached, old_ids, keep_ol
                                  np.concatenate(n_off) if n_off else [], np.concatenate(n_len) if n_len else [])
         with open(out_p / f"{name}.csv", "rb") as previous:
             fds = (previous.fileno(), scratch.fileno())
+            write_back(fds[0])  # (so that its pages can be dropped behind the copy)
             dropped = 0  # the previous file's bytes before this are copied (ranges ascend)
             for s, o, n in _runs(src, off, length):
                 sink.copy_bytes(fds[s], o, n)

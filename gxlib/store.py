@@ -511,6 +511,19 @@ def _open_empty(path: Path):
 DROP_EVERY = 1 << 25  # bytes of a previous output copied between two drops of its page cache
 
 
+def write_back(fd: int) -> None:
+    """Write the file ``fd``'s changed pages to disk now, where :func:`drop_cached` can
+    work: the kernel drops only clean pages, and the CSVs of a run are still being held
+    in memory, unwritten, for ~30 s after it (the next run's copy then fell back on pages
+    the system had not touched: 4-10 s instead of 3.6 s at 100k). A file long written
+    costs nothing here."""
+    if hasattr(os, "posix_fadvise") and hasattr(os, "fdatasync"):
+        try:
+            os.fdatasync(fd)
+        except OSError:
+            pass  # (a file system that cannot): the drop is advice anyway
+
+
 def drop_cached(fd: int, start: int, stop: int) -> None:
     """Let the kernel drop its cached pages of bytes ``[start, stop)`` of the file ``fd``
     (where the system can): an incremental run reads each byte of the previous CSV once,

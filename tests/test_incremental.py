@@ -180,9 +180,9 @@ def test_merge_across_many_row_groups(raw, tmp_path, monkeypatch, batch):
 
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise on this system")
 def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
-    """An incremental run lets the kernel drop the previous CSVs' cached pages behind the
-    copy: every byte of each file once, in ascending ranges, only on the previous file,
-    and the outputs are still the full run's."""
+    """An incremental run writes the previous CSVs back to disk and lets the kernel drop
+    their cached pages behind the copy: every byte of each file once, in ascending
+    ranges, only on the previous files, and the outputs are still the full run's."""
     out = tmp_path / "out"
     pipeline.run(raw, out, jobs=1)
     sizes = {(out / f"{n}.csv").stat().st_ino: (out / f"{n}.csv").stat().st_size for n in pipeline.LONG}
@@ -195,11 +195,23 @@ def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
         drops.setdefault(os.fstat(fd).st_ino, []).append((offset, length, advice))
         return real(fd, offset, length, advice)
 
+    synced = []
+    real_sync = getattr(os, "fdatasync", None)
+
+    def sync(fd):  # written back first: only clean pages can be dropped
+        assert os.fstat(fd).st_ino not in drops
+        synced.append(os.fstat(fd).st_ino)
+        return real_sync(fd)
+
     monkeypatch.setattr(os, "posix_fadvise", record)
+    if real_sync is not None:
+        monkeypatch.setattr(os, "fdatasync", sync)
     monkeypatch.setattr(pipeline, "DROP_EVERY", 4096)
     assert 0 < pipeline.run(raw, out, jobs=1).parsed < 10
     monkeypatch.undo()
     assert set(drops) == set(sizes)  # the previous CSVs of the long tables, nothing else
+    if real_sync is not None:
+        assert sorted(synced) == sorted(sizes)
     for ino, calls in drops.items():
         assert {advice for _, _, advice in calls} == {os.POSIX_FADV_DONTNEED}
         assert len(calls) > 2
