@@ -52,8 +52,8 @@ from .listing import stats as listing_stats
 from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS,
                     parse_rows, read_manifest, report_id)
 from .store import (CODED, DROP_EVERY, Staging, Tables, _arrow, codes, csv_runs, data_dictionary, drop_cached,
-                    fixed_bytes, frame, id_bytes, move_over, report_runs, sorted_positions, staged_file, typed,
-                    undictionary, write_back)
+                    fixed_bytes, frame, id_bytes, replacing, report_runs, sorted_positions, typed, undictionary,
+                    write_back)
 from .store import release_memory as _release
 from .tables import Check
 
@@ -600,28 +600,17 @@ def _unchanged(out_p: Path, listing: _Listing, cached: runcache.RunCache, listed
     if not (old == stats).all():
         for j, c in enumerate(_STAT_COLUMNS):
             t = t.set_column(t.schema.get_field_index(c), c, pa.array(stats[:, j]))
-        final = out_p / runcache.CACHE_NAME
-        tmp = staged_file(final)  # (as a run stages it: an output's permissions)
-        try:
+        with replacing(out_p / runcache.CACHE_NAME) as tmp:  # (as a run stages it: an output's permissions)
             runcache.write(tmp, t, parser_fingerprint(), {name: out_p / name for name in runcache.OUTPUTS})
-            move_over(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     readme = out_p / "README.md"
     text = data_dictionary()
     try:
         same = readme.read_text(encoding="utf-8") == text
     except (OSError, UnicodeDecodeError):
         same = False
-    if not same:  # staged and moved over, as a run writes it: never left half-written
-        tmp = staged_file(readme)
-        try:
+    if not same:
+        with replacing(readme) as tmp:
             tmp.write_text(text, encoding="utf-8")
-            move_over(tmp, readme)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     runcache.remove_legacy(out_p)
     return RunResult(_status_counts(_text(status)), n_checks, 0, 0, 0.0, 0, written=False)
 

@@ -2,6 +2,7 @@
 typed load, and the generated data dictionary."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, fields
@@ -178,6 +179,20 @@ def staged_file(final: Path) -> Path:
     os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: outputs are read by others too
     os.close(fd)
     return Path(tmp)
+
+
+@contextlib.contextmanager
+def replacing(final: Path):
+    """A staged file (:func:`staged_file`) for ``final``'s new contents, moved over it
+    (:func:`move_over`) when the ``with`` block ends, removed when the block raises:
+    ``final`` is never left half-written."""
+    tmp = staged_file(final)
+    try:
+        yield tmp
+        move_over(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class Staging:
