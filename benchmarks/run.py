@@ -192,6 +192,19 @@ def _line(y_small: float, n_small: int, y_full: float, n_full: int, n: int) -> t
     return y_full + slope * (n - n_full), slope
 
 
+def _memory_lines(step: str, small: dict, full: dict, n_small: int, n_full: int, target: int) -> None:
+    """Print a step's peak memory at N/10 and N and, when N is below ``target``, the
+    straight line through them at ``target`` (stored in ``full`` as ``extrapolated_*``).
+    At N >= ``target`` the figure at N is the measurement; nothing is extrapolated."""
+    for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
+        text = f"    {step} memory, {label:16s} {_mb(small[key])} at N={n_small:,}; {_mb(full[key])} at N={n_full:,}"
+        if n_full < target:
+            at, _ = _line(small[key], n_small, full[key], n_full, target)
+            full[f"extrapolated_{key}"] = at
+            text += f"; {_mb(at)} at N={target:,} (straight line, not measured)"
+        print(text)
+
+
 def _mb(x: float | None) -> str:
     return "n/a" if x is None else f"{x / 2**20:,.0f} MiB"
 
@@ -567,22 +580,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  re-run, nothing changed    {results['unchanged']['wall']:.2f} s = {results['unchanged']['ratio']:.1%} of the full run")
     ins = results.get("incremental_small")
     if ins and ins["rc"] == 0 and inc["rc"] == 0 and n_small >= 1000 and n_files > n_small:
-        for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
-            at, _ = _line(ins[key], n_small, inc[key], n_files, target)
-            inc[f"extrapolated_{key}"] = at
-            print(f"    incremental memory, {label:16s} {_mb(ins[key])} at N={n_small}; {_mb(inc[key])} at N={n_files}; "
-                  f"{_mb(at)} at N={target:,} (straight line, not measured)")
+        _memory_lines("incremental", ins, inc, n_small, n_files, target)
     if "render" in results:
         rr = results["render"]
         print(f"  render                     {rr['wall']:.1f} s (exit {rr['rc']}{', stopped by --render-timeout' if rr['timed_out'] else ''}; "
               f"{rr['pages']} HTML pages), peak {_mb(rr['peak_tree_rss'])} tree")
         rs = results.get("render_small")
         if rs and rs["rc"] == 0 and rr["rc"] == 0 and n_small >= 1000 and n_files > n_small:
-            for key, label in (("peak_tree_rss", "tree"), ("max_single_rss", "largest process")):
-                at, _ = _line(rs[key], n_small, rr[key], n_files, target)
-                results["render"][f"extrapolated_{key}"] = at
-                print(f"    render memory, {label:16s} {_mb(rs[key])} at N={n_small}; {_mb(rr[key])} at N={n_files}; "
-                      f"{_mb(at)} at N={target:,} (straight line, not measured)")
+            _memory_lines("render", rs, rr, n_small, n_files, target)
     (work / "results.json").write_text(json.dumps(results, indent=1))
     print(f"  (figures also in {work / 'results.json'}; logs in {logs})")
     return 0

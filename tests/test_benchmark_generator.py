@@ -206,3 +206,30 @@ def test_repeated_runs_report_the_median_time_and_the_highest_memory():
     assert _median_run(runs[:1]) == runs[0] and _runs_note(runs[:1]) == ""
     # an even count: the upper median
     assert _median_run(runs[:2])["wall"] == 5.4
+
+
+def test_memory_at_the_target_scale_is_printed_as_measured(capsys):
+    """Below N = 10^6 the summary adds a straight line to 10^6, labelled as not measured;
+    at 10^6 the figure at N is the measurement and nothing is extrapolated (a run at
+    10^6 printed its own figures a second time as "straight line, not measured")."""
+    from benchmarks.run import _memory_lines
+
+    mib = 1 << 20
+    small = {"peak_tree_rss": 400 * mib, "max_single_rss": 200 * mib}
+    full = {"peak_tree_rss": 490 * mib, "max_single_rss": 290 * mib}
+    _memory_lines("render", small, full, 10_000, 100_000, 1_000_000)
+    assert capsys.readouterr().out.splitlines() == [
+        "    render memory, tree             400 MiB at N=10,000; 490 MiB at N=100,000; "
+        "1,390 MiB at N=1,000,000 (straight line, not measured)",
+        "    render memory, largest process  200 MiB at N=10,000; 290 MiB at N=100,000; "
+        "1,190 MiB at N=1,000,000 (straight line, not measured)",
+    ]
+    assert full["extrapolated_peak_tree_rss"] == 1390 * mib
+
+    full = {"peak_tree_rss": 1469 * mib, "max_single_rss": 769 * mib}
+    _memory_lines("render", small, full, 100_000, 1_000_000, 1_000_000)
+    assert capsys.readouterr().out.splitlines() == [
+        "    render memory, tree             400 MiB at N=100,000; 1,469 MiB at N=1,000,000",
+        "    render memory, largest process  200 MiB at N=100,000; 769 MiB at N=1,000,000",
+    ]
+    assert "extrapolated_peak_tree_rss" not in full
