@@ -16,6 +16,7 @@ import pytest
 
 from gxlib import cache as runcache
 from gxlib import pipeline, store
+from gxlib.listing import list_inputs
 from gxlib.store import TableSink, csv_body
 
 from conftest import RAW, ROOT
@@ -186,13 +187,16 @@ def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
     out = tmp_path / "out"
     pipeline.run(raw, out, jobs=1)
     sizes = {(out / f"{n}.csv").stat().st_ino: (out / f"{n}.csv").stat().st_size for n in pipeline.LONG}
-    for idx in (2, 9, 30):
-        gen.write_report(raw / "gen", 7, idx, variant=1)
+    changed = [gen.write_report(raw / "gen", 7, idx, variant=1)[0] for idx in (2, 9, 30)]
     drops: dict[int, list[tuple[int, int, int]]] = {}
+    prefetched = set()  # (the changed raw files are asked for before they are read)
     real = os.posix_fadvise
 
     def record(fd, offset, length, advice):
-        drops.setdefault(os.fstat(fd).st_ino, []).append((offset, length, advice))
+        if advice == os.POSIX_FADV_WILLNEED:
+            prefetched.add(os.fstat(fd).st_ino)
+        else:
+            drops.setdefault(os.fstat(fd).st_ino, []).append((offset, length, advice))
         return real(fd, offset, length, advice)
 
     synced = []
@@ -210,6 +214,9 @@ def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
     assert 0 < pipeline.run(raw, out, jobs=1).parsed < 10
     monkeypatch.undo()
     assert set(drops) == set(sizes)  # the previous CSVs of the long tables, nothing else
+    # the raw files hashed (those changed among them) or parsed were asked for, no output
+    assert {(raw / "gen" / name).stat().st_ino for name in changed} <= prefetched
+    assert prefetched <= {os.stat(path).st_ino for _, path in list_inputs(raw)}
     if real_sync is not None:
         assert sorted(synced) == sorted(sizes)
     for ino, calls in drops.items():
@@ -219,6 +226,58 @@ def test_previous_csv_cache_dropped_as_it_is_copied(raw, tmp_path, monkeypatch):
         assert all(o + n == o2 for (o, n, _), (o2, _, _) in zip(calls, calls[1:]))
         assert calls[-1][0] + calls[-1][1] == sizes[ino]
     assert_same_as_full_run(raw, out, tmp_path)
+
+
+def test_each_batch_of_files_is_asked_for_before_it_is_read(raw, tmp_path, monkeypatch):
+    """The files to hash, and then to parse, are handed to the kernel a batch at a time
+    (``POSIX_FADV_WILLNEED``) before the first of them is read, so that a corpus on disk is
+    read in parallel, not a file at a time by each worker."""
+    events = []
+    real_fadvise, real_hash, real_work = os.posix_fadvise, pipeline._hash, pipeline._work
+
+    def advise(fd, offset, length, advice):
+        assert advice == os.POSIX_FADV_WILLNEED and offset == 0
+        events.append(("ask", os.fstat(fd).st_ino))
+        return real_fadvise(fd, offset, length, advice)
+
+    def hashed(path):
+        events.append(("hash", os.stat(path).st_ino))
+        return real_hash(path)
+
+    def parsed(task):
+        events.append(("parse", os.stat(task[0]).st_ino))
+        return real_work(task)
+
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    monkeypatch.setattr(pipeline, "_hash", hashed)
+    monkeypatch.setattr(pipeline, "_work", parsed)
+    monkeypatch.setattr(pipeline, "BATCH", 16)
+    result = pipeline.run(raw, tmp_path / "out", jobs=1, cache=False)
+    monkeypatch.undo()
+    files = {os.stat(path).st_ino for _, path in list_inputs(raw)}
+    for step in ("hash", "parse"):
+        read = [ino for kind, ino in events if kind == step]
+        assert sorted(read) == sorted(files) and result.parsed == len(files)
+    # runs of asks, each followed by the reads of exactly the files it asked for
+    runs, kind_before = [], None
+    for kind, ino in events:
+        if kind != kind_before:
+            runs.append((kind, []))
+            kind_before = kind
+        runs[-1][1].append(ino)
+    assert len(runs) > 4  # (several batches to parse)
+    for (ask, asked), (step, read) in zip(runs[::2], runs[1::2]):
+        assert ask == "ask" and step in ("hash", "parse") and asked == read
+
+
+def test_asking_for_files_never_fails(tmp_path, monkeypatch):
+    """A file gone since it was listed is reported where it is read, not here; without
+    ``posix_fadvise`` (not Linux) nothing is asked."""
+    there = tmp_path / "a.txt"
+    there.write_text("x")
+    pipeline._prefetch([str(tmp_path / "gone.txt"), str(there), str(tmp_path)])
+    monkeypatch.delattr(os, "posix_fadvise")
+    pipeline._prefetch([str(there)])
 
 
 def test_a_failed_merge_leaves_the_previous_outputs(raw, tmp_path, monkeypatch):
