@@ -275,9 +275,9 @@ def test_asking_for_files_never_fails(tmp_path, monkeypatch):
     ``posix_fadvise`` (not Linux) nothing is asked."""
     there = tmp_path / "a.txt"
     there.write_text("x")
-    pipeline._prefetch([str(tmp_path / "gone.txt"), str(there), str(tmp_path)])
+    store.prefetch([str(tmp_path / "gone.txt"), str(there), str(tmp_path)])
     monkeypatch.delattr(os, "posix_fadvise")
-    pipeline._prefetch([str(there)])
+    store.prefetch([str(there)])
 
 
 def test_a_failed_merge_leaves_the_previous_outputs(raw, tmp_path, monkeypatch):
