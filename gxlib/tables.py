@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
+from bisect import bisect_left
 from itertools import product
 
 import numpy as np
@@ -183,9 +184,13 @@ def _labels(section: str) -> tuple[Label, ...]:
 
 
 # value characters: digits, separators, decimal point, sign, placeholders, money units
-_VALUE_CHARS = set("0123456789 \t\r\n|.,+-—–/\\万元亿%*×xX个笔件宗") | {"\x0b", "\x0c"}
-_NUM = re.compile(r"^([-+])?(\d+(?:,\d{3})*)(?:\.(\d+))?\s*(亿元|万元|万|元|个|笔|件|宗)?$")
-_COUNT_UNITS = {"个", "笔", "件", "宗"}
+_VALUE_CHARS = set("0123456789 \t\r\n|.,+-—–/\\万元亿%*×xX个笔件宗条项") | {"\x0b", "\x0c"}
+# a number, its unit, and a parenthetical note after it: 22(其中修订16件) is 22, the note stays in raw
+_NUM = re.compile(r"^([-+])?(\d+(?:,\d{3})*)(?:\.(\d+))?\s*(亿元|万元|亿|万|元|个|笔|件|宗|条|项)?"
+                  r"(?:\s*\((?:其中|含|包括|包含)[^()|\n]{0,40}\))?$")
+_COUNT_UNITS = {"个", "笔", "件", "宗", "条", "项"}
+_COUNT_FACTOR = {"万": 1e4, "亿": 1e8}  # 1.2万 (件) is 12000
+_MONEY_UNITS = {"元", "万元", "亿元"}
 _LABEL_NUMBER_TAIL = re.compile(r"(?:\d\s*[.、]|\(\s*[一二三四五六七八九十]\s*\)?|[一二三四五六七八九十]\s*、)\s*$")
 
 
@@ -377,16 +382,21 @@ def _char_class(chars) -> str:
 _ISDIGIT = "".join(filter(str.isdigit, map(chr, range(0x20000))))
 _RUN_START = re.compile(_char_class(_ISDIGIT + "/—-–\\"))
 _RUN_START_EXPLICIT = re.compile(_char_class(_ISDIGIT + "/—-–\\|"))
-_VALUE_RUN = re.compile(_char_class(_VALUE_CHARS) + "*")
+_VALUE_RUN = re.compile("(?:" + _char_class(_VALUE_CHARS) + r"|\((?:其中|含|包括|包含)[^()|\n]{0,40}\))*")
 
 
 def _strip_year_tail(text: str, i: int, j: int) -> str:
     """``text[i:j]`` without a trailing ``2025`` that is the year of the narrative that
     follows (``…0000002025年，我局…``)."""
     run = text[i:j]
-    if text[j:j + 1] == "年" and re.search(r"(?:19|20)\d\d$", run):
-        run = run[:-4]
+    if text[j:j + 1] == "年":
+        m = _YEAR_TAIL.search(run)
+        if m:
+            run = run[: m.start()]
     return run
+
+
+_YEAR_TAIL = re.compile(r"(?:19|20)\d\d\s*\Z")  # \Z: "$" would match before a final newline
 
 
 def _strip_label_number(run: str) -> str:
@@ -459,7 +469,14 @@ def _parse_cell(raw: str, allow_negative: bool, integer: bool) -> tuple[float | 
 # regions
 
 
-_SEC3_ANCHOR = re.compile(fuzzy("本年新收政府信息公开申请") + "|" + fuzzy("本年新收政府信息公开"))
+_SEC3_ANCHOR = re.compile("|".join(fuzzy(f"{w}政府信息公开{t}") for w in ("本年新收", "本年度新收")
+                                    for t in ("申请", "")))
+_SEC3_FOLLOW = re.compile("|".join(fuzzy(w) for w in ("上年结转", "上年度结转", "上一年度结转", "上一年结转")))
+# a label quoted in a sentence: "…本年新收政府信息公开申请12件，上年结转…" (a number, maybe a
+# unit, then sentence punctuation on the same line), or prose ending a sentence before any number
+_NARRATIVE = re.compile(r"[^\n|\d(（]{0,12}?\d+(?:\.\d+)?\s*[件个条项]?\s*[，,。；;]|[^\n|\d(（]{0,30}[。；;]")
+_BETWEEN_ROWS = re.compile(r"数量|[(（][^()（）\n]{0,30}[)）]|[一二两2][、.]|[\d\s|.,/\\\-—–件个]")
+_SEC4_TABLE_HEADER = re.compile(r"维\s*持")
 _SEC2_ANCHOR = re.compile(fuzzy("第二十条第(一)项") + "|" + fuzzy("第二十条第"))
 _SEC2_HEADING = re.compile(fuzzy("主动公开政府信息情况"))
 _SEC3_HEADING = re.compile(fuzzy("收到和处理政府信息公开申请情况") + "|" + fuzzy("申请人情况"))
@@ -478,9 +495,43 @@ class Regions:
     sec4: tuple[int, int] | None
 
 
+def is_narrative(text: str, end: int) -> bool:
+    """True when the label that ends at ``end`` is quoted inside a sentence of prose
+    (the label is followed, on its line, by a number and sentence punctuation, or by
+    words that end a sentence): narrative, not a table row."""
+    return _NARRATIVE.match(text, end) is not None
+
+
+def _sec3_anchor(text: str) -> re.Match | None:
+    """The 本年新收 row label that starts the section-三 table, found as a reader finds it:
+    not a label quoted in a sentence, and followed by the 上年结转 row.  Without a
+    following 上年结转 the first label that is not narrative is taken."""
+    loose = None
+    for m in _SEC3_ANCHOR.finditer(text):
+        if is_narrative(text, m.end()):
+            continue
+        f = _SEC3_FOLLOW.search(text, m.end(), m.end() + 600)
+        if f and len(_CJK.findall(_BETWEEN_ROWS.sub("", text[m.end():f.start()]))) <= 2:
+            return m  # the next thing after the row's values is the 上年结转 row
+        if loose is None:
+            loose = m
+    return loose
+
+
+def _sec4_alone(text: str, lo: int) -> re.Match | None:
+    """A section-四 table with no section 三 before it: the first 行政复议/行政诉讼 that is
+    followed by the table's header (结果维持 …) rather than prose."""
+    for m in _SEC4_HEADING.finditer(text, lo):
+        if is_narrative(text, m.end()):
+            continue
+        if _SEC4_TABLE_HEADER.search(text, m.end(), m.end() + 200):
+            return m
+    return None
+
+
 def find_regions(text: str) -> Regions:
     n = len(text)
-    m3 = _SEC3_ANCHOR.search(text)
+    m3 = _sec3_anchor(text)
     sec3_start = None
     if m3:
         # the table begins at its heading or header just before the first row
@@ -522,7 +573,16 @@ def find_regions(text: str) -> Regions:
             sec4 = (sec3_end, m5.start() if m5 else n)
     else:
         # no section 三 table: a section 四 table may still stand on its own
-        pass
+        m4 = _sec4_alone(text, sec2[0] if sec2 else 0)
+        if m4:
+            start = m4.start()
+            back = text.rfind("四", max(0, start - 40), start)
+            if back >= 0 and re.match(r"四\s*[、.]", text[back:back + 3]):
+                start = back
+            m5 = _SEC5_HEADING.search(text, m4.end())
+            sec4 = (start, m5.start() if m5 else n)
+            if sec2 and sec2[1] > start:
+                sec2 = (sec2[0], start)
     return Regions(sec2, sec3, sec4)
 
 
@@ -549,19 +609,84 @@ def is_flat(text: str, lo: int, hi: int) -> bool:
 
 
 def parse_tables(text: str, explicit: bool = False, normalized: bool = False) -> Tables:
+    """Cells of sections 二, 三 and 四.  ``explicit``: the reader wrote grid rows (``a | b``,
+    a blank piece is a blank cell).  Whether a section's table really is a grid is decided
+    per section: a section without any ``|`` row is plain lines even in a document with
+    grids (a PDF with one ruled and one unruled table), and Markdown pipe rows
+    (``| a | b |``, as PDF-to-Markdown converters write) make a section a grid."""
     if not normalized:
         text = normalize(text)
+    md_rows: list[int] = []
+    if not explicit and "|" in text:  # (in a reader's grid a leading "|" is a blank first cell)
+        text, md_rows = markdown_to_grid(text)
     out = Tables()
     regions = find_regions(text)
     template, _score = detect_template(text, regions)
     out.template = template
+
+    def grid(region: tuple[int, int]) -> bool:
+        lo, hi = region
+        if explicit and "|" in text[lo:hi]:
+            return True
+        return bisect_left(md_rows, hi) - bisect_left(md_rows, lo) >= 2
+
     if regions.sec3:
-        _parse_applications(text, regions.sec3, explicit, out)
+        _parse_applications(text, regions.sec3, grid(regions.sec3), out)
     if regions.sec2:
-        _parse_disclosure(text, regions.sec2, explicit, template, out)
+        _parse_disclosure(text, regions.sec2, grid(regions.sec2), template, out)
     if regions.sec4:
-        _parse_reviews(text, regions.sec4, explicit, out)
+        _parse_reviews(text, regions.sec4, grid(regions.sec4), out)
     return out
+
+
+_MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_MD_ROW = re.compile(r"^\s*\|(.*[^\s|].*)\|\s*$")  # at least one cell with text
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s*")
+_GENERIC_HEADER = re.compile(r"^(?:数据|列|栏|字段|Column|column|Col|col)\s*\d{1,2}$")
+
+
+def markdown_to_grid(text: str) -> tuple[str, list[int]]:
+    """Markdown pipe tables as grid rows: ``| a |  | b |`` -> ``a |  | b``; separator rows
+    (``|---|:--:|``) and generic header rows (数据1 … 数据6) dropped; a heading that
+    repeats a row label above a one-row table (``### 一、本年新收…`` then ``| 41 | 6 |…``)
+    joined with that row.  Returns the text and the start of every grid row made from a
+    Markdown row (sorted).  Text without Markdown rows is returned as it is."""
+    lines = text.split("\n")
+    if not any(ln.lstrip().startswith("|") and _MD_ROW.match(ln) for ln in lines):
+        return text, []
+    kept: list[tuple[str, bool]] = []  # (line, is a Markdown row)
+    for ln in lines:
+        if "|" in ln and _MD_SEPARATOR.match(ln) and "-" in ln:
+            continue
+        m = _MD_ROW.match(ln)
+        if m:
+            cells = [c.strip() for c in m.group(1).split("|")]
+            if any(cells) and all(c == "" or _GENERIC_HEADER.match(c) for c in cells):
+                continue
+            kept.append((m.group(1).strip(" "), True))
+        else:
+            kept.append((ln, False))
+    out: list[str] = []
+    starts: list[int] = []
+    pos = 0
+    i = 0
+    while i < len(kept):
+        ln, md = kept[i]
+        if not md and _MD_HEADING.match(ln):
+            ln = _MD_HEADING.sub("", ln)
+            nxt = i + 1
+            while nxt < len(kept) and not kept[nxt][0].strip():
+                nxt += 1
+            one_row = (nxt < len(kept) and kept[nxt][1] and _DIGIT.search(kept[nxt][0])
+                       and not (nxt + 1 < len(kept) and kept[nxt + 1][1]))
+            if one_row and ln.strip():
+                ln, md, i = ln.strip() + " | " + kept[nxt][0], True, nxt
+        if md:
+            starts.append(pos)
+        out.append(ln)
+        pos += len(ln) + 1
+        i += 1
+    return "\n".join(out), starts
 
 
 _APPLICANT_HEADER_RES = [(code, re.compile(fuzzy(word))) for code, word in _APPLICANT_HEADERS]
@@ -615,7 +740,8 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
         if flat and len(chunks) < k and all(c.isdigit() for c in chunks) and chunks:
             runs_of[code] = chunks
             continue
-        rows[code] = _cells_from_chunks(chunks, cols, code, out, truncated=(i == len(matches) - 1 and stop == len(text)))
+        rows[code] = _cells_from_chunks(chunks, cols, code, out, truncated=(i == len(matches) - 1 and stop == len(text)),
+                                        explicit=explicit)
     # flattened rows: solve under the identities
     if runs_of:
         _solve_flat_rows(runs_of, cols, rows, out)
@@ -644,7 +770,8 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
         _blank_totals_applications(out, cols)
 
 
-def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool) -> list[Cell]:
+def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool,
+                       explicit: bool = False) -> list[Cell]:
     k = len(cols)
     if len(chunks) == k:
         clean = _clean_row(tuple(chunks))
@@ -652,7 +779,7 @@ def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Table
             return list(clean)  # what the per-cell path below gives when no cell has a problem
     if len(chunks) > k and all(c == "" for c in chunks[k:]):
         chunks = chunks[:k]
-    if len(chunks) != k:
+    if len(chunks) != k and not explicit:  # in a grid a blank piece is a blank cell (0), never padding
         nonblank = [c for c in chunks if c != ""]
         if len(nonblank) == k:
             chunks = nonblank
@@ -677,13 +804,34 @@ def _cell(raw: str, row: str, col: str, out: Tables, section: str = "application
     cell = _clean_count(raw)
     if cell is not None:
         return cell
-    value, _unit, problem = parse_cell(raw)
+    value, unit, problem = parse_cell(raw)
+    if problem is None and unit is not None:
+        value, problem = count_in_unit(value, unit, raw)
+        if problem:
+            out.uncertain += 1
+            out.checks.append(Check("unit", section, row, col, "", raw, problem))
+            return Cell(None, raw)
     if problem == "placeholder":
         out.checks.append(Check("placeholder", section, row, col, "", raw, "placeholder instead of a number: NA"))
     elif problem:
         out.uncertain += 1
         out.checks.append(Check("unreadable_value", section, row, col, "", raw, problem))
     return Cell(value, raw)
+
+
+def count_in_unit(value: float, unit: str, raw: str) -> tuple[float | None, str | None]:
+    """A count written with a unit: ``1.2万`` is 12000, ``3亿`` 300000000; a money unit
+    (元, 万元, 亿元) in a count cell, or a count that is not a whole number once converted,
+    is not a count: (None, reason).  A unit is never dropped."""
+    if unit in _MONEY_UNITS:
+        return None, f"money unit {unit!r} in a count cell: {raw!r}"
+    factor = _COUNT_FACTOR.get(unit)
+    if factor is None:
+        return None, f"unknown unit {unit!r} in {raw!r}"
+    v = round(value * factor, 6)
+    if not float(v).is_integer():
+        return None, f"{raw!r} is not a whole number of items"
+    return v, None
 
 
 @lru_cache(maxsize=4096, typed=True)
@@ -713,8 +861,8 @@ def _clean_row(chunks: tuple[str, ...]) -> tuple[Cell, ...] | None:
 def _clean_count(raw: str) -> Cell | None:
     """The cell of a count cell text that :func:`parse_cell` reads without a problem
     (most cells are "0"), else None."""
-    value, _unit, problem = _parse_cell(raw, False, True)
-    return None if problem else Cell(value, raw)
+    value, unit, problem = _parse_cell(raw, False, True)
+    return None if problem or unit else Cell(value, raw)
 
 
 def _solve_flat_rows(runs_of: dict[str, list[str]], cols: list[str], rows: dict[str, list[Cell]],
@@ -855,7 +1003,7 @@ def _blank_totals_applications(out: Tables, cols: list[str]) -> None:
 
 
 _UNIT_HEADER = re.compile(r"金额\s*[(（]?[^)）\n|]{0,6}?(亿元|万元|元)")
-_UNIT_FACTOR = {"元": 1e-4, "万元": 1.0, "万": 1.0, "亿元": 1e4}
+_UNIT_FACTOR = {"元": 1e-4, "万元": 1.0, "万": 1.0, "亿元": 1e4, "亿": 1e4}
 
 
 def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, template: str | None, out: Tables) -> None:
@@ -884,8 +1032,8 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
             hm = None
             for hm in _UNIT_HEADER.finditer(text, max(lo, prev - 20), m.start):
                 pass
-            header_unit = hm.group(1) if hm else ("万元" if template == "2021" else None)
-        cells = _disclosure_cells(chunks, measures, m.code, flat, out)
+            header_unit = hm.group(1) if hm else None  # no unit written: unknown, never a guess
+        cells = _disclosure_cells(chunks, measures, m.code, flat, out, explicit)
         for measure, (raw, certain) in zip(measures, cells):
             unit = "wan_yuan" if measure == "amount" else "count"
             if not certain:
@@ -902,6 +1050,11 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
                     out.checks.append(Check("unreadable_value", "disclosure", m.code, measure, "", raw, problem))
                 out.disclosure.append(_drec(m.code, measure, None, unit, raw))
                 continue
+            if measure != "amount" and cell_unit is not None:
+                value, problem = count_in_unit(value, cell_unit, raw)
+                if problem:
+                    out.uncertain += 1
+                    out.checks.append(Check("unit", "disclosure", m.code, measure, "", raw, problem))
             if measure == "amount":
                 u = cell_unit or header_unit
                 if value and u is None:
@@ -924,12 +1077,12 @@ def _drec(item, measure, value, unit, raw):
 
 
 def _disclosure_cells(chunks: list[str], measures: list[str], item: str, flat: bool,
-                      out: Tables) -> list[tuple[str, bool]]:
+                      out: Tables, explicit: bool = False) -> list[tuple[str, bool]]:
     k = len(measures)
     if len(chunks) == k:
         return [(c, True) for c in chunks]
     nonblank = [c for c in chunks if c]
-    if len(nonblank) == k:
+    if len(nonblank) == k and not explicit:
         return [(c, True) for c in nonblank]
     joined = " ".join(chunks)
     if flat and chunks and len(chunks) < k:
@@ -1048,7 +1201,7 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
     cells: list[Cell]
     if len(chunks) > k and all(c == "" for c in chunks[k:]):
         chunks = chunks[:k]
-    if len(chunks) != k and len([c for c in chunks if c]) == k:
+    if len(chunks) != k and len([c for c in chunks if c]) == k and not explicit:
         chunks = [c for c in chunks if c]
     if len(chunks) == k:
         cells = []
@@ -1100,8 +1253,9 @@ def _parse_reviews(text: str, region: tuple[int, int], explicit: bool, out: Tabl
         out.reviews.append({"proceeding": PROCEEDINGS[j // 5], "outcome": OUTCOMES[j % 5],
                             "value": cell.value, "raw": cell.raw})
     # blank 总计 beside non-zero parts
+    base = len(out.reviews) - 15
     for b, proc in enumerate(PROCEEDINGS):
-        block = out.reviews[-15 + b * 5: -15 + b * 5 + 5] if len(out.reviews) >= 15 else []
+        block = out.reviews[base + b * 5: base + b * 5 + 5] if base >= 0 else []
         if len(block) == 5 and block[4]["raw"].strip() == "" and any(r["value"] not in (None, 0.0) for r in block[:4]):
             block[4]["value"] = None
             out.uncertain += 1
