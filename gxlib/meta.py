@@ -16,6 +16,13 @@ _TITLE_YEAR_FIRST = re.compile(
     r"(?P<year>(?:19|20)\d\d)\s*年\s*度?\s*(?P<agency>[^\n|\d]{2,40}?)\s*"
     r"(?:政府信息公开|政务公开|政府信息与政务公开)\s*(?:工作)?\s*(?:年度)?\s*报告"
 )
+# year after the title, in brackets: "某县人民政府政府信息公开工作年度报告（2021年度）"
+_TITLE_YEAR_AFTER = re.compile(
+    r"(?P<agency>[^\n|\d]{2,40}?)\s*(?:政府信息公开|政务公开|政府信息与政务公开)\s*(?:工作)?\s*(?:年度)?\s*报告"
+    r"\s*[(（]\s*(?P<year>(?:19|20)\d\d)\s*年?\s*度?\s*[)）]"
+)
+# words that stand for "this body" in a sentence, never its name
+_DEICTIC = re.compile(r"^(?:现将|兹将|特将|将|现)?(?:本|我|该)(?:机关|单位|局|委|办|院|部门|府|中心|厅|署|会|所|站|处|室|镇|乡|街道|区|县|市)?$")
 _HEADER_TITLE = re.compile(r"^\s*(?:标题|题名|名称)\s*[:：]\s*(.+?)\s*$", re.M)
 _DATE = re.compile(
     r"(?:发布时间|发布日期|生成日期|成文日期|公开日期|发文日期|印发日期|日期)\s*[:：]?\s*"
@@ -46,11 +53,15 @@ class Meta:
 
 def _clean_agency(s: str) -> str:
     s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(?:关于|印发)", "", s)
+    s = s.lstrip("#")  # a Markdown heading
+    s = s.split("《")[-1]  # 关于印发《某县人民政府2020年…》的通知: the name is inside the quotes
+    s = re.sub(r"^(?:关于|印发|转发)+", "", s)
     s = s.strip("《》<>“”\"'：:，,。·-—|")
     # "…管理局关于报送2020年度…报告": the agency ends before 关于
     s = re.sub(r"关于(?:报送|印发|公布|发布|公开)?(?:的)?$", "", s)
     # a leading header word left over ("标题平潭…")
+    if _DEICTIC.match(s):
+        return ""  # 本机关2020年政府信息公开年度报告如下: no name is given
     return s
 
 
@@ -75,11 +86,15 @@ def find_title(text: str, hint: str | None = None) -> tuple[str, re.Match | None
         # patterns cost ~60 steps per character of a long paragraph)
         if "报告" not in c or len(c) > 120:
             continue
+        c = c.lstrip("# ") if c.startswith("#") else c
         m = _TITLE.search(c)
         if m is None or not m.group("agency").strip():
-            m = _TITLE_YEAR_FIRST.search(c) or m
+            m = _TITLE_YEAR_FIRST.search(c) or _TITLE_YEAR_AFTER.search(c) or m
         if m:
             start = min(m.start("agency") if m.group("agency") else m.start("year"), m.start("year"))
+            quote = c.rfind("《", start, m.start("year"))
+            if quote >= 0:
+                start = quote + 1  # 关于印发《…报告》的通知: the title is inside the quotes
             return c[start:m.end()].strip(), m
     return "", None
 

@@ -88,9 +88,11 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
         report.update(status="failed", error="empty file (no text)")
         _apply_manifest(report, manifest_row, "")
         return result
+    internal = None
     try:
         tables = parse_tables(text, doc.explicit_cells, normalized=True)
-    except Exception as err:  # never crash a batch on one file
+    except Exception as err:  # never crash a batch on one file; but say it was our fault
+        internal = f"internal error in the table parser ({type(err).__name__}: {err})"
         tables = Tables()
         tables.checks.append(Check("parser_error", "report", message=f"{type(err).__name__}: {err}"))
     m = metamod.extract(text, doc.title, doc.published, normalized=True)
@@ -105,7 +107,7 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
     if not present:
         report["template"] = ""
         report["status"] = "failed"
-        report["error"] = _no_tables_reason(text, m)
+        report["error"] = internal or _no_tables_reason(text, m)
     else:
         problems = []
         for s in missing:

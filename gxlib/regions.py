@@ -227,8 +227,10 @@ def resolve_code(code: str, year: int | None, source: str = "manifest") -> Regio
 def level_hint(agency: str) -> str | None:
     """Level implied by an agency name with no place in it (市公共资源交易中心 -> prefecture)."""
     a = agency.strip()
-    if a.startswith(("国务院", "国家", "中华人民共和国")) or a.endswith(("部", "总局", "委员会")) and len(a) <= 8:
-        return "central" if a.startswith(("国务院", "国家", "中华人民共和国")) else None
+    # (was ``A or B and C``: a short name ending in 委员会 such as 市卫生健康委员会 stopped here
+    # with no level, so one place name in the body made a prefecture commission a county's)
+    if a.startswith(("国务院", "国家", "中华人民共和国")):
+        return "central"
     if a.startswith("省"):
         return "province"
     if a.startswith(("市", "州", "盟")) and not a.startswith(("市场", "州际")):

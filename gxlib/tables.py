@@ -168,7 +168,9 @@ def labels() -> tuple[Label, ...]:
     out = []
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            keys = sorted(row["keywords"].split(";"), key=len, reverse=True)
+            written = row["keywords"].split(";")
+            keys = sorted(dict.fromkeys([*written, *(v for k in written for v in ocr_variants(k))]),
+                          key=len, reverse=True)
             for k in keys:
                 if not k or _SEP_CHARS.search(normalize(k)):
                     raise ValueError(f"labels.csv, {row['code']}: keyword {k!r} is empty or holds a space or |")
@@ -176,6 +178,28 @@ def labels() -> tuple[Label, ...]:
             out.append(Label(row["section"], row["code"], row["kind"], row["layout"], re.compile(pattern),
                              tuple(normalize(k) for k in keys)))
     return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _ocr_confusions() -> dict[str, tuple[str, ...]]:
+    """meant character -> characters OCR reads for it (``gxlib/layouts/ocr_confusions.csv``)."""
+    out: dict[str, list[str]] = {}
+    with files("gxlib.layouts").joinpath("ocr_confusions.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["meant"], []).append(row["seen"])
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def ocr_variants(keyword: str) -> list[str]:
+    """A label keyword as OCR may give it: one character replaced by a character OCR
+    confuses it with; the keyword's other characters must match.  Keywords shorter than
+    four characters get none (too little left to be sure), and digits and punctuation are
+    never replaced."""
+    if len(keyword) < 4:
+        return []
+    conf = _ocr_confusions()
+    return [keyword[:i] + seen + keyword[i + 1:]
+            for i, ch in enumerate(keyword) for seen in conf.get(ch, ())]
 
 
 @lru_cache(maxsize=None)
@@ -745,8 +769,14 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     # flattened rows: solve under the identities
     if runs_of:
         _solve_flat_rows(runs_of, cols, rows, out)
-    template = "2021" if has_2021_other else "2019" if "other" in rows else (out.template or "2021")
-    expected = application_rows(template)
+    template = "2021" if has_2021_other else "2019" if "other" in rows else out.template
+    if template is None:  # neither the markers nor the rows tell: say so, never guess
+        out.checks.append(Check("template_unknown", "applications", "", "", "", "",
+                                "layout (2019/2021) could not be told: the 其他处理 rows are not checked"))
+        expected = ["new", "carried_over", *OUTCOME_ROWS_COMMON, "handled_total", "carried_forward"]
+    else:
+        out.template = out.template or template
+        expected = application_rows(template)
     for code in expected:
         if code not in rows:
             out.missing_rows += 1

@@ -14,7 +14,9 @@ therefore located without white fills and then re-read, inside their own box, wi
 
 A PDF whose pages carry no text at all raises ``ReadError("no text layer (scanned PDF)")``.
 When no ruled table is found anywhere the text is plain lines and
-``Document.explicit_cells`` is False.
+``Document.explicit_cells`` is False.  With ruled tables it is True, and the table core
+still decides per section: a section whose table was not ruled has no ``|`` row and is
+read as plain lines (``gxlib.tables.parse_tables``).
 """
 from __future__ import annotations
 
@@ -143,8 +145,13 @@ def _table_rows(table, keep: list[int], page) -> tuple[list[list[tuple[int, str]
     return rows, boxes
 
 
-def _text_lines(page, boxes) -> list[tuple[float, str]]:
-    """Lines of the text outside the given boxes (the cells of the tables read)."""
+def _text_lines(page, boxes, number: int | None = None) -> list[tuple[float, str]]:
+    """Lines of the text outside the given boxes (the cells of the tables read).
+
+    A bare number in the top or bottom 8% of the page is dropped only when it is this
+    page's number (the page's position, or up to two less for unnumbered cover pages)
+    and stands alone on its line: a table value that happens to sit near the edge of
+    the page is kept (dropping it would shift every later cell of its table)."""
 
     def outside(obj):
         if obj.get("object_type") != "char":
@@ -161,7 +168,7 @@ def _text_lines(page, boxes) -> list[tuple[float, str]]:
             continue
         height = float(page.height) or 1.0
         in_margin = line["top"] < 0.08 * height or line["bottom"] > 0.92 * height
-        if in_margin and _BARE_NUMBER.match(text):
+        if in_margin and _BARE_NUMBER.match(text) and (number is None or number - 2 <= int(text) <= number):
             continue
         out.append((float(line["top"]), text))
     return out
@@ -233,7 +240,7 @@ def read(data: bytes, path: Path | None = None) -> Document:
                     items.append((float(boxes[0][1]), order, block))
                     covered.extend(boxes)
                 ntables += len(tables)
-                for top, text in _text_lines(page, covered):
+                for top, text in _text_lines(page, covered, number):
                     items.append((top, -1, [text]))
                 for _, _, block in sorted(items, key=lambda it: (it[0], it[1])):
                     lines.extend(block)
