@@ -493,8 +493,8 @@ def _parse_cell(raw: str, allow_negative: bool, integer: bool) -> tuple[float | 
 # regions
 
 
-_SEC3_ANCHOR = re.compile("|".join(fuzzy(f"{w}政府信息公开{t}") for w in ("本年新收", "本年度新收")
-                                    for t in ("申请", "")))
+_SEC3_ANCHOR = re.compile("|".join(fuzzy(v) for w in ("本年新收", "本年度新收") for t in ("申请", "")
+                                    for v in (f"{w}政府信息公开{t}", *ocr_variants(f"{w}政府信息公开{t}"))))
 _SEC3_FOLLOW = re.compile("|".join(fuzzy(w) for w in ("上年结转", "上年度结转", "上一年度结转", "上一年结转")))
 # a label quoted in a sentence: "…本年新收政府信息公开申请12件，上年结转…" (a number, maybe a
 # unit, then sentence punctuation on the same line), or prose ending a sentence before any number
@@ -672,7 +672,7 @@ _GENERIC_HEADER = re.compile(r"^(?:数据|列|栏|字段|Column|column|Col|col)\
 def markdown_to_grid(text: str) -> tuple[str, list[int]]:
     """Markdown pipe tables as grid rows: ``| a |  | b |`` -> ``a |  | b``; separator rows
     (``|---|:--:|``) and generic header rows (数据1 … 数据6) dropped; a heading that
-    repeats a row label above a one-row table (``### 一、本年新收…`` then ``| 41 | 6 |…``)
+    repeats a row label above a row of bare values (``### 一、本年新收…`` then ``| 41 | 6 |…``)
     joined with that row.  Returns the text and the start of every grid row made from a
     Markdown row (sorted).  Text without Markdown rows is returned as it is."""
     lines = text.split("\n")
@@ -701,8 +701,9 @@ def markdown_to_grid(text: str) -> tuple[str, list[int]]:
             nxt = i + 1
             while nxt < len(kept) and not kept[nxt][0].strip():
                 nxt += 1
+            # the heading is the label of a row of bare values (no words of its own)
             one_row = (nxt < len(kept) and kept[nxt][1] and _DIGIT.search(kept[nxt][0])
-                       and not (nxt + 1 < len(kept) and kept[nxt + 1][1]))
+                       and not _CJK.search(kept[nxt][0]))
             if one_row and ln.strip():
                 ln, md, i = ln.strip() + " | " + kept[nxt][0], True, nxt
         if md:

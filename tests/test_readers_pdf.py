@@ -215,3 +215,31 @@ def test_parse_report_marks_a_scan_failed_with_the_reason(tmp_path):
     assert res.report["status"] == "failed"
     assert res.report["error"] == "no text layer (scanned PDF)"
     assert len(res.applications) == 0 and len(res.reviews) == 0 and len(res.disclosure) == 0
+
+
+def test_bare_numbers_in_the_margins_are_kept_unless_they_are_the_page_number():
+    # an unruled one-cell-per-line table whose values run into the top and bottom 8% of
+    # the page: 41 at the top of page 2 and 53 at its bottom are cells (dropping them
+    # would shift every later cell); "2" at the bottom of page 2 is its page number
+    p1 = {"texts": [(80, 400, 10, "New applications"), (80, 820, 10, "1")]}
+    p2 = {"texts": [(80, 30, 10, "41"), (80, 400, 10, "6"), (80, 790, 10, "53"), (290, 815, 10, "2")]}
+    doc = read_pdf(build_pdf([p1, p2]))
+    assert doc.text.splitlines() == ["New applications", "41", "6", "53"]
+
+
+def test_unruled_section_in_a_document_with_a_ruled_table_is_read_as_lines():
+    # explicit_cells is set for the whole PDF, but a section with no grid row (its table
+    # was not ruled) is read as plain lines, not as grid rows that would all be NA
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from report_text import APPS, report
+
+    from gxlib.tables import parse_tables
+
+    text = report("lines")  # sections 二/三/四 as lines ...
+    text = text.replace("行政许可\n1264\n", "行政许可 | 1264\n")  # ... and one ruled row in section 二
+    t = parse_tables(text, explicit=True)
+    got = {(r["row"], r["applicant"]): r["value"] for r in t.applications}
+    assert all(got[(code, col)] == v for code, vals in APPS.items() for col, v in vals.items())
