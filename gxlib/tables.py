@@ -498,7 +498,8 @@ _SEC3_ANCHOR = re.compile("|".join(fuzzy(v) for w in ("本年新收", "本年度
 _SEC3_FOLLOW = re.compile("|".join(fuzzy(w) for w in ("上年结转", "上年度结转", "上一年度结转", "上一年结转")))
 # a label quoted in a sentence: "…本年新收政府信息公开申请12件，上年结转…" (a number, maybe a
 # unit, then sentence punctuation on the same line), or prose ending a sentence before any number
-_NARRATIVE = re.compile(r"[^\n|\d(（]{0,12}?\d+(?:\.\d+)?\s*[件个条项]?\s*[，,。；;]|[^\n|\d(（]{0,30}[。；;]")
+# (normalised text: "，" is ","; a "," followed by a digit is a thousands separator)
+_NARRATIVE = re.compile(r"[^\n|\d(（]{0,12}?\d+(?:,\d{3})*(?:\.\d+)?\s*[件个条项]?\s*(?:[，。；;]|,(?!\d))|[^\n|\d(（]{0,30}[。；;]")
 _BETWEEN_ROWS = re.compile(r"数量|[(（][^()（）\n]{0,30}[)）]|[一二两2][、.]|[\d\s|.,/\\\-—–件个]")
 _SEC4_TABLE_HEADER = re.compile(r"维\s*持")
 _SEC2_ANCHOR = re.compile(fuzzy("第二十条第(一)项") + "|" + fuzzy("第二十条第"))
@@ -735,10 +736,10 @@ def _columns(text: str, lo: int, first_row: int) -> list[str]:
 def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out: Tables) -> None:
     lo, hi = region
     matches = find_labels(text, "applications", lo, hi)
-    first = next((m for m in matches if m.code == "new"), None)
+    first = next((m for m in matches if m.code == "new" and not _NARRATIVE.match(text, m.end)), None)
     if first is None:
         return
-    matches = [m for m in matches if m.start >= first.start]
+    matches = _bare_row_labels([m for m in matches if m.start >= first.start], text, hi)
     cols = _columns(text, lo, first.start)
     k = len(cols)
     has_2021_other = any(m.code in OTHER_2021 for m in matches)
@@ -746,8 +747,8 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     rows: dict[str, list[Cell]] = {}
     runs_of: dict[str, list[str]] = {}
     for i, m in enumerate(matches):
-        if m.kind != "row":
-            continue
+        if m.kind != "row" or _NARRATIVE.match(text, m.end):
+            continue  # (a label quoted in a sentence is narrative, not a row)
         code = m.code
         if code == "other" and has_2021_other:
             continue  # （六）其他处理 is a group heading in the 2021 layout
@@ -799,6 +800,32 @@ def _parse_applications(text: str, region: tuple[int, int], explicit: bool, out:
     if any(len(cells) > total and not cells[total].raw.strip() for code, cells in rows.items() if code in expected_rows) \
             or any(not cell.raw.strip() for cell in rows.get("handled_total", ())):
         _blank_totals_applications(out, cols)
+
+
+_ROW_END = re.compile(r"[\d/\\—–-][\s|]*\Z")
+_BARE_WORDS = {"other_misc": (("other_no_fee",), re.compile(fuzzy("其他"))),
+               "handled_total": (("other_misc", "other", "other_no_fee"), re.compile(fuzzy("总计")))}
+
+
+def _bare_row_labels(matches: list[Match], text: str, hi: int) -> list[Match]:
+    """Rows whose label without its number is a word that is also a column header:
+    ``其他`` (3.其他) and ``总计`` ((七)总计).  Found by the sequence of rows, as a reader
+    finds them: the bare word right after the row that comes before it in the layout
+    (and before the next label)."""
+    found = {m.code for m in matches}
+    for code, (after, word) in _BARE_WORDS.items():
+        if code in found:
+            continue
+        prev = max((i for i, m in enumerate(matches) if m.code in after), default=None)
+        if prev is None:
+            continue
+        stop = matches[prev + 1].start if prev + 1 < len(matches) else hi
+        w = word.search(text, matches[prev].end, stop)
+        # right after the previous row's values: only separators between its last value and the word
+        if w and _ROW_END.search(text, matches[prev].end, w.start()):
+            matches = sorted([*matches, Match(code, "row", w.start(), w.end())], key=lambda m: m.start)
+            found.add(code)
+    return matches
 
 
 def _cells_from_chunks(chunks: list[str], cols: list[str], code: str, out: Tables, truncated: bool,
@@ -1048,7 +1075,7 @@ def _parse_disclosure(text: str, region: tuple[int, int], explicit: bool, templa
     flat = is_flat(text, lo, hi)
     done: set[str] = set()
     for i, m in enumerate(matches):
-        if m.kind != "item" or m.code not in layout or m.code in done:
+        if m.kind != "item" or m.code not in layout or m.code in done or _NARRATIVE.match(text, m.end):
             continue
         done.add(m.code)
         stop = matches[i + 1].start if i + 1 < len(matches) else hi

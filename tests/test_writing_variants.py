@@ -308,3 +308,55 @@ def test_review_row_in_lines_and_markdown(vals):
             k = (["review", "litigation_direct", "litigation_after_review"][j // 5],
                  ["upheld", "corrected", "other", "pending", "total"][j % 5])
             assert got[k] == v
+
+
+def test_label_quoted_in_prose_inside_the_table_region_is_not_a_row():
+    # a converter put a sentence between the rows: the labels in it are narrative
+    text = report("pipe").replace("| （七）总计 |", "其中予以公开24件，部分公开6件。\n| （七）总计 |")
+    res = run(text)
+    assert all_apps_right(res) and not checks(res, "duplicate_row")
+    text = report("pipe").replace("| 第二十条第（五）项 |\n", "| 第二十条第（五）项 |\n全年办理行政许可1,264件，行政处罚386件。\n")
+    res = run(text)
+    assert disc(res)[("licensing", "decisions")] == 1264 and disc(res)[("penalty", "decisions")] == 386
+
+
+def test_thousands_separator_after_a_label_is_not_a_sentence():
+    res = run(report("lines").replace("行政许可\n1264\n", "行政许可\n1,264\n"))
+    assert disc(res)[("licensing", "decisions")] == 1264
+
+
+_NUMBERING = __import__("re").compile(r"^(?:[一二三四五六七八九十]、|（[一二三四五六七]）|\d\.)")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_any_mix_of_label_writings(data):
+    """Every row label written a different way at once (numbering dropped, also for the
+    bare 其他 and 总计, found by the sequence of rows; brackets
+    half-width, a space or a line break between two of its characters): every cell exact."""
+    # (a Markdown row is one line: a line break inside a label only in the lines shape)
+    shape = data.draw(st.sampled_from(["pipe", "lines"]))
+    breaks = [" ", "　"] + (["\n"] if shape == "lines" else [])
+    rows = []
+    for code, label, vals in APP_ROWS:
+        if data.draw(st.booleans(), label=f"{code} drop numbering"):
+            label = _NUMBERING.sub("", label) or label
+        if data.draw(st.booleans(), label=f"{code} half-width"):
+            label = label.replace("（", "(").replace("）", ")")
+        cjk = [i for i in range(1, len(label)) if "\u4e00" <= label[i - 1] <= "\u9fff" and "\u4e00" <= label[i] <= "\u9fff"]
+        if cjk and data.draw(st.booleans(), label=f"{code} break"):
+            i = data.draw(st.sampled_from(cjk))
+            label = label[:i] + data.draw(st.sampled_from(breaks)) + label[i:]
+        rows.append((code, label, vals))
+    res = run(report(shape, rows=rows), "x.md" if shape == "pipe" else "x.txt")
+    assert all_apps_right(res), [(k, v) for k, v in apps(res).items() if v != APPS[k[0]][k[1]]]
+
+
+def test_bare_other_and_total_found_by_the_row_sequence():
+    # pingtan_depts/shs_2021.txt writes "…缴纳费用…申请0 0 0 0 0 00其他0 0 0 0 0 00（七）总计…"
+    rows = [(c, {"other_misc": "其他", "handled_total": "总计"}.get(c, lab), v) for c, lab, v in APP_ROWS]
+    rows = [(c, lab, [1, 0, 0, 0, 0, 0, 1] if c == "other_misc" else v) for c, lab, v in rows]
+    res = run(report("lines", rows=rows))
+    got = apps(res)
+    assert got[("other_misc", "natural_person")] == 1 and got[("other_misc", "total")] == 1
+    assert got[("handled_total", "total")] == 57
