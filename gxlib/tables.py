@@ -493,8 +493,9 @@ def _parse_cell(raw: str, allow_negative: bool, integer: bool) -> tuple[float | 
 # regions
 
 
-_SEC3_ANCHOR = re.compile("|".join(fuzzy(v) for w in ("本年新收", "本年度新收") for t in ("申请", "")
-                                    for v in (f"{w}政府信息公开{t}", *ocr_variants(f"{w}政府信息公开{t}"))))
+_SEC3_WORDS = [f"{w}政府信息公开{t}" for w in ("本年新收", "本年度新收") for t in ("申请", "")]
+_SEC3_ANCHOR = re.compile("|".join(map(fuzzy, _SEC3_WORDS)))
+_SEC3_ANCHOR_OCR = re.compile("|".join(fuzzy(v) for w in _SEC3_WORDS for v in ocr_variants(w)))  # tried second
 _SEC3_FOLLOW = re.compile("|".join(fuzzy(w) for w in ("上年结转", "上年度结转", "上一年度结转", "上一年结转")))
 # a label quoted in a sentence: "…本年新收政府信息公开申请12件，上年结转…" (a number, maybe a
 # unit, then sentence punctuation on the same line), or prose ending a sentence before any number
@@ -531,16 +532,19 @@ def _sec3_anchor(text: str) -> re.Match | None:
     """The 本年新收 row label that starts the section-三 table, found as a reader finds it:
     not a label quoted in a sentence, and followed by the 上年结转 row.  Without a
     following 上年结转 the first label that is not narrative is taken."""
-    loose = None
-    for m in _SEC3_ANCHOR.finditer(text):
-        if is_narrative(text, m.end()):
-            continue
-        f = _SEC3_FOLLOW.search(text, m.end(), m.end() + 600)
-        if f and len(_CJK.findall(_BETWEEN_ROWS.sub("", text[m.end():f.start()]))) <= 2:
-            return m  # the next thing after the row's values is the 上年结转 row
-        if loose is None:
-            loose = m
-    return loose
+    for anchor in (_SEC3_ANCHOR, _SEC3_ANCHOR_OCR):
+        loose = None
+        for m in anchor.finditer(text):
+            if is_narrative(text, m.end()):
+                continue
+            f = _SEC3_FOLLOW.search(text, m.end(), m.end() + 600)
+            if f and len(_CJK.findall(_BETWEEN_ROWS.sub("", text[m.end():f.start()]))) <= 2:
+                return m  # the next thing after the row's values is the 上年结转 row
+            if loose is None:
+                loose = m
+        if loose is not None:
+            return loose
+    return None
 
 
 def _sec4_alone(text: str, lo: int) -> re.Match | None:
