@@ -360,3 +360,28 @@ def test_bare_other_and_total_found_by_the_row_sequence():
     got = apps(res)
     assert got[("other_misc", "natural_person")] == 1 and got[("other_misc", "total")] == 1
     assert got[("handled_total", "total")] == 57
+
+
+def test_grid_extra_piece_in_section_two_and_four_is_na_not_shifted():
+    # reader grids (HTML/DOCX/ruled PDF: "label | a | b"): a blank piece is a cell
+    text = report("pipe").replace("| 规章 | 2 | 1 | 14 |", "| 规章 | 2 |  | 1 | 14 |")
+    text = text.replace("| " + " | ".join(map(str, REVIEW_VALUES)) + " |",
+                        "| " + " | ".join(map(str, REVIEW_VALUES[:5])) + " |  | " + " | ".join(map(str, REVIEW_VALUES[5:])) + " |")
+    grid_text = "\n".join(ln.strip()[1:-1].strip() if ln.strip().startswith("|") else ln for ln in text.split("\n"))
+    t = parse_tables(grid_text, explicit=True)
+    d = {(r["item"], r["measure"]): r["value"] for r in t.disclosure}
+    assert d[("regulations", "issued")] is None and d[("regulations", "in_force")] is None
+    assert d[("normative_documents", "in_force")] == 52
+    assert all(r["value"] is None for r in t.reviews)
+    assert {c.rule for c in t.checks} >= {"cell_count"}
+
+
+def test_markdown_file_through_the_reader(tmp_path):
+    import gxlib
+
+    path = tmp_path / "converted.md"
+    path.write_text(report("pipe").replace("| 规章 | 2 | 1 | 14 |", "|---|---|---|---|\n| 规章 | 2 | 1 | 14 |"), "utf-8")
+    r = gxlib.parse_report(path)
+    assert r.report["status"] == "ok" and r.report["agency"] == "某县人民政府"
+    got = r.applications.set_index(["row", "applicant"])["value"]
+    assert got[("new", "total")] == 53 and got[("handled_total", "natural_person")] == 45
