@@ -385,3 +385,14 @@ def test_markdown_file_through_the_reader(tmp_path):
     assert r.report["status"] == "ok" and r.report["agency"] == "某县人民政府"
     got = r.applications.set_index(["row", "applicant"])["value"]
     assert got[("new", "total")] == 53 and got[("handled_total", "natural_person")] == 45
+
+
+@pytest.mark.parametrize("old,new", [
+    ("2.没有现成信息需要另行制作", "2.没有现成信息"),
+    ("3.补正后申请内容仍不明确", "3.申请内容不明确"),
+    ("1.信访举报投诉类申请", "1.信访举报类申请"),
+    ("5.要求行政机关确认或重新出具已获取信息", "5.要求重新出具已获取的信息"),
+])
+def test_labels_with_missing_words(old, new):
+    res = run(report("lines").replace(old, new))
+    assert all_apps_right(res)
