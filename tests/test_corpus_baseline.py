@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus_cells import parse_cells, read
+from corpus_cells import parse_cells, read
 
 ROOT = Path(__file__).resolve().parent
 CORPUS = ROOT.parent.parent / "shared" / "corpus"

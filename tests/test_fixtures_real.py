@@ -18,7 +18,7 @@ import pytest
 
 from gxlib.parse import parse_bytes
 
-from tests.corpus_cells import read as read_baseline
+from corpus_cells import read as read_baseline
 
 HERE = Path(__file__).resolve().parent
 FIX = HERE / "fixtures"
