@@ -5,11 +5,17 @@ Rows are found by their labels (``gxlib/layouts/labels.csv``), tolerant of label
 over lines or cells, spaces inside labels and full-width characters.  The numbers of a row
 are the first run of value characters after its label.  Three shapes occur:
 
-* explicit cells (HTML/DOCX grids): ``label | 0 | 0 | | 3``, a blank piece is a blank cell;
+* explicit cells (HTML/DOCX grids, ruled PDF tables, Markdown pipe tables): ``label | 0 | 0 | | 3``,
+  a blank piece is a blank cell (decided per section, see :func:`parse_tables`);
 * text captures with one cell per line or ``|`` pieces: separators are certain, blanks are
   layout padding;
 * flattened captures, a row's digits run together: split under the template's identities
   (:mod:`gxlib.runs`); cells that stay ambiguous are NA with a check.
+
+Sections are found as a reader finds them: section 三 at the 本年新收 row that the 上年结转
+row follows, section 四 by its heading and header (also without section 三); a label quoted
+in a sentence is narrative, not a row.  Label variants (and OCR confusions, never in
+digits) are data: ``layouts/labels.csv``, ``layouts/ocr_confusions.csv``.
 
 Nothing here computes a value that the report does not state.
 """
