@@ -17,6 +17,8 @@ and too deep nesting each fail with what they are.
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from pathlib import Path
 
 from . import Document, ReadError, guards
@@ -114,7 +116,7 @@ def _check_package(data: bytes) -> None:
                 with zf.open(info) as fh:
                     head = fh.read(1 << 12)
             except Exception as err:
-                raise ReadError(f"ZIP member {info.filename} is damaged ({type(err).__name__})") from None
+                raise ReadError(f"damaged Word package (.docx): {err or type(err).__name__}") from None
             if b"<!DOCTYPE" in head or b"<!doctype" in head:
                 guards.check_xml_prolog(guards.read_member(zf, info.filename), info.filename)
 
@@ -149,6 +151,8 @@ def read(data: bytes, path: Path | None = None) -> Document:
         reason = guards.parser_limit_reason([str(err)])
         if reason:
             raise ReadError(f"Word document XML {reason}") from None
+        if isinstance(err, (zipfile.BadZipFile, EOFError, zlib.error)):  # a member's bytes are not what it declares
+            raise ReadError(f"damaged Word package (.docx): {err or type(err).__name__}") from None
         raise ReadError(f"not a readable .docx ({type(err).__name__})") from None
 
     lines: list[str] = []
