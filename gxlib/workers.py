@@ -82,7 +82,7 @@ def current_limits() -> Limits:
 
 
 def memory_text(n: int) -> str:
-    return f"{n / GiB:.1f} GB" if n >= GiB // 10 else f"{n / (1 << 20):.0f} MB"
+    return f"{n / GiB:.1f} GB" if n >= GiB else f"{n / (1 << 20):.0f} MB"
 
 
 def memory_reason(max_memory: int | None) -> str:
