@@ -502,6 +502,17 @@ def parse_file(task: FileTask) -> dict:
     return result
 
 
+def warm_worker() -> None:
+    """A parse worker's start (before any file's clock runs): import the parser and build
+    the division tables of the national templates' years, which every parse uses."""
+    import contextlib
+
+    from . import parse, regions  # noqa: F401 - imported once, here
+
+    with contextlib.suppress(Exception):  # a failure shows where a parse meets it, with its file
+        regions.warm(range(2019, regions.LAST_YEAR + 1))
+
+
 def failed_result(task: FileTask, reason: str) -> dict:
     """The records of a file that could not be parsed: one ``failed`` report row with
     ``reason``, with the ``report_id`` and ``sha256`` a parse would give (the file is
@@ -533,7 +544,7 @@ def _sha256_of(path: str) -> str:
 
 def parse_files(tasks: Iterable[FileTask], *, jobs: int | None = None,
                 max_memory: int | None = DEFAULT_MAX_MEMORY, timeout: float | None = DEFAULT_TIMEOUT,
-                ordered: bool = False, initializer: Callable | None = None,
+                ordered: bool = False, initializer: Callable | None = warm_worker,
                 func: Callable[[FileTask], dict] = parse_file) -> Iterator[dict]:
     """The records of every file (:func:`parse_file` in the pool): a file that hit a
     limit or whose worker died is a ``failed`` report row with the reason.  Exactly one
