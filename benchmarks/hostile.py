@@ -203,7 +203,8 @@ def office_encrypted() -> bytes:
 # file name -> (builder, what its reason must say)
 HOSTILE = {
     "bomb_2gib.docx": (lambda: docx_bomb(2 * GiB), "word/document.xml inflates to 2.0 GB (limit 64 MB): not read"),
-    "bomb_lying.docx": (lambda: docx_lying_bomb(1 * GiB), "damaged Word package"),
+    "bomb_lying.docx": (lambda: docx_lying_bomb(1 * GiB, declared=1 * MiB),
+                        "word/document.xml inflates to more than the 1 MB it declares: a ZIP bomb, not read"),
     "truncated.docx": (docx_truncated, "truncated Word package"),
     "encrypted.docx": (office_encrypted, "password-protected (encrypted) Office document"),
     "laughs.docx": (docx_entity_bomb, "XML entity expansion"),
@@ -309,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         cap = int(args.before_cap * GiB)
         launcher = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_AS, (%d, %d)); "
-                    "os.environ['PYTHONPATH'] = sys.argv[1]; os.execv(sys.executable, [sys.executable, '-m', "
+                    "os.environ['PYTHONPATH'] = sys.argv[1]; os.chdir(sys.argv[1]); os.execv(sys.executable, [sys.executable, '-m', "
                     "'gxlib.cli', 'parse', sys.argv[2], '--out', sys.argv[3], '--jobs', sys.argv[4], "
                     "'--no-progress', '--no-cache'])") % (cap, cap)
-        m = measure([sys.executable, "-c", launcher, str(args.before.resolve()), str(raw), str(out), str(args.jobs)],
+        # (in the source tree: ``-m`` puts the working folder first on sys.path)
+        m = measure([sys.executable, "-c", launcher, str(args.before.resolve()), str(raw.resolve()),
+                     str(out.resolve()), str(args.jobs)],
                     work / "logs" / "before")
         reports = _reports(out / "reports.csv")
         _print_run(f"before: gx parse of {args.before} (each process capped at {args.before_cap:g} GiB)", m,

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,19 @@ def test_compression_ratio_and_total_limits():
 
 
 def test_a_package_that_lies_about_its_size_is_damaged_and_never_inflated():
-    data = hostile.docx_lying_bomb(inflated=200 * MiB, declared=4096)
+    data = hostile.docx_lying_bomb(inflated=200 * MiB, declared=1 * MiB)
     assert reason("r.docx", data) == \
-        "damaged Word package (.docx): Bad CRC-32 for file 'word/document.xml'"
+        "word/document.xml inflates to more than the 1 MB it declares: a ZIP bomb, not read"
+    # its CRC may even be that of the first 1 MB: zipfile.read() would still inflate it all
+    members = hostile._docx_members(hostile.deflate_repeated(b"", b" " * MiB, 200, b""))
+    name, stream, _, _ = members[-1]
+    members[-1] = (name, stream, zlib.crc32(b" " * MiB), 200 * MiB)
+    crafted = hostile.write_zip(members, declared={name: 1 * MiB})
+    assert reason("r.docx", crafted) == \
+        "word/document.xml inflates to more than the 1 MB it declares: a ZIP bomb, not read"
+    short = hostile.write_zip(members, declared={name: 300 * MiB})
+    with pytest.raises(ReadError, match="shorter than it declares"):
+        guards.open_zip(short, max_member=1 * GiB, max_xml_member=1 * GiB, max_total=1 * GiB, max_ratio=10 ** 6)
     # read_member stops at its cap whatever the package declares
     zf = zipfile.ZipFile(io.BytesIO(hostile.write_zip(hostile._docx_members(
         hostile.deflate_repeated(b"", b" " * MiB, 8, b"")))))

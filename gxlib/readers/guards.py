@@ -13,9 +13,9 @@ What the readers use:
   :data:`MAX_FILE_BYTES`;
 * :func:`open_zip` -- a :class:`zipfile.ZipFile` over a package whose central directory
   passed :func:`check_zip` (member count, each member's declared size, the total, the
-  compression ratio, compression methods, encryption; a truncated package is named so).
-  :mod:`zipfile` never inflates a member past its declared size (it stops there and
-  the CRC check fails), so a package that passed can be handed to python-docx or any
+  compression ratio, compression methods, encryption; a truncated package is named so)
+  and whose members inflate to exactly what they declare (:func:`check_inflation`,
+  streamed, nothing kept), so a package that passed can be handed to python-docx or any
   other ZIP-based library;
 * :func:`read_member` -- one member's bytes, inflated in pieces with a hard cap;
 * :func:`check_xml_prolog` / :func:`check_entities` -- DTD entity declarations that
@@ -150,10 +150,52 @@ def open_zip(data: bytes, what: str = "ZIP package", **limits) -> zipfile.ZipFil
         raise ReadError(f"damaged {what}: {type(err).__name__}") from None
     try:
         check_zip(zf, **limits)
+        check_inflation(zf, data)
     except ReadError:
         zf.close()
         raise
     return zf
+
+
+def check_inflation(zf: zipfile.ZipFile, data: bytes, chunk: int = 1 * MiB) -> None:
+    """Inflate every deflated member of ``zf`` (whose bytes are ``data``) in pieces,
+    keeping nothing, and refuse one that inflates to more than it declares (or less).
+
+    Needed because :meth:`zipfile.ZipFile.read` inflates a whole member in one call and
+    only then cuts it to the declared size: a member that declares 1 MB (and carries the
+    CRC of its first 1 MB) but inflates to 2 GB would be 2 GB in memory."""
+    view = memoryview(data)
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            continue
+        head = bytes(view[info.header_offset:info.header_offset + 30])
+        if len(head) < 30 or head[:4] != b"PK\x03\x04":
+            raise ReadError(f"damaged ZIP package: no local header for {info.filename}")
+        start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little")
+        end = start + info.compress_size
+        if end > len(data):
+            raise ReadError(f"truncated ZIP package: {info.filename} is cut off")
+        d = zlib.decompressobj(-15)
+        n = 0
+        try:
+            for pos in range(start, end, 1 << 16):
+                piece = view[pos:min(pos + (1 << 16), end)]
+                while piece:
+                    n += len(d.decompress(piece, chunk))
+                    if n > info.file_size:
+                        raise ReadError(f"{info.filename} inflates to more than the {size_text(info.file_size)} it "
+                                        "declares: a ZIP bomb, not read")
+                    piece = d.unconsumed_tail
+                if d.eof:
+                    break
+            n += len(d.flush())
+        except zlib.error as err:
+            raise ReadError(f"damaged ZIP package: {info.filename} does not inflate ({err})") from None
+        if n > info.file_size:
+            raise ReadError(f"{info.filename} inflates to more than the {size_text(info.file_size)} it declares: "
+                            "a ZIP bomb, not read")
+        if n < info.file_size or not d.eof:
+            raise ReadError(f"damaged ZIP package: {info.filename} is shorter than it declares")
 
 
 def read_member(zf: zipfile.ZipFile, name: str, limit: int | None = None, chunk: int = 1 * MiB) -> bytes:
