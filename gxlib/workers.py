@@ -81,6 +81,22 @@ def current_limits() -> Limits:
     return _limits or Limits()
 
 
+def memory_bytes(text: str | float) -> int | None:
+    """A ``--max-file-memory`` value in bytes: ``2`` or ``2G`` (GiB), ``1500M`` (MiB),
+    ``0`` or ``none`` for no cap (None)."""
+    t = str(text).strip().lower().removesuffix("b").removesuffix("i")
+    if t in ("0", "none", "off", ""):
+        return None
+    scale = GiB
+    if t[-1:] in ("g", "m", "k"):
+        scale = {"g": GiB, "m": 1 << 20, "k": 1 << 10}[t[-1]]
+        t = t[:-1]
+    value = float(t)
+    if value < 0:
+        raise ValueError(f"memory cap {text!r} is negative")
+    return int(value * scale) or None
+
+
 def memory_text(n: int) -> str:
     return f"{n / GiB:.1f} GB" if n >= GiB else f"{n / (1 << 20):.0f} MB"
 

@@ -193,3 +193,13 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_memory_option_values():
+    assert workers.memory_bytes("2") == 2 << 30
+    assert workers.memory_bytes("1.5G") == 3 << 29
+    assert workers.memory_bytes("1500M") == 1500 << 20
+    assert workers.memory_bytes("512MiB") == 512 << 20
+    assert workers.memory_bytes("0") is None and workers.memory_bytes("none") is None
+    with pytest.raises(ValueError):
+        workers.memory_bytes("lots")
