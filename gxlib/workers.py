@@ -8,7 +8,8 @@ always goes on:
 * **time**: a task that runs longer than ``timeout`` seconds is stopped (its worker is
   killed and replaced): ``"took longer than 120 s (limit): not read"``;
 * **memory**: each worker's address space is capped (``RLIMIT_AS``) at what it held when it
-  started plus ``max_memory``; a task whose allocation fails there is
+  started (after ``initializer``: import heavy libraries there, NumPy's OpenBLAS reserves
+  ~1 GB of address space on import) plus ``max_memory``; a task whose allocation fails there is
   ``"needed more than 2.0 GB of memory (limit): not read"`` and its worker is replaced
   (a process that ran out of memory is not trusted with the next file);
 * **death**: a worker that dies (the kernel's out-of-memory killer, a segfault in a C
@@ -519,9 +520,15 @@ def parse_file(task: FileTask) -> dict:
 
 
 def warm_worker() -> None:
-    """A parse worker's start (before any file's clock runs): import the parser and build
-    the division tables of the national templates' years, which every parse uses."""
+    """A parse worker's start (before any file's clock runs and before its memory cap):
+    import the parser and NumPy/Arrow, and build the division tables of the national
+    templates' years, which every parse uses.  NumPy's OpenBLAS reserves ~1 GB of
+    address space as it is imported: imported under the cap, it would count against the
+    first file (and under a small cap it exits the process)."""
     import contextlib
+
+    import numpy  # noqa: F401
+    import pyarrow  # noqa: F401
 
     from . import parse, regions  # noqa: F401 - imported once, here
 
