@@ -75,9 +75,9 @@ def read_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
         size = os.fstat(fh.fileno()).st_size
         if size > limit:
             raise ReadError(f"file is {size_text(size)} (limit {size_text(limit)}): not read")
-        data = fh.read(limit + 1)
-    if len(data) > limit:  # grew while being read
-        raise ReadError(f"file is larger than {size_text(limit)} (limit): not read")
+        data = fh.read(size)  # (read(n) allocates n bytes first: never more than the file)
+        if fh.read(1):
+            raise ReadError("file grew while it was being read: not read")
     return data
 
 
