@@ -276,7 +276,8 @@ def run(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int | None = 
         initializer: Callable | None = None, initargs: tuple = (), ordered: bool = False,
         prefetch: int = 2, start_method: str | None = None) -> Iterator[tuple[Any, Any]]:
     """``(task, func(task) or Failure)`` for every task, computed in ``jobs`` worker
-    processes (default: every core) under the limits described in the module docstring.
+    processes (default: every core) under the limits described in the module docstring
+    (``max_memory`` or ``timeout`` None or 0: no such limit).
 
     ``prefetch`` tasks are sent to a worker at a time (the next one is ready when the
     first ends).  ``start_method`` is a :mod:`multiprocessing` start method (default
@@ -285,6 +286,8 @@ def run(func: Callable[[Any], Any], tasks: Iterable[Any], *, jobs: int | None = 
     iteration early (``break``, an exception, Ctrl-C) stops the workers."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     prefetch = max(1, prefetch)
+    timeout = timeout if timeout and timeout > 0 else None  # 0: no limit
+    max_memory = max_memory if max_memory and max_memory > 0 else None
     if start_method is None:
         start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     ctx = multiprocessing.get_context(start_method)
