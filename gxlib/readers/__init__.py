@@ -73,10 +73,13 @@ def read(path: str | Path, data: bytes | None = None) -> Document:
     """Read one raw file into a :class:`Document` (dispatch on the suffix)."""
     import importlib
 
+    from . import guards
+
     path = Path(path)
     if data is None:
-        data = path.read_bytes()
+        data = guards.read_file(path)
     suffix = path.suffix.lower()
+    guards.check_encrypted(data)  # a password-protected Office file, whatever its name
     if suffix in UNSUPPORTED:
         raise ReadError(UNSUPPORTED[suffix])
     name = READERS.get(suffix)

@@ -31,12 +31,19 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return _strict(data[3:], "utf-8", tail_ok=True), "utf-8-sig"
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        try:
+            return data.decode("utf-32"), "utf-32"
+        except UnicodeDecodeError as err:
+            raise ReadError(f"declares UTF-32 but does not decode: {err.reason}") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as err:
             raise ReadError(f"declares UTF-16 but does not decode: {err.reason}") from None
     if looks_binary(data):
+        if _utf16_without_bom(data):
+            raise ReadError("UTF-16 text without a byte-order mark (BOM): not supported; save it as UTF-8")
         raise ReadError("binary file, not a text report")
     candidates = []
     if declared:
@@ -63,7 +70,43 @@ def decode(data: bytes, declared: str | None = None) -> tuple[str, str]:
         text = str(best)
         if "\ufffd" not in text and _CJK.search(text):
             return text, best.encoding
+    if declared and not _known(declared):
+        raise ReadError(f"declares the encoding {declared!r}, which is not supported, and is neither UTF-8 "
+                        "nor GB18030/GBK")
     raise ReadError("text encoding not recognised (neither UTF-8 nor GB18030/GBK)")
+
+
+def _known(encoding: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(encoding.strip())
+    except LookupError:
+        return False
+    return True
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """Text in UTF-16 with no BOM: a strict decoding of the start as UTF-16 (either byte
+    order) gives text without control characters (random bytes meet a lone surrogate or
+    a control character within a few hundred pairs)."""
+    sample = data[:4096]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 16:
+        return False
+    for enc in ("utf-16-le", "utf-16-be"):
+        try:
+            text = sample.decode(enc)
+        except UnicodeDecodeError as err:
+            if err.start < len(sample) - 4:
+                continue
+            text = sample[: err.start].decode(enc)
+        if not _CTRL_TEXT.search(text[:-1]):
+            return True
+    return False
+
+
+_CTRL_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
 
 
 def _strict(data: bytes, enc: str, tail_ok: bool) -> str:

@@ -9,13 +9,19 @@ A table holding other tables is page layout: its cells are read as blocks.
 Files named .docx that are something else are recognised: a legacy OLE ``.doc`` fails
 with a clear reason; Word-exported HTML or a PDF saved under the wrong name is read by
 the HTML or PDF reader.
+
+The package goes through :mod:`gxlib.readers.guards` before python-docx sees it: a ZIP
+bomb, a truncated download, a password-protected document, entity expansion in a part
+and too deep nesting each fail with what they are.
 """
 from __future__ import annotations
 
 import io
+import zipfile
+import zlib
 from pathlib import Path
 
-from . import Document, ReadError
+from . import Document, ReadError, guards
 from .html import clean_cell, grid_lines, join_pieces
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -98,9 +104,27 @@ def _layout_lines(tbl_el, parent, out: list[str]) -> None:
             _block_lines(tc, parent, out)
 
 
+def _check_package(data: bytes) -> None:
+    """The package's limits (:func:`guards.open_zip`) and, in every XML part that carries
+    a DTD, its entity declarations (OOXML never has one; python-docx does not expand
+    entities, but a part that declares a bomb is not a Word document)."""
+    with guards.open_zip(data, "Word package (.docx)") as zf:
+        for info in zf.infolist():
+            if not info.filename.lower().endswith((".xml", ".rels")):
+                continue
+            try:
+                with zf.open(info) as fh:
+                    head = fh.read(1 << 12)
+            except Exception as err:
+                raise ReadError(f"damaged Word package (.docx): {err or type(err).__name__}") from None
+            if b"<!DOCTYPE" in head or b"<!doctype" in head:
+                guards.check_xml_prolog(guards.read_member(zf, info.filename), info.filename)
+
+
 def read(data: bytes, path: Path | None = None) -> Document:
     if not data.startswith(b"PK\x03\x04"):
         if data.startswith(_OLE):
+            guards.check_encrypted(data)
             raise ReadError("legacy Word .doc (OLE) file with a .docx name; save it as .docx or PDF")
         head = data[:4096].lstrip().lower()
         if data[:1024].find(b"%PDF-") >= 0:
@@ -120,9 +144,15 @@ def read(data: bytes, path: Path | None = None) -> Document:
         import docx
     except ImportError as err:  # pragma: no cover - dependency missing
         raise ReadError(f"Word support is not installed ({err.name})") from None
+    _check_package(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as err:
+        reason = guards.parser_limit_reason([str(err)])
+        if reason:
+            raise ReadError(f"Word document XML {reason}") from None
+        if isinstance(err, (zipfile.BadZipFile, EOFError, zlib.error)):  # a member's bytes are not what it declares
+            raise ReadError(f"damaged Word package (.docx): {err or type(err).__name__}") from None
         raise ReadError(f"not a readable .docx ({type(err).__name__})") from None
 
     lines: list[str] = []

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from . import Document, ReadError
+from . import Document, ReadError, guards
 from .decode import decode
 
 # ---------------------------------------------------------------------------------------
@@ -427,16 +427,14 @@ def _document(text: str):
     changes nothing.  A str stays a str where lxml treats it specially: a leading
     ``<?xml`` (it refuses a str with an encoding declaration) and lone surrogates (they
     have no UTF-8)."""
-    import lxml.html
-
     if not text.startswith("<?xml"):
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
             pass
         else:
-            return lxml.html.document_fromstring(data, parser=_utf8_parser())
-    return lxml.html.document_fromstring(text)
+            return _checked(data, _utf8_parser())
+    return _checked(text, _str_parser())
 
 
 @lru_cache(maxsize=1)
@@ -446,8 +444,36 @@ def _utf8_parser():
     return lxml.html.HTMLParser(encoding="utf-8")  # lxml.html's default parser, encoding fixed
 
 
+@lru_cache(maxsize=1)
+def _str_parser():
+    import lxml.html
+
+    return lxml.html.HTMLParser()  # as lxml.html's default parser (its error log is this one's)
+
+
+def _checked(page, parser):
+    """``lxml.html.document_fromstring(page, parser=parser)``; a page that hit one of
+    libxml2's resource limits (nested deeper than it goes) is a :class:`ReadError` with
+    that reason, never a tree cut off at the limit."""
+    try:
+        root = _lxml_html().document_fromstring(page, parser=parser)
+    except (etree.ParserError, ValueError):
+        reason = guards.parser_limit_reason(parser.error_log.filter_from_fatals())
+        if reason:
+            raise ReadError(f"HTML page {reason}") from None
+        raise
+    reason = guards.parser_limit_reason(parser.error_log.filter_from_fatals())
+    if reason:
+        raise ReadError(f"HTML page {reason}")
+    return root
+
+
 def parse_page(text: str):
-    """A decoded page -> its lxml tree (ReadError when there is nothing to parse)."""
+    """A decoded page -> its lxml tree (ReadError when there is nothing to parse, when
+    the page declares entities that expand like a bomb, or when it is nested deeper than
+    the parser goes: see :mod:`gxlib.readers.guards`)."""
+    if "<!ENTITY" in text[: 1 << 20]:
+        guards.check_entities(text[: 1 << 24])
     text = _unescape_js(text)
     data = _plain_utf8(text)
     if data is None:
@@ -458,7 +484,7 @@ def parse_page(text: str):
         if data is None:
             return _document(text)
         # what _document(text) parses: the page, cleaning changes nothing
-        return _lxml_html().document_fromstring(data, parser=_utf8_parser())
+        return _checked(data, _utf8_parser())
     except (etree.ParserError, ValueError) as err:
         raise ReadError(f"HTML could not be parsed: {err}") from None
 

@@ -210,6 +210,8 @@ def read(data: bytes, path: Path | None = None) -> Document:
     except PDFPasswordIncorrect:
         raise ReadError("encrypted PDF (password required)") from None
     except Exception as err:
+        if any(isinstance(a, PDFPasswordIncorrect) for a in err.args):  # pdfplumber wraps it
+            raise ReadError("encrypted PDF (password required): not read") from None
         raise ReadError(f"PDF could not be opened: {type(err).__name__}") from None
 
     lines: list[str] = []
