@@ -24,7 +24,8 @@ from pathlib import Path
 # lxml and the run are imported when `gx fetch` runs)
 DEFAULT_MATCH = r"政府信息公开(?:工作)?年度报告|政务公开工作年度报告|政府信息公开年报"
 _WEB = re.compile(r"(?i)^https?://")
-_PUBLIC = {"Options", "Source", "Summary", "Fetcher", "SourcesError", "read_sources", "fetch", "default_user_agent"}
+_PUBLIC = {"Options", "Source", "Summary", "Fetcher", "SourcesError", "read_sources", "fetch", "default_user_agent",
+           "BLOCKED", "NEEDS_JS"}
 
 __all__ = sorted(_PUBLIC | {"add_arguments", "main", "DEFAULT_MATCH"})
 

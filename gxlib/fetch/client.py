@@ -27,6 +27,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from .pages import BLOCKED, refusal
+
 REDIRECTS = {301, 302, 303, 307, 308}
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 120.0  # seconds: a site asking for longer is reported, not waited for
@@ -212,6 +214,8 @@ class Client:
             finally:
                 self._done(url)
             if ans.status is not None and (ans.status >= 500 or ans.status == 429):
+                if refusal(ans.status, ans.data, ans.headers.get("content-type")) == BLOCKED:
+                    return  # a bot-protection challenge (521, 503): asking again gets the same
                 retry_after = _retry_after(ans.headers.get("retry-after"))
                 ans.error = http_reason(ans.status)
             elif not ans.error or ans.status is not None:

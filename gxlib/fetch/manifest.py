@@ -146,6 +146,9 @@ class Manifest:
     def put(self, row: dict) -> dict:
         """Add or replace the row of ``row['url']``."""
         old = self.by_url.get(row["url"])
+        if old is not None and {**{c: "" for c in self.columns}, **{k: str(v) for k, v in row.items()}} == old:
+            return old  # nothing new: the manifest is not written again for it
+        row = {k: str(v) for k, v in row.items()}
         if old is not None:
             if old.get("file") and old["file"] != row.get("file"):
                 self.names.pop(old["file"].lower(), None)
@@ -210,12 +213,27 @@ class Manifest:
                 f.write(buf.getvalue())
                 f.flush()
                 os.fsync(f.fileno())
+            public(tmp)
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         self._dirty = False
         self._written = time.monotonic()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()
+
+
+def public(path: str | Path) -> None:
+    """The permissions of a file made the ordinary way (a staged file is owner-only)."""
+    os.chmod(path, _MODE)
 
 
 def sha256_of(path: Path) -> str:

@@ -14,7 +14,7 @@ from ..readers import ReadError
 from ..readers.decode import decode
 from . import pages
 from .client import STAGING_PREFIX, Answer, Client, http_reason
-from .manifest import Manifest, file_name, host_folder, now, sha256_of, suffix_for
+from .manifest import Manifest, file_name, host_folder, now, public, sha256_of, suffix_for
 from .pages import BLOCKED, DEFAULT_MATCH, DOCUMENT_SUFFIXES, IMAGE_SUFFIXES, NEEDS_JS
 
 __all__ = ["Options", "Source", "Summary", "Fetcher", "SourcesError", "read_sources", "fetch", "default_user_agent"]
@@ -317,6 +317,7 @@ class Fetcher:
             ans.discard()  # the bytes are those already here: the file is left as it is
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            public(ans.body)
             os.replace(ans.body, path)
             self.summary.bytes += ans.size
         row = {**base, "file": rel, "final_url": final, "status": "ok", "error": "",
