@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import signal
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -178,7 +177,7 @@ def test_listing_fetches_reports_and_attachments_byte_for_byte(fetched):
         assert (row["status"], row["error"], row["http_status"]) == want, path
         assert row["file"] == "" and row["parent"] == col3 or path in ("/ndbg/missing.html",)
     big = rows[u("/files/big.pdf")]
-    assert big["status"] == "failed" and "--max-bytes" in big["error"] and big["file"] == ""
+    assert (big["status"], big["error"], big["file"]) == ("failed", "larger than --max-bytes (280,000 bytes): not saved", "")
     # the rows of the manifest are the whole folder: nothing saved that is not recorded, no staging left
     on_disk = {p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file()} - {"manifest.csv"}
     assert on_disk == {r["file"] for r in rows.values() if r["file"]}
@@ -381,7 +380,7 @@ def test_a_body_over_max_bytes_without_a_length_is_cut_off(tmp_path):
         fetch([Source(site.url("/scan.pdf"))], options=options(tmp_path, max_bytes=100_000))
     _, rows = read_manifest(tmp_path)
     row = rows[site.url("/scan.pdf")]
-    assert (row["status"], row["error"]) == ("failed", "larger than --max-bytes (more than 100,000 bytes): not saved")
+    assert (row["status"], row["error"]) == ("failed", "larger than --max-bytes (100,000 bytes): not saved")
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "manifest.csv"]
 
 
@@ -561,3 +560,28 @@ def test_page_attachments_frames():
                         columns=LINK_COLUMNS, dtype="str")
     pd.testing.assert_frame_equal(got, want)  # p2 has tables itself: its attachment stays apart
     assert page_attachments(reports.assign(status="ok"), manifest).empty
+
+
+def test_pages_limits_the_report_column_pages_read(tmp_path):
+    with Site(build_site()) as site:
+        s = fetch(listing=site.url("/ndbg/index.html"), options=options(tmp_path, pages=1))
+        asked = [r.path for r in site.requests]
+    assert s.column_pages == 1 and s.column_limit and s.matched == 2
+    assert "/ndbg/index_1.html" not in asked and "/ndbg/index_2.html" not in asked
+    assert "stopped at the --pages limit" in s.text()
+
+
+def test_rows_and_columns_a_person_added_are_kept(tmp_path):
+    (tmp_path / "byhand").mkdir()
+    (tmp_path / "byhand" / "2021.pdf").write_bytes(PDF.read_bytes())
+    (tmp_path / "manifest.csv").write_text(
+        "file,agency,year,published\nbyhand/2021.pdf,某县人民政府,2021,2022-01-30\n", encoding="utf-8")
+    routes = {"/robots.txt": Page(b"", "text/plain"), "/r.pdf": Page(b"%PDF-1.4 r", "application/pdf")}
+    with Site(routes) as site:
+        fetch([Source(site.url("/r.pdf"), agency="某局")], options=options(tmp_path))
+    columns, _ = read_manifest(tmp_path)
+    assert columns == COLUMNS + ["published"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "manifest.csv").read_bytes().decode("utf-8-sig"))))
+    assert rows[0] == {**{c: "" for c in columns}, "file": "byhand/2021.pdf", "agency": "某县人民政府", "year": "2021",
+                       "published": "2022-01-30"}
+    assert rows[1]["url"] == site.url("/r.pdf") and rows[1]["agency"] == "某局" and rows[1]["status"] == "ok"

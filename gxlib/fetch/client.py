@@ -242,7 +242,7 @@ class Client:
                 return
             declared = r.headers.get("content-length")
             if limit is not None and declared and declared.isdigit() and int(declared) > limit:
-                ans.error = f"larger than --max-bytes ({int(declared):,} > {limit:,} bytes): not saved"
+                ans.error = f"larger than --max-bytes ({limit:,} bytes): not saved"
                 return
             digest = hashlib.sha256()
             size = 0
@@ -251,7 +251,7 @@ class Client:
                 for chunk in r.iter_bytes():
                     size += len(chunk)
                     if limit is not None and size > limit:
-                        ans.error = f"larger than --max-bytes (more than {limit:,} bytes): not saved"
+                        ans.error = f"larger than --max-bytes ({limit:,} bytes): not saved"
                         return
                     chunks.append(chunk)
                 ans.data = b"".join(chunks)
@@ -264,7 +264,7 @@ class Client:
                         for chunk in r.iter_bytes():
                             size += len(chunk)
                             if limit is not None and size > limit:
-                                ans.error = f"larger than --max-bytes (more than {limit:,} bytes): not saved"
+                                ans.error = f"larger than --max-bytes ({limit:,} bytes): not saved"
                                 break
                             digest.update(chunk)
                             f.write(chunk)

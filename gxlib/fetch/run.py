@@ -15,7 +15,7 @@ from ..readers.decode import decode
 from . import pages
 from .client import STAGING_PREFIX, Answer, Client, http_reason
 from .manifest import Manifest, file_name, host_folder, now, public, sha256_of, suffix_for
-from .pages import BLOCKED, DEFAULT_MATCH, DOCUMENT_SUFFIXES, IMAGE_SUFFIXES, NEEDS_JS
+from .pages import BLOCKED, DEFAULT_MATCH, DOCUMENT_SUFFIXES, IMAGE_SUFFIXES, NEEDS_JS  # noqa: F401 - re-exported
 
 __all__ = ["Options", "Source", "Summary", "Fetcher", "SourcesError", "read_sources", "fetch", "default_user_agent"]
 
