@@ -585,3 +585,35 @@ def test_rows_and_columns_a_person_added_are_kept(tmp_path):
     assert rows[0] == {**{c: "" for c in columns}, "file": "byhand/2021.pdf", "agency": "某县人民政府", "year": "2021",
                        "published": "2022-01-30"}
     assert rows[1]["url"] == site.url("/r.pdf") and rows[1]["agency"] == "某局" and rows[1]["status"] == "ok"
+
+
+def test_a_page_that_only_forwards_is_followed(tmp_path):
+    report = generated_page("utf-8", "2021")
+    routes = {"/robots.txt": Page(b"", "text/plain"),
+              "/a.html": Page(b'<html><head><meta http-equiv="refresh" content="0; url=/art/2022/r.html"></head></html>'),
+              "/b.html": Page(b'<html><script>window.location.href="/art/2022/r.html";</script></html>'),
+              "/art/2022/r.html": Page(report)}
+    with Site(routes) as site:
+        fetch([Source(site.url("/a.html")), Source(site.url("/b.html"))], options=options(tmp_path))
+        s = fetch([Source(site.url("/a.html")), Source(site.url("/b.html"))], options=options(tmp_path))
+        last = site.requests[-1]
+    _, rows = read_manifest(tmp_path)
+    for p in ("/a.html", "/b.html"):
+        row = rows[site.url(p)]
+        assert (row["status"], row["final_url"]) == ("ok", site.url("/art/2022/r.html"))
+        assert (tmp_path / row["file"]).read_bytes() == report
+    assert s.pages["unchanged"] == 2 and s.bytes == 0 and last.status == 304
+
+
+def test_what_a_sources_csv_said_stays_when_a_listing_finds_the_page_again(tmp_path):
+    routes = {"/robots.txt": Page(b"", "text/plain"), "/r.pdf": Page(b"%PDF-1.4 v1", "application/pdf"),
+              "/col.html": Page(column_page([("/r.pdf", "某局2021年政府信息公开工作年度报告")], []))}
+    with Site(routes) as site:
+        fetch([Source(site.url("/r.pdf"), agency="某局", year="2021")], options=options(tmp_path))
+        routes["/r.pdf"] = Page(b"%PDF-1.4 v2", "application/pdf")
+        s = fetch(listing=site.url("/col.html"), options=options(tmp_path))
+    _, rows = read_manifest(tmp_path)
+    row = rows[site.url("/r.pdf")]
+    assert s.pages["updated"] == 1
+    assert (row["agency"], row["year"], row["parent"]) == ("某局", "2021", site.url("/col.html"))
+    assert (tmp_path / row["file"]).read_bytes() == b"%PDF-1.4 v2"

@@ -24,6 +24,7 @@ from ..readers import IGNORED_NAMES
 
 COLUMNS = ["file", "url", "final_url", "parent", "status", "error", "http_status", "content_type", "bytes",
            "sha256", "fetched_at", "etag", "last_modified", "agency", "year", "division_code", "note"]
+FETCHED = COLUMNS[:13]  # what a fetch says about a URL (the rest is what a person knows of it)
 
 # content type -> suffix, for URLs whose own suffix says nothing (.jsp, .do, no suffix)
 _TYPES = {
@@ -144,22 +145,26 @@ class Manifest:
         return self.by_url.get(url)
 
     def put(self, row: dict) -> dict:
-        """Add or replace the row of ``row['url']``."""
-        old = self.by_url.get(row["url"])
-        if old is not None and {**{c: "" for c in self.columns}, **{k: str(v) for k, v in row.items()}} == old:
-            return old  # nothing new: the manifest is not written again for it
+        """Add or update the row of ``row['url']``.  The columns of the fetch (:data:`FETCHED`)
+        are replaced; the others (agency, year, division_code, note and a person's own
+        columns) keep their value unless ``row`` gives a new one."""
         row = {k: str(v) for k, v in row.items()}
-        if old is not None:
-            if old.get("file") and old["file"] != row.get("file"):
-                self.names.pop(old["file"].lower(), None)
-            old.clear()
-            old.update({c: "" for c in self.columns})
-            old.update(row)
-            row = old
-        else:
+        old = self.by_url.get(row["url"])
+        if old is None:
             row = {**{c: "" for c in self.columns}, **row}
             self.rows.append(row)
             self.by_url[row["url"]] = row
+        else:
+            new = {c: "" for c in self.columns}
+            new.update({k: v for k, v in old.items() if k not in FETCHED})
+            new.update({k: v for k, v in row.items() if k in FETCHED or v})
+            if new == old:
+                return old  # nothing new: the manifest is not written again for it
+            if old.get("file") and old["file"] != new.get("file"):
+                self.names.pop(old["file"].lower(), None)
+            old.clear()
+            old.update(new)
+            row = old
         if row.get("file"):
             self.names[row["file"].lower()] = row["url"]
         self._dirty = True

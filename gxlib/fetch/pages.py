@@ -127,6 +127,32 @@ def refusal(status: int | None, data: bytes, content_type: str | None) -> str | 
     return None
 
 
+_REFRESH = re.compile(r"<meta[^>]+http-equiv\s*=\s*[\"']?refresh[\"']?[^>]*?content\s*=\s*[\"']?\s*\d*\s*[;,]?\s*"
+                      r"url\s*=\s*[\"']?([^\"'>\s]+)", re.I)
+_JS_LOCATION = re.compile(r"(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*=\s*[\"']([^\"']+)[\"']|"
+                          r"location\.(?:replace|assign)\(\s*[\"']([^\"']+)[\"']\s*\)", re.I)
+
+
+def redirect_target(data: bytes, content_type: str | None, page_url: str) -> str | None:
+    """Where a page that only forwards the reader (``<meta http-equiv="refresh">`` or a
+    one-line ``location.href = ...`` script, and next to no text) sends them; None for
+    any other page."""
+    if len(data) > 20_000:
+        return None
+    try:
+        text = decode_page(data, content_type)
+    except ReadError:
+        return None
+    m = _REFRESH.search(text)
+    target = m.group(1) if m else None
+    if target is None:
+        m = _JS_LOCATION.search(text)
+        target = (m.group(1) or m.group(2)) if m else None
+    if target is None or len(visible_text(parse(text))) >= 40:
+        return None
+    return _absolute(page_url, target)
+
+
 # --------------------------------------------------------------------------------------
 # links
 

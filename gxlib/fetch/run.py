@@ -208,7 +208,8 @@ class Fetcher:
                 self.summary.column_limit = True
                 break
             url = queue.pop(0)
-            self.bar.set_postfix_str(f"column page {self.summary.column_pages + 1}")
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"column page {self.summary.column_pages + 1}")
             ans = self.client.get(url, into=None)
             self.summary.column_pages += 1
             reason = self._refusal(ans)
@@ -285,19 +286,27 @@ class Fetcher:
         folder = folder or (have["file"].rsplit("/", 1)[0] if have and "/" in have["file"] else host_folder(url))
         if self.bar is not None:
             self.bar.set_postfix_str(url[-60:])
-        ans = self.client.get(url, headers, into=self.raw / folder)
-        if ans.status == 304 and have is not None:
-            return self._unchanged(kind, have, base), None
-        ct = ans.headers.get("content-type", "")
-        reason, data = self._refusal(ans), None
-        if not reason:
-            with open(ans.body, "rb") as f:
-                head = f.read(4096)
-            if pages.looks_html(head, ct):
-                data = ans.body.read_bytes()
-                reason = pages.refusal(ans.status, data, ct)
-                if not reason and kind == "attachment" and _expects_file(url):
-                    reason = "the link answered with a web page, not the file"
+        target, hops = url, 0
+        while True:
+            ans = self.client.get(target, headers, into=self.raw / folder)
+            if ans.status == 304 and have is not None:
+                return self._unchanged(kind, have, base), None
+            ct = ans.headers.get("content-type", "")
+            reason, data = self._refusal(ans), None
+            if not reason:
+                with open(ans.body, "rb") as f:
+                    head = f.read(4096)
+                if pages.looks_html(head, ct):
+                    data = ans.body.read_bytes()
+                    nxt = pages.redirect_target(data, ct, ans.final_url)
+                    if nxt and hops < 3 and nxt != ans.final_url:  # a page that only forwards elsewhere
+                        ans.discard()
+                        target, hops = nxt, hops + 1
+                        continue
+                    reason = pages.refusal(ans.status, data, ct)
+                    if not reason and kind == "attachment" and _expects_file(url):
+                        reason = "the link answered with a web page, not the file"
+            break
         if reason:
             ans.discard()
             row = {**base, "final_url": ans.final_url, "status": _status(ans), "error": reason,
