@@ -97,8 +97,10 @@ class Site:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
+        # handler threads are joined on close: no test leaves a thread behind (the `gx parse`
+        # command forks only in a process without other threads, and its tests check that)
+        self.server.daemon_threads = False
+        self.server.block_on_close = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -115,6 +117,7 @@ class Site:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join()
 
 
 def once_then(first: Reply, then: Page) -> Callable[[Request], Reply]:

@@ -197,8 +197,7 @@ class Client:
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             ans.attempts += 1
-            ans.error = ""
-            ans.status = None
+            ans.error, ans.status, ans.data = "", None, b""
             self._wait_turn(url)
             retry_after = None
             try:
@@ -229,8 +228,8 @@ class Client:
                     return
                 wait = max(wait, retry_after)
             time.sleep(wait)
-        if ans.attempts > 1:
-            ans.error += f" after {ans.attempts} attempts"
+        if attempts > 1:
+            ans.error += f" after {attempts} attempts"
 
     def _exchange(self, url: str, headers: dict, ans: Answer, into: Path | None, limit: int | None) -> None:
         with self._http.stream("GET", url, headers=headers) as r:

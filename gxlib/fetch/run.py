@@ -177,20 +177,24 @@ class Fetcher:
 
         progress = self.opts.progress if self.opts.progress is not None else sys.stderr.isatty()
         todo = list(sources or [])
-        self.bar = tqdm(total=len(todo), unit="page", desc="gx fetch", disable=not progress, leave=False)
+        # (no tqdm object at all without a bar: even a disabled one starts tqdm's monitor thread)
+        self.bar = tqdm(total=len(todo), unit="page", desc="gx fetch", leave=False) if progress else None
         try:
             if listing:
                 found = self.column(listing)
                 todo += found
-                self.bar.total = len(todo)
-                self.bar.refresh()
+                if self.bar is not None:
+                    self.bar.total = len(todo)
+                    self.bar.refresh()
             for src in todo:
                 self.report(src)
-                self.bar.update(1)
+                if self.bar is not None:
+                    self.bar.update(1)
         except KeyboardInterrupt:
             self.summary.interrupted = True
         finally:
-            self.bar.close()
+            if self.bar is not None:
+                self.bar.close()
             self.manifest.write()
             self.client.close()
             self.summary.requests = self.client.requests
