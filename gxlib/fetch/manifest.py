@@ -121,7 +121,7 @@ class Manifest:
         self.by_url: dict[str, dict] = {}
         self.names: dict[str, str] = {}  # lower-cased file -> url that owns it
         self._dirty = False
-        self._written = 0.0
+        self._next = 0.0  # monotonic time before which an unforced write is skipped
         if self.path.is_file():
             self._load()
         for leftover in raw_dir.glob(f".{MANIFEST_NAME}.*.tmp"):  # a write stopped half-way
@@ -202,11 +202,15 @@ class Manifest:
         path = self.raw_dir / rel  # (exists() ignores case where the file system does)
         return not path.exists() or sha256_of(path) == sha256  # a file no row names: by hand, or a cut run
 
-    def write(self, force: bool = True, every: float = 1.0) -> None:
-        """Write the manifest (staged, then moved over the old one).  With
-        ``force=False`` at most once every ``every`` seconds."""
-        if not self._dirty or (not force and time.monotonic() - self._written < every):
+    def write(self, force: bool = True) -> None:
+        """Write the manifest when a row changed: staged beside it, flushed to disk, then
+        moved over the old one (a whole manifest whenever the run stops).  ``force=False``
+        (after each URL) skips a write that would make writing the manifest more than a
+        tenth of the run's time: a large manifest (5,000 rows: ~2 MB) is written every few
+        seconds rather than after every file; the last write of a run is always forced."""
+        if not self._dirty or (not force and time.monotonic() < self._next):
             return
+        started = time.monotonic()
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n", extrasaction="ignore")
         w.writeheader()
@@ -224,7 +228,7 @@ class Manifest:
             Path(tmp).unlink(missing_ok=True)
             raise
         self._dirty = False
-        self._written = time.monotonic()
+        self._next = time.monotonic() + 9 * (time.monotonic() - started)
 
 
 def _umask() -> int:

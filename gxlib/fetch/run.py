@@ -379,7 +379,6 @@ class Fetcher:
             self.summary.failed[row["error"]] += 1
         elif row["status"] == "skipped":
             self.summary.skipped[row["error"]] += 1
-        self.manifest.write(force=False)
         return self._count(kind, state, row)
 
     def _count(self, kind: str, state: str, row: dict) -> dict:
@@ -388,6 +387,7 @@ class Fetcher:
         elif kind == "attachment":
             self.summary.attachments[state] += 1
         self.done[row["url"]] = row
+        self.manifest.write(force=False)  # after every URL whose row changed (see Manifest.write)
         return row
 
 
