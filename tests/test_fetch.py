@@ -97,7 +97,7 @@ def build_site() -> dict:
         "/files/2024ndbg.pdf": Page(PDF.read_bytes(), "application/pdf", etag=False),
         "/files/seal.png": Page(PNG, "image/png", etag=False, last_modified=False),
         "/ndbg/flaky.html": once_then(Reply(500, b"<html><body>Internal Server Error</body></html>"), Page(moved)),
-        "/ndbg/slow.html": lambda req: Reply(200, b"<html></html>", {"Content-Type": "text/html"}, delay=1.5),
+        "/ndbg/slow.html": lambda req: Reply(200, b"<html></html>", {"Content-Type": "text/html"}, delay=2.5),
         "/ndbg/blocked.html": lambda req: Reply(412, CHALLENGE, {"Content-Type": "text/html"}),
         "/private/r.html": Page(utf8),
         "/old/report.html": lambda req: Reply(301, b"", {"Location": "/ndbg/moved/t9.html"}),
@@ -110,7 +110,7 @@ def build_site() -> dict:
 
 
 def options(out: Path, **kw) -> Options:
-    base = dict(out=out, delay=0.0, timeout=0.5, retries=1, backoff=0.01, max_bytes=280_000, progress=False)
+    base = dict(out=out, delay=0.0, timeout=1.0, retries=1, backoff=0.01, max_bytes=280_000, progress=False)
     base.update(kw)
     return Options(**base)
 
