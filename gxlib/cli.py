@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cache", action="store_true",
                    help="ignore what an earlier run left in --out: read and parse every file")
     p.set_defaults(func=_parse)
+    from . import fetch
+
+    fetch.add_arguments(sub.add_parser("fetch", help="collect reports from government websites into RAW_DIR with a manifest"))
+    sub.choices["fetch"].set_defaults(func=fetch.main)
     try:
         from . import render
     except ImportError:  # analysis extras not installed
