@@ -448,3 +448,26 @@ def infer_scope(text: str, kind: str, new_total=None, carried_total=None) -> tup
     if kind in ("department", "government_office", "township"):
         return "own", f"rule: a {kind.replace('_', ' ')} report with no sentence on a wider area"
     return "", "no sentence says whose applications the table counts"
+
+
+#: data-dictionary descriptions of the columns this module defines, for the engine's
+#: generated data/processed/README.md (reports.csv and agencies.csv)
+COLUMN_DESCRIPTIONS = {
+    "reports": {
+        "agency_id": "stable key of the body: its own division code + its name without the place, in its "
+                     "规范 form (e.g. 320813:人民政府); empty when the place is unknown",
+        "region_source": "where the division came from: name / body / manifest / alias; empty when unknown",
+        "scope": "whose applications the tables count: own (the body itself) / area (the whole 县/区/市); "
+                 "empty when the report does not say clearly",
+        "scope_source": "the sentence (quoted) or the rule that decided scope, or why it is empty",
+        "duplicate_of": "report_id of the copy that is kept, when the same agency-year was parsed twice "
+                        "(see the duplicate_report check); metrics count a report once",
+    },
+    "agencies": {
+        "agency_id": "see reports", "name": "display name: the latest name, with the place when it lacks it",
+        "names": "every name seen, with its years", "years": "report years", "division_code":
+        "6-digit division code of the body's own place", "level": "administrative level (latest report)",
+        "kind": "government / government_office / department / township / other",
+        "n_reports": "reports of the body",
+    },
+}
