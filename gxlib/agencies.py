@@ -353,7 +353,7 @@ _AREA_SUBJECT = re.compile(
     r"各级政府|政府系统|各乡镇(?:街道)?|各部门)")
 _OWN_SUBJECT = re.compile(
     r"(?:本机关|本单位|本局|本委|本办|本厅|本中心|本部门|本级|我局|我委|我办|我厅|我中心|我单位|我部门|我机关|"
-    r"我院|我署|[市县区旗]政府办(?:公室)?代表[市县区旗](?:人民)?政府)")
+    r"我院|我署|[省市县区旗]政府办(?:公室|公厅)?代表[省市县区旗](?:人民)?政府)")
 _NUMBER = re.compile(r"(\d+)\s*(?:件|份|条)")
 _CLAIM = re.compile(rf"(?P<subj>{_OWN_SUBJECT.pattern}|{_AREA_SUBJECT.pattern})"
                     r"(?P<mid>[^,，。;；\d]{0,8}?)" + _VERB.pattern)
