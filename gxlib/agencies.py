@@ -292,8 +292,7 @@ def agencies_table(reports: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "agency_id": aid, "name": display, "names": "; ".join(t for _, t in sorted(seen)),
             "years": _years_text([int(y) for y in g["year"].dropna()]), "division_code": code,
-            "level": level, "kind": canonical(aid.split(":", 1)[1])[1] if aid.split(":", 1)[1] not in ("",)
-            else "government", "n_reports": len(g),
+            "level": level, "kind": canonical(aid.split(":", 1)[1])[1], "n_reports": len(g),
         })
     out = pd.DataFrame(rows, columns=AGENCY_COLUMNS)
     for c in AGENCY_COLUMNS:
