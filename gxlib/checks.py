@@ -8,6 +8,7 @@ a rule (its own reason is already in checks).  Rules (report-format.md §1.4):
 * ``balance``      一 + 二 = （七）总计 + 四, for every column (the rule printed in the table)
 * ``review_sum``   维持 + 纠正 + 其他 + 尚未审结 = 总计, for each section-四 block
 * ``carry_over``   last year's 结转下年度 = this year's 上年结转 (warning; across reports)
+* ``duplicate_report``  the same agency-year parsed twice: which copy is kept and why
 """
 from __future__ import annotations
 
@@ -98,13 +99,16 @@ def review_checks(records: list[dict]) -> list[Check]:
 CARRY_PART = 1 << 18  # carried rows matched at a time: bounds the check's memory
 
 
-def carry_over(reports, carried):
+def carry_over(reports, carried, by: str = "agency"):
     """Across years of one agency: last year's 结转下年度 = this year's 上年结转 (a warning).
 
-    ``reports``: DataFrame (report_id, agency, year, status); ``carried``: Arrow table of
+    ``reports``: DataFrame (report_id, agency, year, status, and ``by`` when it is not
+    ``agency``); ``carried``: Arrow table of
     the application rows ``carried_over``/``carried_forward`` (report_id, row, applicant,
     value).  Only agencies with one report per year are compared (with two we cannot tell
     which continues which).  Returns check rows as a DataFrame (contract columns).
+    ``by``: the column that says which reports are one body's; ``agency`` (the name
+    string, the engine's historical key) or ``agency_id`` (:func:`carry_over_by_agency`).
     A national panel has millions of carried rows: they are matched on integer keys
     (report position, agency code, year, applicant code), never as strings."""
     import numpy as np
@@ -115,9 +119,14 @@ def carry_over(reports, carried):
 
     cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
     # the reports compared, as positions in ``reports`` (no copy of its string columns)
-    mask = ((reports["status"].astype(str) != "failed") & (reports["agency"] != "")
-            & reports["year"].notna()).to_numpy(dtype=bool)
-    agency_code = pd.factorize(reports["agency"])[0].astype(np.int64)
+    body = reports[by]
+    mask = ((reports["status"].astype(str) != "failed") & body.notna() & (body.astype(str) != "")
+            & reports["year"].notna())
+    if "duplicate_of" in reports:  # a copy of a kept report continues nothing
+        dup = reports["duplicate_of"]
+        mask &= dup.isna() | (dup.astype(str) == "")
+    mask = mask.to_numpy(dtype=bool)
+    agency_code = pd.factorize(body)[0].astype(np.int64)
     keep = np.flatnonzero(mask)
     year_kept = pd.to_numeric(reports["year"]).to_numpy(dtype="float64", na_value=np.nan)[keep].astype(np.int64)
     _, group, size = np.unique(agency_code[keep] * 100_000 + year_kept, return_inverse=True, return_counts=True)
@@ -175,6 +184,8 @@ def carry_over(reports, carried):
                          "agency": reports["agency"].iloc[at].astype(str).to_numpy(), "year": year_of[rep[idx]],
                          "applicant": np.asarray(APPLICANTS, dtype=object)[app[idx]],
                          "value": value[idx], "value_prev": prev})
+    if by != "agency":  # the body's key beside the name it used this year
+        both["agency"] = [f"{a} ({k})" for a, k in zip(both["agency"], reports[by].iloc[at].astype(str))]
     return pd.DataFrame({
         "report_id": both["report_id"], "rule": "carry_over", "section": "applications", "row": "carried_over",
         "column": both["applicant"], "expected": both["value_prev"].map(_fmt), "observed": both["value"].map(_fmt),
@@ -182,6 +193,17 @@ def carry_over(reports, carried):
                     f"{_fmt(v)} carried over"
                     for a, y, p, v in zip(both["agency"], both["year"], both["value_prev"], both["value"])],
     }, columns=cols)
+
+
+def carry_over_by_agency(reports, carried):
+    """:func:`carry_over` keyed on ``agency_id`` (:mod:`gxlib.agencies`): 洪泽区人民政府 2023
+    and 淮安市洪泽区人民政府 2024 are one body and are compared; 市公共资源交易中心 of two
+    cities are two bodies and never are; a report whose place is unknown (empty
+    agency_id) and a report marked ``duplicate_of`` another are compared with nothing.
+    ``reports`` must have ``agency_id`` (report_id, agency, agency_id, year, status)."""
+    if "agency_id" not in reports:
+        raise ValueError("carry_over_by_agency needs the reports' agency_id (gxlib.agencies.assign)")
+    return carry_over(reports, carried, by="agency_id")
 
 
 class IdIndex:
@@ -265,3 +287,145 @@ def codes_in(column, values, dtype="int64"):
     lookup = pc.index_in(chunks[0].dictionary.cast(pa.large_string()), value_set=values)
     out = [lookup.take(c.indices).fill_null(-1).to_numpy(zero_copy_only=False).astype(dtype) for c in chunks]
     return np.concatenate(out) if out else np.array([], dtype=dtype)
+
+
+# --------------------------------------------------------------------------- duplicates
+#: two copies must share at least this many known cells (all equal) to be called copies
+DUPLICATE_MIN_SHARED = 20
+_STATUS_RANK = {"ok": 0, "partial": 1, "failed": 2}
+#: how the text was obtained (the ``text_source`` column when present, else the format):
+#: a text layer or markup beats OCR
+_OCR = {"ocr", "image", "png", "jpg", "jpeg", "tif", "tiff"}
+#: the document as issued (the attachment a reader cites) before the page that shows it
+_FORMAT_RANK = {"pdf": 0, "docx": 0, "doc": 0, "wps": 0, "html": 1, "htm": 1, "text": 2, "txt": 2}
+
+
+def _cells(reports_ids, applications, disclosure, reviews):
+    """{report_id: {(table, key, key): value}} of the known (non-NA) cells of some reports."""
+    import pandas as pd
+
+    out = {rid: {} for rid in reports_ids}
+    wanted = set(reports_ids)
+    for name, frame, keys in (("applications", applications, ("row", "applicant")),
+                              ("disclosure", disclosure, ("item", "measure")),
+                              ("reviews", reviews, ("proceeding", "outcome"))):
+        if frame is None or len(frame) == 0:
+            continue
+        f = frame[frame["report_id"].astype(str).isin(wanted)]
+        f = f[pd.to_numeric(f["value"], errors="coerce").notna()]
+        for rid, k1, k2, v in zip(f["report_id"].astype(str), f[keys[0]].astype(str), f[keys[1]].astype(str),
+                                  pd.to_numeric(f["value"], errors="coerce").astype(float)):
+            out[rid][(name, k1, k2)] = v
+    return out
+
+
+def _compare(a: dict, b: dict) -> tuple[int, int]:
+    """(cells known in both, of which differ)."""
+    shared = a.keys() & b.keys()
+    return len(shared), sum(1 for k in shared if a[k] != b[k])
+
+
+def find_duplicates(reports, applications, disclosure, reviews, min_shared: int = DUPLICATE_MIN_SHARED):
+    """Reports that are copies of another: ``(duplicate_of, checks)``.
+
+    ``duplicate_of``: a str Series aligned with ``reports`` (the report_id of the copy that
+    is kept; NA for every kept or unique report).  ``checks``: check rows (contract
+    columns), rule ``duplicate_report`` for each copy (which one was kept and why) and rule
+    ``same_agency_year`` (a warning) for reports of one agency and year whose tables differ
+    (both stay in every metric: nothing says which is right).
+
+    Two reports are copies when
+
+    * their raw bytes are identical (same ``sha256``), whatever their agency; or
+    * they have the same ``agency_id`` (non-empty: unknown-place names are never grouped)
+      and ``year``, and their tables are *near-identical*: at least ``min_shared`` cells
+      (default 20, over sections 二, 三 and 四) are known (a number, not NA) in both, and
+      every cell known in both is equal.  A cell NA in one copy (OCR, an ambiguous split)
+      counts neither way.
+
+    Which copy is kept (the first that differs decides; the check row says which):
+    status ok before partial; more known cells; a text layer or markup before OCR (the
+    ``text_source`` column when present); the document as issued (PDF/Word attachment)
+    before the HTML page that shows it, and that before a plain-text capture; then the
+    source file path (first in sort order) so the choice is the same on every run.
+    Copies are matched against the kept reports in that order, so a copy is always
+    compatible with the report it points to (no chains).
+
+    ``reports``: report_id, agency_id, year, status, source_file, sha256 (and optionally
+    format, text_source); the long tables as in the contract (report_id, keys, value)."""
+    import pandas as pd
+
+    cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
+    r = reports.reset_index(drop=True)
+    ids = r["report_id"].astype(str)
+    dup_of = pd.Series(pd.array([None] * len(r), dtype="str"), index=reports.index, name="duplicate_of")
+    aid = r["agency_id"].astype("str") if "agency_id" in r else pd.Series(pd.NA, index=r.index, dtype="str")
+    year = pd.to_numeric(r["year"], errors="coerce")
+    sha = r["sha256"].astype(str) if "sha256" in r else pd.Series("", index=r.index)
+    by_body = aid.notna() & (aid != "") & year.notna()
+    group = pd.Series(pd.NA, index=r.index, dtype="object")
+    group[by_body] = aid[by_body] + "|" + year[by_body].astype("Int64").astype(str)
+    same_bytes = sha.duplicated(keep=False) & (sha != "")
+    # bodies of one year, and files with the same bytes; a report in both joins its body's group
+    group = group.where(group.notna(), "sha|" + sha)
+    size = group.map(group.value_counts())
+    candidates = r.index[(size > 1) & (by_body | same_bytes)]
+    if len(candidates) == 0:
+        return dup_of, pd.DataFrame(columns=cols)
+    cells = _cells(ids[candidates].tolist(), applications, disclosure, reviews)
+    fmt = (r["text_source"] if "text_source" in r else r.get("format", pd.Series("", index=r.index)))
+    fmt = fmt.astype(str).str.lower().fillna("")
+    fmt_rank = r.get("format", pd.Series("", index=r.index)).astype(str).str.lower()
+
+    def order_key(i):
+        return (_STATUS_RANK.get(str(r.at[i, "status"]), 3), -len(cells[ids[i]]),
+                1 if fmt[i] in _OCR else 0, _FORMAT_RANK.get(fmt_rank[i], 3), str(r.at[i, "source_file"]))
+
+    def why(kept, copy):
+        a, b = order_key(kept), order_key(copy)
+        reasons = [f"status {r.at[kept, 'status']} vs {r.at[copy, 'status']}",
+                   f"{-a[1]} known cells vs {-b[1]}",
+                   f"text layer ({fmt[kept]}) vs OCR",
+                   f"the document as issued ({fmt_rank[kept]}) vs the page or capture showing it ({fmt_rank[copy]})",
+                   "same status, cells, text and format: the first by file path"]
+        for reason, x, y in zip(reasons, a, b):
+            if x != y:
+                return reason
+        return reasons[-1]
+
+    rows = []
+    for _, members in pd.Series(candidates, index=candidates).groupby(group[candidates]):
+        ordered = sorted(members.tolist(), key=order_key)
+        kept: list[int] = []
+        for i in ordered:
+            match = None
+            for k in kept:
+                if sha[i] != "" and sha[i] == sha[k]:
+                    match, shared, differ = k, len(cells[ids[i]]), 0
+                    break
+                shared, differ = _compare(cells[ids[k]], cells[ids[i]])
+                if differ == 0 and shared >= min_shared:
+                    match = k
+                    break
+            if match is None:
+                for k in kept:  # one body's year twice with different tables: say so
+                    shared, differ = _compare(cells[ids[k]], cells[ids[i]])
+                    if differ and by_body[i] and by_body[k]:
+                        rows.append({"report_id": ids[i], "rule": "same_agency_year", "section": "report",
+                                     "row": "", "column": "", "expected": ids[k], "observed": ids[i],
+                                     "message": f"warning: {aid[i]} {int(year[i])} has another report "
+                                                f"{ids[k]} ({r.at[k, 'source_file']}) whose tables differ in "
+                                                f"{differ} of {shared} shared cells: not a copy, both are counted"})
+                        break
+                kept.append(i)
+                continue
+            dup_of.iloc[i] = ids[match]
+            basis = ("identical bytes" if sha[i] == sha[match] and sha[i] != ""
+                     else f"{shared} cells known in both, all equal")
+            rows.append({"report_id": ids[i], "rule": "duplicate_report", "section": "report", "row": "",
+                         "column": "", "expected": ids[match], "observed": ids[i],
+                         "message": f"copy of {ids[match]} ({r.at[match, 'source_file']}): same agency and year "
+                                    f"({aid[i] if by_body[i] else 'agency unknown'}, "
+                                    f"{'' if pd.isna(year[i]) else int(year[i])}), {basis}; kept "
+                                    f"{ids[match]} ({why(match, i)}); metrics count it once"})
+    return dup_of, pd.DataFrame(rows, columns=cols)

@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from . import agencies
 from . import checks as rules
 from . import meta as metamod
 from . import regions
@@ -24,6 +25,8 @@ REPORT_COLUMNS = [
     "report_id", "source_file", "sha256", "title", "agency", "year", "year_source", "published", "template",
     "province", "prefecture", "county", "division_code", "level", "status", "error", "format", "url",
 ]
+# issue 23: where the division came from; whose applications the tables count (own / area)
+REPORT_COLUMNS += ["region_source", "scope", "scope_source"]
 DISCLOSURE_COLUMNS = ["report_id", "item", "measure", "value", "unit", "raw"]
 APPLICATION_COLUMNS = ["report_id", "row", "applicant", "value", "raw"]
 REVIEW_COLUMNS = ["report_id", "proceeding", "outcome", "value", "raw"]
@@ -99,6 +102,7 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
     report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
                   published=m.published, template=tables.template or "")
     _apply_manifest(report, manifest_row, text)
+    _apply_scope(report, text, tables.applications)
     checks = list(tables.checks)
     checks += rules.application_checks(tables.applications)
     checks += rules.review_checks(tables.reviews)
@@ -134,6 +138,15 @@ def _no_tables_reason(text: str, m: metamod.Meta) -> str:
     return "not a government information-disclosure annual report (no title, no statistical tables)"
 
 
+def _apply_scope(report: dict, text: str, applications: list[dict]) -> None:
+    """``scope`` (own / area / empty) and ``scope_source``: see :func:`agencies.infer_scope`."""
+    totals = {r["row"]: r["value"] for r in applications
+              if r["applicant"] == "total" and r["row"] in ("new", "carried_over")}
+    kind = agencies.agency_kind(report["agency"], report["division_code"], report["year"])
+    report["scope"], report["scope_source"] = agencies.infer_scope(
+        text, kind, totals.get("new"), totals.get("carried_over"))
+
+
 def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
     """Region inference, then manifest overrides (manifest wins over inference)."""
     row = row or {}
@@ -155,7 +168,8 @@ def _apply_manifest(report: dict, row: dict | None, text: str) -> None:
     else:
         reg = regions.infer(report.get("agency") or "", text, year)
     report.update(province=reg.province, prefecture=reg.prefecture, county=reg.county,
-                  division_code=reg.division_code, level=reg.level or "unknown")
+                  division_code=reg.division_code, level=reg.level or "unknown",
+                  region_source=reg.region_source)
     for col in ("province", "prefecture", "county", "level"):
         if row.get(col):
             report[col] = row[col]

@@ -55,6 +55,15 @@ class Region:
     level: str = "unknown"
     source: str = ""  # agency / body / manifest / alias
 
+    @property
+    def region_source(self) -> str:
+        """Where the division came from, as reports.csv writes it: ``name`` (the agency
+        name), ``body`` (place names in the text), ``manifest`` or ``alias``; empty when no
+        division was found (an ambiguous name leaves it empty too)."""
+        if not self.division_code:
+            return ""
+        return {"agency": "name", "body": "body", "manifest": "manifest", "alias": "alias"}.get(self.source, "")
+
 
 @lru_cache(maxsize=1)
 def _lines_by_year() -> tuple[bytes, bytes, dict[int, tuple[np.ndarray, np.ndarray]]]:
