@@ -372,6 +372,8 @@ def unplaced_table(data: MapData, lang: str = "zh") -> pd.DataFrame:
     u["reason"] = [REASONS.get(r, (r, r))[0 if lang == "zh" else 1] for r in u["reason"]]
     for col in ("value", "ci_low", "ci_high"):
         u[col] = [_pct(v) for v in u[col]]
+    for col in ("numerator", "denominator"):
+        u[col] = [f"{v:,.0f}" if float(v).is_integer() else f"{v:,.4g}" for v in u[col]]
     u["small"] = ["是" if s and lang == "zh" else ("yes" if s else "") for s in u["small"]]
     cols = {"division_code": ("区划代码", "division code"), "name": ("名称", "name"),
             "reason": ("未上图原因", "why not on the map"), "n_reports": ("报告数", "reports"),
