@@ -9,7 +9,7 @@ OUT    ?= $(if $(filter data/raw data/raw/,$(RAW)),data/processed,build/processe
 REPORTS ?= $(if $(filter data/raw data/raw/,$(RAW)),reports,build/reports)
 JOBS   ?=
 
-.PHONY: all help install data reports test clean
+.PHONY: all help install data reports test clean system-deps
 all: data reports ## parse RAW (default data/raw) and render the notebooks to HTML
 
 help: ## list the targets
@@ -31,6 +31,9 @@ reports: $(STAMP) ## render the notebook grid on OUT into reports/ (HTML + index
 	@if $(BIN)/gx render --help >/dev/null 2>&1; then \
 		$(BIN)/gx render --data $(OUT) --out $(REPORTS) $(if $(JOBS),--jobs $(JOBS)); \
 	else echo "gx render is not available yet (see the open issue on notebooks)"; fi
+
+system-deps: ## system packages (Debian/Ubuntu, as root): chromium for the browser test
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update && apt-get install -y --no-install-recommends chromium'
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q

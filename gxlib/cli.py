@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         r = sub.add_parser("render", help="run the notebook grid and write HTML reports")
         render.add_arguments(r)
         r.set_defaults(func=render.run)
+    from . import export  # gx export --wide: the wide panel for Excel, Stata, R
+
+    e = sub.add_parser("export", help="write the wide panel (one row per report) as CSV, xlsx, dta and Parquet")
+    export.add_arguments(e)
+    e.set_defaults(func=export.run)
     args = parser.parse_args(argv)
     if args.version:
         from . import __version__

@@ -197,6 +197,35 @@ def show(df: pd.DataFrame, lang: str = "zh", *, max_rows: int = 60, pct: Sequenc
         md(t(f"（仅显示前 {shown} 行，共 {total} 行）", f"(first {shown} of {total} rows)", lang))
 
 
+def has_row_labels(df: pd.DataFrame) -> bool:
+    """Whether a frame's index says something: named, several levels, or not integers.
+    An unnamed integer index (0, 1, 2, … or what is left of it after a filter) does not."""
+    idx = df.index
+    if idx.nlevels > 1 or any(n is not None for n in idx.names):
+        return True
+    return not pd.api.types.is_integer_dtype(idx.dtype)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    return df.to_html(notebook=True, index=has_row_labels(df),
+                      max_rows=pd.get_option("display.max_rows"),
+                      max_cols=pd.get_option("display.max_columns"),
+                      show_dimensions=pd.get_option("display.show_dimensions") is True)
+
+
+def tables_without_row_index() -> None:
+    """In this IPython kernel, show DataFrames as HTML without pandas' row index when it
+    is the meaningless 0, 1, 2, … (``gx render`` calls this in every kernel it starts, so
+    report tables read like tables; a named index such as ``year`` is kept)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _html_table)
+
+
 def record_figures(**figures: Any) -> dict:
     """Print the notebook's key figures as one JSON line (read back by tests and the
     render index: :func:`gxlib.render.read_figures`)."""

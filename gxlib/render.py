@@ -34,8 +34,15 @@ is recorded as failed with its error and does not stop the others.  Outputs::
 
     <out>/executed/<name>.ipynb   executed notebooks (the papermill record of parameters)
     <out>/html/<name>.html        HTML with input cells hidden
-    <out>/index.html              every run: title, parameters, status, error, key figures
+    <out>/thumbs/<name>.png       a small copy of each report's first figure
+    <out>/index.html              every run grouped by notebook, failures first: title,
+                                  parameters, key figures (as people read them), thumbnail,
+                                  and a filter box (province, agency, any text)
     <out>/index.json              the same, machine-readable
+
+The HTML reports are self-contained (figures embedded, no script or font loaded from the
+network), show tables without the pandas row index (a default 0, 1, 2, … index is left
+out; a meaningful one is kept) and link back to the index.
     <out>/cache/                  per-report panel of the data folder (gxlib.panel)
     <out>/executed/kernel-*.log   kernel stderr
 
@@ -101,6 +108,7 @@ class Result:
     executed: str = ""       # path relative to the output folder ('' if none)
     html: str = ""
     figures: dict[str, Any] = field(default_factory=dict)
+    thumb: str = ""          # small PNG of the report's first figure ('' if it has none)
 
 
 # --------------------------------------------------------------------------- grid
@@ -231,9 +239,29 @@ def read_figures(executed: Any) -> dict[str, Any]:
     return figures
 
 
+# the report page: nbconvert's lab template without the scripts it loads from a CDN
+# (require.js, MathJax: the reports use neither, and offline they are console errors),
+# with a link back to the index and the tables styled for reading
+_REPORT_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{% block extra_css %}<style type="text/css">
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei",sans-serif}
+nav.gx-back{margin:.6em 1em;font-size:.9em}
+.jp-RenderedHTMLCommon table{font-size:12px}
+.jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th{font-variant-numeric:tabular-nums}
+</style>{% endblock extra_css %}
+{%- block body_header -%}
+{{ super() }}
+<nav class="gx-back"><a href="../index.html">&larr; 报告索引 / report index</a></nav>
+{%- endblock body_header -%}
+"""
+
+
 @lru_cache(maxsize=1)
 def _exporter():
     """One HTML exporter per process (templates are loaded once, not per notebook)."""
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -241,9 +269,10 @@ def _exporter():
     c.HTMLExporter.exclude_input = True
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.template_file = "gxlib_report.html.j2"
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_cell_tags = {"remove_cell"}
-    return HTMLExporter(config=c)
+    return HTMLExporter(config=c, extra_loaders=[DictLoader({"gxlib_report.html.j2": _REPORT_TEMPLATE})])
 
 
 def to_html(executed: Any, target: str | Path, title: str) -> None:
@@ -258,6 +287,32 @@ def to_html(executed: Any, target: str | Path, title: str) -> None:
     nb.metadata["title"] = title
     body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     Path(target).write_text(body, encoding="utf-8")
+
+
+THUMB_SIZE = (240, 160)
+
+
+def thumbnail(executed: Any, target: str | Path, size: tuple[int, int] = THUMB_SIZE) -> bool:
+    """Write a small PNG of the first figure (image/png output) of an executed notebook
+    (path or node) to ``target``; False when the notebook has no figure."""
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    nb = executed if isinstance(executed, dict) else nbformat.read(str(executed), as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}).get("image/png")
+            if data:
+                image = Image.open(io.BytesIO(base64.b64decode(data)))
+                image.thumbnail(size)
+                target = Path(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                image.convert("RGB").save(target, "PNG", optimize=True)
+                return True
+    return False
 
 
 def _error_text(exc: BaseException) -> str:
@@ -285,6 +340,8 @@ def _stderr_to(path: Path, mode: str = "wb"):
 # imported once when a kernel starts, so every notebook after the first finds them loaded
 _WARM_UP = ("import numpy, pandas, pyarrow.dataset, matplotlib.pyplot, seaborn\n"
             "import gxlib, gxlib.metrics, gxlib.panel, gxlib.plotting\n"
+            # tables in the reports without pandas' default 0, 1, 2, … row index
+            "gxlib.plotting.tables_without_row_index()\n"
             # the libraries' own objects, there for the kernel's life, out of the collector's
             # sight: a full collection (one per notebook, below, and pandas' allocations
             # trigger more) then walks the notebook's objects, not ~10^6 of theirs
@@ -433,6 +490,12 @@ def run_job(job: Job, out_dir: str, kernel: str = "python3", timeout: int | None
         except Exception as exc:  # noqa: BLE001
             res.status = "failed"
             res.error = (res.error + "\n" if res.error else "") + "HTML export: " + _error_text(exc)
+        try:
+            thumb = out / "thumbs" / f"{job.name}.png"
+            if thumbnail(node, thumb):
+                res.thumb = thumb.relative_to(out).as_posix()
+        except Exception:  # noqa: BLE001 - the index shows no thumbnail then
+            pass
     res.seconds = round(time.monotonic() - start, 1)
     return res
 
@@ -563,17 +626,110 @@ def _log_result(res: Result, log) -> None:
 
 # --------------------------------------------------------------------------- index
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei",sans-serif;margin:2em;
-color:#222}table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;
-padding:.35em .5em;vertical-align:top;font-size:.9em}th{background:#f3f3f3;text-align:left}
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei",sans-serif;margin:1.5em 2em;
+color:#222;max-width:1400px}h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.4em 0 .5em;
+border-bottom:1px solid #ddd;padding-bottom:.2em}h2 small{font-weight:normal;color:#666;font-size:.8em}
+.meta{color:#555;font-size:.9em}.filters{position:sticky;top:0;background:#fff;padding:.6em 0;
+z-index:1;display:flex;gap:.6em;flex-wrap:wrap;align-items:center;border-bottom:1px solid #eee}
+.filters input{flex:1 1 22em;font-size:1em;padding:.35em .5em}.filters select{font-size:.95em;
+padding:.3em;max-width:18em}#gx-count{color:#555;font-size:.9em}
+ul.cards{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,
+minmax(330px,1fr));gap:.8em}li.card{border:1px solid #ddd;border-radius:6px;padding:.6em;display:flex;
+gap:.6em;background:#fff}li.card[hidden]{display:none}li.card.is-failed{border-color:#b00020;
+background:#fff6f7}.thumb{flex:0 0 120px}.thumb img{width:120px;height:auto;border:1px solid #eee}
+.nothumb{width:120px;height:80px;background:#f4f4f4;color:#999;font-size:.8em;display:flex;
+align-items:center;justify-content:center}.body{flex:1;min-width:0}.title{font-weight:bold}
+.params{color:#555;font-size:.85em;margin:.15em 0}dl.figs{display:grid;grid-template-columns:auto auto;
+gap:0 .6em;margin:.3em 0;font-size:.85em}dl.figs dt{color:#555}dl.figs dd{margin:0;text-align:right;
+font-variant-numeric:tabular-nums}.foot{font-size:.8em;color:#777}
 .ok{color:#176f2c;font-weight:bold}.failed{color:#b00020;font-weight:bold}
-pre{white-space:pre-wrap;margin:0;font-size:.85em}code{font-size:.85em}
+pre{white-space:pre-wrap;margin:.3em 0;font-size:.8em;max-height:8em;overflow:auto}code{font-size:.85em}
+"""
+
+_FILTER_JS = """
+(function(){
+  var q=document.getElementById('gx-q'), p=document.getElementById('gx-province'),
+      a=document.getElementById('gx-agency'), out=document.getElementById('gx-count');
+  var cards=Array.prototype.slice.call(document.querySelectorAll('li.card'));
+  function apply(){
+    var t=q.value.trim().toLowerCase(), n=0;
+    cards.forEach(function(c){
+      var ok=(!t||c.getAttribute('data-text').indexOf(t)>=0)
+        &&(!p.value||c.getAttribute('data-province')===p.value)
+        &&(!a.value||c.getAttribute('data-agency')===a.value);
+      c.hidden=!ok; if(ok){n++;}
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('section.group'),function(s){
+      s.hidden=!s.querySelector('li.card:not([hidden])');
+    });
+    out.textContent=n+' / '+cards.length;
+  }
+  q.addEventListener('input',apply); p.addEventListener('change',apply);
+  a.addEventListener('change',apply); apply();
+})();
 """
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    return str(value)
+
+
+# key figures of the notebooks that are not codebook metrics or fields
+_FIGURE_LABELS = {
+    "n_selected": "所选报告数", "granted_rate_last_year": "予以公开率所属年份",
+    "duckdb_reports": "报告数（DuckDB）", "duckdb_new_applications": "本年新收申请数（DuckDB）",
+    "years": "年份", "n_years": "年份数", "n_ok": "成功解析", "n_partial": "部分解析",
+    "n_failed": "解析失败", "n_na_cells": "缺失单元格数", "n_without_section3": "无第三部分表格的报告",
+    "n_reports_2019_layout": "2019年格式报告数", "n_procurement_reports": "有采购数据的报告",
+    "n_fee_reports": "有收费数据的报告", "n_reports_with_section3": "有第三部分表格的报告",
+    "n_reports_with_section4": "有第四部分表格的报告",
+}
+
+
+def figure_label(key: str) -> str:
+    """A key figure's name as people read it: the codebook's Chinese label where the key
+    names a metric or field (``zero_application_rate`` -> 零申请率), else the key."""
+    from .store import codebook
+
+    if key in _FIGURE_LABELS:
+        return _FIGURE_LABELS[key]
+    cb = codebook()
+    labels = {(v, c): zh for v, c, zh in zip(cb["variable"], cb["code"], cb["zh"])}
+    suffix = ""
+    base = key
+    for end, text in (("_ci_low", "（95%下限）"), ("_ci_high", "（95%上限）"),
+                      ("_numerator", "（分子）"), ("_denominator", "（分母）")):
+        if base.endswith(end):
+            base, suffix = base[: -len(end)], text
+            break
+    for cand, extra in ((base, ""), (base.removesuffix("_rate"), ""), (base + "_rate", ""),
+                        (base.removesuffix("_total"), "（合计）")):
+        for variable in ("metric", "field"):
+            if (variable, cand) in labels:
+                return labels[(variable, cand)] + extra + suffix
+    return key.replace("_", " ")
+
+
+def figure_value(key: str, value: Any) -> str:
+    """A key figure as people read it: rates as percentages (38.4%), counts with thousands
+    separators, amounts to 4 significant digits, lists joined; nothing (None) as "—"."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, int):
+        return str(value) if key.endswith("year") else f"{value:,}"
+    if isinstance(value, float):
+        is_rate = ("rate" in key or key.endswith(("_ci_low", "_ci_high"))) and "conversion" not in key
+        if is_rate and 0.0 <= value <= 1.0:
+            return f"{value:.1%}"
+        if value.is_integer():
+            return f"{int(value):,}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "、".join(figure_value("year" if key.endswith("years") else key, v) for v in value) or "—"
     return str(value)
 
 
@@ -604,48 +760,92 @@ def _omitted_html(omitted: list[Omitted], out: Path, config: Path | None,
             + "</ul>")
 
 
+def _card(r: Result) -> str:
+    e = html.escape
+    params = {k: v for k, v in r.job.parameters.items() if k != "data_dir"}
+    shown = " · ".join(f"{e(k)} = {e(_fmt(v))}" for k, v in params.items()
+                       if v not in ("", 0, None) and k not in ("lang", "min_n"))
+    link = (f'<a class="title" href="{e(quote(r.html))}">{e(r.job.title)}</a>' if r.html
+            else f'<span class="title">{e(r.job.title)}</span>')
+    thumb = (f'<a href="{e(quote(r.html))}" tabindex="-1"><img src="{e(quote(r.thumb))}" alt="" '
+             f'decoding="async"></a>' if r.thumb and r.html
+             else '<div class="nothumb">无图 / no figure</div>')
+    figs = "".join(f"<dt>{e(figure_label(k))}</dt><dd>{e(figure_value(k, v))}</dd>"
+                   for k, v in r.figures.items())
+    figs = f'<dl class="figs">{figs}</dl>' if figs else ""
+    error = f"<pre>{e(r.error)}</pre>" if r.error else ""
+    nb_link = (f' · <a href="{e(quote(r.executed))}">{e(Path(r.executed).name)}</a>'
+               if r.executed else "")
+    province, agency = str(params.get("province", "") or ""), str(params.get("agency", "") or "")
+    text = " ".join([r.job.title, Path(r.job.notebook).stem, r.status, r.error,
+                     *(str(v) for v in params.values()),
+                     *(f"{figure_label(k)} {figure_value(k, v)}" for k, v in r.figures.items())])
+    cls = "card is-failed" if r.status != "ok" else "card"
+    return (f'<li class="{cls}" data-province="{e(province)}" data-agency="{e(agency)}" '
+            f'data-text="{e(text.lower())}"><div class="thumb">{thumb}</div><div class="body">'
+            f'{link}<div class="params">{shown or "全部数据 / all data"}</div>{figs}{error}'
+            f'<div class="foot"><span class="{e(r.status)}">{e(r.status)}</span> · '
+            f'{r.seconds:.0f} s{nb_link}</div></div></li>')
+
+
+def _options(values: Iterable[str], everything: str) -> str:
+    e = html.escape
+    items = [f'<option value="">{e(everything)}</option>']
+    items += [f'<option value="{e(v)}">{e(v)}</option>' for v in sorted(set(values)) if v]
+    return "".join(items)
+
+
 def write_index(results: Iterable[Result], out_dir: str | Path, *, config: Path | None = None,
                 data_dir: Path | None = None, omitted: Iterable[Omitted] = ()) -> Path:
-    """Write ``index.html`` and ``index.json`` for the results (all values escaped)."""
+    """Write ``index.html`` and ``index.json`` for the results (all values escaped):
+    failures first, then one section per notebook (in grid order) with a card per run
+    (thumbnail, title, parameters, key figures); a filter box narrows the cards by
+    province, agency or any text."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = list(results)
     omitted = list(omitted)
     e = html.escape
-    rows = []
+    failed = [r for r in results if r.status != "ok"]
+    groups: dict[str, list[Result]] = {}
     for r in results:
-        params = "<br>".join(f"<code>{e(k)}</code> = {e(_fmt(v))}"
-                             for k, v in r.job.parameters.items() if k != "data_dir")
-        link = (f'<a href="{e(quote(r.html))}">{e(r.job.title)}</a>' if r.html
-                else e(r.job.title))
-        nb_link = (f'<a href="{e(quote(r.executed))}">{e(Path(r.executed).name)}</a>'
-                   if r.executed else "")
-        figures = "<br>".join(f"{e(k)}: {e(_fmt(v))}" for k, v in r.figures.items())
-        error = f"<pre>{e(r.error)}</pre>" if r.error else ""
-        rows.append(f"<tr><td>{link}</td><td>{e(Path(r.job.notebook).name)}</td>"
-                    f"<td>{params}</td><td class=\"{e(r.status)}\">{e(r.status)}</td>"
-                    f"<td>{error}</td><td>{figures}</td><td>{r.seconds:.0f}</td>"
-                    f"<td>{nb_link}</td></tr>")
-    n_failed = sum(r.status != "ok" for r in results)
+        if r.status == "ok":
+            groups.setdefault(Path(r.job.notebook).stem, []).append(r)
+    sections = []
+    if failed:
+        sections.append(f'<section class="group" id="failed"><h2 class="failed">失败 / failed '
+                        f'({len(failed)})</h2><ul class="cards">'
+                        + "".join(_card(r) for r in failed) + "</ul></section>")
+    for stem, rs in groups.items():
+        title = rs[0].job.title.split(" · ")[0]
+        sections.append(f'<section class="group" id="{e(stem)}"><h2>{e(title)} <small>'
+                        f'{e(stem)}.ipynb · {len(rs)} 份 / runs</small></h2><ul class="cards">'
+                        + "".join(_card(r) for r in rs) + "</ul></section>")
+    provinces = [str(r.job.parameters.get("province", "") or "") for r in results]
+    agencies = [str(r.job.parameters.get("agency", "") or "") for r in results]
     meta = []
     if data_dir is not None:
         meta.append(f"数据 / data: <code>{e(str(data_dir))}</code>")
     if config is not None:
         meta.append(f"网格 / grid: <code>{e(str(config))}</code>")
     meta.append(f"生成时间 / generated: {e(time.strftime('%Y-%m-%d %H:%M:%S'))}")
-    meta.append(f"{len(results) - n_failed} 成功 / ok, {n_failed} 失败 / failed")
+    meta.append(f"{len(results) - len(failed)} 成功 / ok, {len(failed)} 失败 / failed")
     page = f"""<!DOCTYPE html>
-<html lang="zh"><head><meta charset="utf-8"><title>gxlib 报告索引 / report index</title>
+<html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gxlib 报告索引 / report index</title>
 <style>{_CSS}</style></head><body>
 <h1>政府信息公开工作年度报告分析 · 报告索引 / report index</h1>
-<p>{' · '.join(meta)}</p>
+<p class="meta">{' · '.join(meta)}</p>
+<div class="filters">
+<input id="gx-q" type="search" placeholder="筛选：省份、机关或任何文字 / filter: province, agency or any text" aria-label="filter">
+<select id="gx-province" aria-label="province">{_options(provinces, "全部省份 / all provinces")}</select>
+<select id="gx-agency" aria-label="agency">{_options(agencies, "全部机关 / all agencies")}</select>
+<span id="gx-count"></span></div>
 {_omitted_html(omitted, out.resolve(), config, data_dir)}
-<table><thead><tr><th>报告 / report</th><th>笔记本 / notebook</th><th>参数 / parameters</th>
-<th>状态 / status</th><th>错误 / error</th><th>关键数字 / key figures</th><th>秒 / s</th>
-<th>执行记录 / executed</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
+{chr(10).join(sections)}
+<script>{_FILTER_JS}</script>
+</body></html>
 """
     (out / "index.html").write_text(page, encoding="utf-8")
     records = [{**asdict(r), "job": asdict(r.job)} for r in results]

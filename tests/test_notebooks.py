@@ -1,11 +1,14 @@
-"""Each notebook executes under papermill on the seed reports (parsed from data/raw into a
-temporary folder once per module) and its key figures are asserted.
+"""Each notebook executes under papermill on the five seed reports (the top-level files of
+data/raw, parsed into a temporary folder once per module) and its key figures are asserted;
+the start-here notebook also runs on the committed data/processed (seeds and the shipped
+corpus, with non-zero applications).
 
 The notebooks print their key figures as one JSON line (gxlib.plotting.record_figures);
 gxlib.render.read_figures reads them back from the executed notebook.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +24,11 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory) -> Path:
+    seeds = tmp_path_factory.mktemp("seeds")
+    for path in sorted((REPO / "data" / "raw").glob("0*.txt")):  # not data/raw/corpus
+        shutil.copy(path, seeds / path.name)
     out = tmp_path_factory.mktemp("processed")
-    write(gxlib.parse_dir(REPO / "data" / "raw", jobs=1, progress=False), out)
+    write(gxlib.parse_dir(seeds, jobs=1, progress=False), out)
     return out
 
 
@@ -50,8 +56,8 @@ def runs(processed, grid_out) -> dict[str, render.Result]:
     return {r.job.name: r for r in results}
 
 
-def test_six_notebooks_exist():
-    assert [nb.stem[:2] for nb in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+def test_the_notebooks_exist():
+    assert [nb.stem[:2] for nb in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("name", [nb.stem for nb in NOTEBOOKS] + ["empty_en", "unknown_agency"])
@@ -107,6 +113,42 @@ def test_data_quality(runs, processed):
     assert f["n_checks"] == len(t.checks)
     assert f["n_na_cells"] == sum(int(getattr(t, n)["value"].isna().sum())
                                   for n in ("disclosure", "applications", "reviews"))
+
+
+def test_start_here_on_the_seeds(runs):
+    f = runs["00_start_here"].figures
+    assert f["n_reports"] == f["n_selected"] == f["duckdb_reports"] == 5
+    assert f["duckdb_new_applications"] == 0
+    assert f["granted_rate"] is None      # no application handled: 0/0 is undefined, not 0
+
+
+def test_start_here_on_the_committed_corpus(tmp_path):
+    """00_start_here on data/processed filtered to 福建省: its figures are those of the
+    library and of the tables, with real (non-zero) applications."""
+    import papermill
+
+    from gxlib import metrics as gm
+
+    data = REPO / "data" / "processed"
+    out = tmp_path / "00.ipynb"
+    papermill.execute_notebook(str(REPO / "notebooks" / "00_start_here.ipynb"), str(out),
+                               parameters={"data_dir": str(data), "province": "福建省",
+                                           "year_from": 2020},
+                               kernel_name="python3", cwd=str(REPO / "notebooks"),
+                               progress_bar=False)
+    f = render.read_figures(out)
+    t = gxlib.load(data)
+    sel = gm.select(t, province="福建省", year_from=2020)
+    assert f["n_reports"] == len(t.reports) and f["n_selected"] == len(sel.reports) > 50
+    a = sel.applications
+    new = a[(a["row"] == "new") & (a["applicant"] == "total")]["value"].dropna()
+    assert f["duckdb_reports"] == len(sel.reports)
+    assert f["duckdb_new_applications"] == pytest.approx(float(new.sum())) and new.sum() > 0
+    g = gm.rates(sel, ["granted_rate"], by="year").dropna(subset=["value"]).iloc[-1]
+    assert f["granted_rate_last_year"] == g["year"]
+    assert (f["granted_rate"], f["granted_rate_ci_low"], f["granted_rate_ci_high"]) == pytest.approx(
+        (g["value"], g["ci_low"], g["ci_high"]))
+    assert 0 < f["granted_rate"] < 1 and f["n_checks"] == len(sel.checks) > 0
 
 
 def test_empty_selection(runs):

@@ -218,3 +218,56 @@ def test_reused_kernel_prints_nothing_of_its_own(tmp_path, processed):
         outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         texts = [o.get("text") or o.get("data", {}).get("text/plain") for o in outputs]
         assert texts == ["1", "done\n", "0"], texts
+
+
+def test_key_figures_read_as_people_read_them():
+    assert render.figure_value("zero_application_rate", 0.384) == "38.4%"
+    assert render.figure_value("granted_rate_ci_high", 0.5) == "50.0%"
+    assert render.figure_value("review_correction_rate", None) == "—"      # never "None"
+    assert render.figure_value("applications_new_total", 5306.0) == "5,306"
+    assert render.figure_value("procurement_amount_total", 398.3675) == "398.4"
+    assert render.figure_value("dispute_conversion_rate", 0.25) == "0.25"  # a ratio, not a share
+    assert render.figure_value("years", [2019, 2020]) == "2019、2020"
+    assert render.figure_label("zero_application_rate") == "零申请率"
+    assert render.figure_label("granted_rate_ci_low") == "予以公开率（95%下限）"
+    assert render.figure_label("n_reports") == "报告数"
+
+
+def test_index_groups_by_notebook_with_failures_first(tmp_path):
+    ok = render.Result(render.Job("/x/01_zero_applications.ipynb", "a", "零申请率 · 福建省",
+                                  {"province": "福建省", "data_dir": "/d"}), html="html/a.html",
+                       figures={"zero_application_rate": 0.384, "review_correction_rate": None})
+    bad = render.Result(render.Job("/x/05_agency_profile.ipynb", "b", "机关概况 · 某局",
+                                   {"agency": "某局"}), status="failed", error="boom")
+    page = render.write_index([ok, bad], tmp_path).read_text(encoding="utf-8")
+    assert page.index('id="failed"') < page.index('id="01_zero_applications"')
+    assert "38.4%" in page and "0.384" not in page and "None" not in page
+    assert 'data-province="福建省"' in page and '<option value="某局">' in page
+    assert 'id="gx-q"' in page and "<pre>boom</pre>" in page
+
+
+def test_tables_lose_only_a_meaningless_row_index():
+    import pandas as pd
+
+    from gxlib.plotting import _html_table
+
+    df = pd.DataFrame({"省份": ["福建省", "江苏省"], "n": [3, 1]})
+    assert "<th>0</th>" not in _html_table(df) and "福建省" in _html_table(df)
+    assert "<th>0</th>" not in _html_table(df[df["n"] > 0])            # filtered: still no index
+    assert ">2021</th>" in _html_table(pd.DataFrame({"n": [1]}, index=pd.Index([2021], name="year")))
+
+
+def test_thumbnail_of_the_first_figure(tmp_path):
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 400), "red").save(buf, "PNG")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("display_data", {"image/png": base64.b64encode(buf.getvalue()).decode()})])])
+    assert render.thumbnail(nb, tmp_path / "t.png")
+    assert Image.open(tmp_path / "t.png").size == (240, 120)
+    assert not render.thumbnail(nbformat.v4.new_notebook(), tmp_path / "none.png")
