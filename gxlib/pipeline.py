@@ -199,7 +199,7 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
 
 
 def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say) -> RunResult:
-    from .store import read_state, remove_stale, verify
+    from .store import exporter_tag, read_state, remove_stale, verify
 
     t0 = time.perf_counter()
     remove_stale(out)
@@ -211,6 +211,8 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say)
     fp = parser_fingerprint()
     digest = _listing_digest(fp, raw_dir, rels, stats, listed_at)
     state = read_state(out) if cache else {}
+    if state.get("exporter") != exporter_tag():
+        state.pop("exports", None)  # written by another exporter: export again
     if digest is not None and state.get("listing") == digest and verify(out, state.get("exports", {})):
         return RunResult(state["counts"], state["n_checks"], len(rels), 0, time.perf_counter() - t0, size,
                          written=False)
@@ -232,7 +234,7 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say)
         from .store import write_state
 
         write_state(out, {"listing": digest, "generation": store.generation(), "exports": exports,
-                          "counts": counts, "n_checks": n_checks, "fingerprint": fp})
+                          "counts": counts, "n_checks": n_checks, "fingerprint": fp, "exporter": exporter_tag()})
     finally:
         store.close()
     return RunResult(counts, n_checks, len(rels), parsed, time.perf_counter() - t0, size, written=written)

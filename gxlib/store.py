@@ -325,11 +325,14 @@ def _order_by(name: str) -> str:
 
 def _csv_columns(name: str) -> str:
     """The columns as the CSV shows them: a value with six decimals at most and no
-    trailing ``.0`` (0, 26.048), NA empty; text as it is."""
+    trailing ``.0`` (0, 26.048), NA empty; an empty code is NA (empty, not quoted); other
+    text as it is, quoted."""
     out = []
     for col in _columns()[name]:
         c = _quoted(col)
-        if col == "value":
+        if col in CODED[name]:
+            out.append(f"NULLIF({c}, '') AS {c}")
+        elif col == "value":
             r = "round(value, 6)"
             out.append(f"CASE WHEN {r} = trunc({r}) AND abs({r}) < 1e15 THEN CAST(CAST({r} AS BIGINT) AS VARCHAR) "
                        f"ELSE CAST({r} AS VARCHAR) END AS value")
@@ -401,6 +404,17 @@ def swap_in(stage: Path, out_dir: Path) -> None:
         for f in EXPORTS:
             os.replace(stage / f, out_dir / f)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def exporter_tag() -> str:
+    """What makes the exports' bytes from the store's rows: this module and DuckDB's
+    version. Exports made by another exporter are written again."""
+    from importlib import metadata
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(metadata.version("duckdb").encode())
+    return h.hexdigest()[:16]
 
 
 def verify(out_dir: Path, recorded: dict) -> bool:
