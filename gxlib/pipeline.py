@@ -92,8 +92,11 @@ def parse_batch(tasks: list[tuple]) -> dict:
 
     COLUMNS = _columns()
 
-    cols = {name: {c: [] for c in ["key", "seq", *COLUMNS[name]]} for name in COLUMNS}
-    del cols["reports"]["seq"]
+    import pyarrow.compute as pc
+
+    reports: list[dict] = []
+    rows: dict[str, list] = {name: [] for name in ("disclosure", "applications", "reviews", "checks")}
+    extra = {name: ([], [], []) for name in rows}  # key, seq, report_id of every row
     for path, rel, mrow, fp in tasks:
         try:
             data = Path(path).read_bytes()
@@ -106,23 +109,26 @@ def parse_batch(tasks: list[tuple]) -> dict:
         else:
             res = parse_rows(data, rel, mrow)
             key = content_key(fp, rel, res["report"]["sha256"], mrow)
-        rid = res["report"]["report_id"]
-        for c, values in cols["reports"].items():
-            values.append(key if c == "key" else res["report"].get(c))
-        for name in ("disclosure", "applications", "reviews", "checks"):
-            rows = res[name] if name != "checks" else [vars(c) for c in res[name]]
-            table = cols[name]
-            for i, r in enumerate(rows):
-                table["key"].append(key)
-                table["seq"].append(i)
-                table["report_id"].append(rid)
-                for c in COLUMNS[name][1:]:
-                    table[c].append(r[c])
-    types = {"year": pa.int64(), "value": pa.float64(), "seq": pa.int32()}
-    out = {}
-    for name, table in cols.items():
-        out[name] = pa.table({c: pa.array(v if c in NUMERIC or c == "seq" else [x if x is not None else "" for x in v],
-                                          types.get(c, pa.string())) for c, v in table.items()})
+        reports.append({**res["report"], "key": key})
+        for name, found in rows.items():
+            got = res[name] if name != "checks" else [vars(c) for c in res[name]]
+            found.extend(got)
+            keys, seqs, rids = extra[name]
+            keys.extend([key] * len(got))
+            seqs.extend(range(len(got)))
+            rids.extend([res["report"]["report_id"]] * len(got))
+
+    def column(c: str, values: list):
+        if c in NUMERIC:
+            return pa.array(values, pa.int64() if c == "year" else pa.float64())
+        return pc.fill_null(pa.array(values, pa.string()), "")
+
+    out = {"reports": pa.table({c: column(c, [r.get(c) for r in reports]) for c in ["key", *COLUMNS["reports"]]})}
+    for name, found in rows.items():
+        keys, seqs, rids = extra[name]
+        cols = {"key": pa.array(keys, pa.string()), "seq": pa.array(seqs, pa.int32()), "report_id": pa.array(rids, pa.string())}
+        cols.update({c: column(c, [r[c] for r in found]) for c in COLUMNS[name][1:]})
+        out[name] = pa.table(cols)
     return out
 
 

@@ -218,7 +218,7 @@ class ResultStore:
     unchanged file is not read again; ``meta`` holds the schema tag and a generation
     number that grows with every change (the exports record the one they were made from)."""
 
-    def __init__(self, out_dir: Path, memory_limit: str = "1GB"):
+    def __init__(self, out_dir: Path, memory_limit: str = "768MB"):
         import duckdb
 
         self.path = Path(out_dir) / META / "store.duckdb"
@@ -263,12 +263,12 @@ class ResultStore:
 
     def add(self, batch: dict) -> None:
         """Store the results of a batch of files (Arrow tables per table, each row with its
-        ``key``) in one transaction: a run killed half-way leaves whole results only."""
+        ``key``, keys the store does not hold) in one transaction: a run killed half-way
+        leaves whole results only."""
         self.con.execute("BEGIN")
         try:
             for name in TABLES:
                 part = batch[name]  # noqa: F841 - read by name from the SQL below
-                self.con.execute(f"DELETE FROM {name} WHERE key IN (SELECT DISTINCT key FROM part)")
                 self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM part")
             self._bump()
             self.con.execute("COMMIT")
