@@ -117,8 +117,8 @@ FROM reports r LEFT JOIN app USING (report_id) LEFT JOIN present USING (report_i
 
 def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | None = None):
     """A DuckDB connection with views of the five exported tables of ``data_dir`` and
-    ``panel`` (from the cached panel file when ``cache_dir`` or ``$GXLIB_PANEL_CACHE``
-    names a folder, else computed by the view itself)."""
+    ``panel`` (from the cached panel file when ``cache_dir``, or else ``$GXLIB_PANEL_CACHE``,
+    names a folder; computed by the view itself when neither does, or ``cache_dir=""``)."""
     import duckdb
 
     from .store import reading
@@ -130,7 +130,7 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     with reading(d):
         for name in TABLES:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_lit(d.resolve() / (name + '.parquet'))})")
-    cache = cache_dir or os.environ.get(CACHE_ENV)
+    cache = os.environ.get(CACHE_ENV) if cache_dir is None else cache_dir  # "": computed by the view
     if cache:
         path = prepare(d, cache)
         con.execute(f"CREATE VIEW panel AS SELECT * FROM read_parquet({_lit(path)})")
