@@ -206,9 +206,13 @@ def _ddl(name: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} (key VARCHAR, {', '.join(seq + cols)})"
 
 
+STORE_VERSION = 2  # 2: seq is the row's place in the contract's order within its report
+
+
 def schema_tag() -> str:
-    """What the store's tables look like (the contract's columns): a store of another shape is rebuilt."""
-    return hashlib.sha256(json.dumps(_columns(), sort_keys=True).encode()).hexdigest()[:16]
+    """What the store's tables look like (the contract's columns, what seq means): a store
+    of another shape is rebuilt."""
+    return hashlib.sha256(json.dumps([STORE_VERSION, _columns()], sort_keys=True).encode()).hexdigest()[:16]
 
 
 class ResultStore:
@@ -269,7 +273,8 @@ class ResultStore:
         try:
             for name in TABLES:
                 part = batch[name]  # noqa: F841 - read by name from the SQL below
-                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM part")
+                cols = f"* REPLACE ({_in_report_order(name)})" if name in LONG else "*"
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT {cols} FROM part")
             self._bump()
             self.con.execute("COMMIT")
         except BaseException:
@@ -307,20 +312,33 @@ def _quoted(c: str) -> str:
     return f'"{c}"'
 
 
-def _order_by(name: str) -> str:
-    """The contract's sort order as SQL: coded columns in codebook order (unknown codes
-    after the known ones, by text; empty last), text by code point, ties in parse order."""
+def _sort_terms(name: str, columns) -> list[str]:
+    """SQL sort terms for ``columns`` of table ``name``: coded columns in codebook order
+    (unknown codes after the known ones, by text; empty last), text by code point."""
     terms = []
-    for col in SORT[name]:
+    for col in columns:
         c = _quoted(col)
         if col in CODED[name]:
             known = ", ".join("'" + code.replace("'", "''") + "'" for code in codes(CODED[name][col]))
             terms += [f"({c} = '')", f"coalesce(list_position([{known}], {c}), 1000000)", c]
         else:
             terms.append(c)
-    if name != "reports":
-        terms.append("seq")
-    return ", ".join(terms)
+    return terms
+
+
+def _in_report_order(name: str) -> str:
+    """``seq`` of the rows of a long table made their position in the contract's order
+    within their report (ties in the order given): the export then sorts by
+    (report_id, seq) only."""
+    terms = ", ".join(_sort_terms(name, SORT[name][1:]) + ["seq"])
+    return f"row_number() OVER (PARTITION BY report_id ORDER BY {terms}) AS seq"
+
+
+def _order_by(name: str) -> str:
+    """The contract's sort order as SQL (long tables: by ``seq``, see :func:`_in_report_order`)."""
+    if name in LONG:
+        return "report_id, seq"
+    return ", ".join(_sort_terms(name, SORT[name]) + ([] if name == "reports" else ["seq"]))
 
 
 def _csv_columns(name: str) -> str:
@@ -490,6 +508,8 @@ def write(tables: TidyTables, out_dir: str | Path) -> dict:
         con.register(f"{name}_df", df)
         seq = "" if name == "reports" else ", row_number() OVER () AS seq"
         con.execute(f"CREATE TABLE {name} AS SELECT *{seq} FROM {name}_df")
+        if name in LONG:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * REPLACE ({_in_report_order(name)}) FROM {name}")
     with writer_lock(out_dir):
         (out_dir / META).mkdir(exist_ok=True)
         remove_stale(out_dir)
