@@ -149,6 +149,29 @@ def parse_batch(tasks: list[tuple]) -> dict:
     return out
 
 
+def _warm_worker() -> None:
+    """A worker's start: build what every parse needs first (the division tables of the
+    templates' years), so no batch waits for it."""
+    from . import regions
+
+    try:
+        regions.warm(_warm_years())
+    except Exception:  # noqa: BLE001 - a parse meets the same problem and reports it with its file
+        pass
+
+
+def _warm_years() -> range:
+    from . import regions
+
+    return range(2019, regions.LAST_YEAR + 1)
+
+
+def __getattr__(name: str):
+    if name == "_WARM_YEARS":  # (computed on demand: importing regions loads NumPy)
+        return _warm_years()
+    raise AttributeError(name)
+
+
 def _parse_files(batches, jobs: int):
     """Parse each batch of files (see :func:`parse_batch`) in ``jobs`` worker processes and
     yield the results in order, a few batches per worker ahead at most. The one place
@@ -159,7 +182,7 @@ def _parse_files(batches, jobs: int):
     import collections
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_warm_worker) as pool:
         pending = collections.deque()
         for batch in batches:
             pending.append(pool.submit(parse_batch, batch))
