@@ -242,16 +242,19 @@ class ResultStore:
         if tag is not None and tag[0] != schema_tag():
             con.close()
             raise duckdb.Error("store of another schema")
-        if tag is None:
-            con.execute("INSERT INTO meta VALUES ('schema', ?), ('generation', '0')", [schema_tag()])
+        if tag is None:  # a new store: its generations are told apart from another store's
+            con.execute("INSERT INTO meta VALUES ('schema', ?), ('generation', '0'), ('store', ?)",
+                        [schema_tag(), os.urandom(8).hex()])
         for name in TABLES:
             con.execute(_ddl(name))
         con.execute("CREATE TABLE IF NOT EXISTS files (source_file VARCHAR, size BIGINT, mtime_ns BIGINT, "
                     "ctime_ns BIGINT, ino BIGINT, sha256 VARCHAR)")
         return con
 
-    def generation(self) -> int:
-        return int(self.con.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()[0])
+    def generation(self) -> str:
+        """Which contents the store has: its id and the number of changes made to it."""
+        rows = dict(self.con.execute("SELECT name, value FROM meta").fetchall())
+        return f"{rows.get('store', '')}:{rows['generation']}"
 
     def _bump(self) -> None:
         self.con.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE name = 'generation'")
