@@ -19,18 +19,16 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install gxlib with its dependencies
+install: $(STAMP) ## create .venv and install gxlib with its dependencies (and the test extra)
 
 data: $(STAMP) ## parse RAW into OUT (tidy CSV + Parquet)
 	$(BIN)/gx parse $(RAW) --out $(OUT) $(if $(JOBS),--jobs $(JOBS))
 
 reports: $(STAMP) ## render the notebook grid on OUT into reports/ (HTML + index)
-	@if $(BIN)/gx render --help >/dev/null 2>&1; then \
-		$(BIN)/gx render --data $(OUT) --out $(REPORTS) $(if $(JOBS),--jobs $(JOBS)); \
-	else echo "gx render is not available yet (see the open issue on notebooks)"; fi
+	$(BIN)/gx render --data $(OUT) --out $(REPORTS) $(if $(JOBS),--jobs $(JOBS))
 
 system-deps: ## system packages (Debian/Ubuntu, as root): chromium for the browser test
 	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update && apt-get install -y --no-install-recommends chromium'

@@ -115,8 +115,6 @@ def carry_over(reports, carried, by: str = "agency"):
     import pandas as pd
     import pyarrow as pa
 
-    from .store import sorted_positions
-
     cols = ["report_id", "rule", "section", "row", "column", "expected", "observed", "message"]
     # the reports compared, as positions in ``reports`` (no copy of its string columns)
     body = reports[by]
@@ -215,8 +213,6 @@ class IdIndex:
     def __init__(self, ids):
         import numpy as np
 
-        from .store import fixed_bytes
-
         self.ids = ids
         as_bytes = fixed_bytes(ids)
         order = np.argsort(as_bytes, kind="stable")
@@ -243,8 +239,6 @@ def sorted_codes(column, ids, dtype="int64"):
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .store import fixed_bytes, sorted_positions
 
     out = np.full(len(column), -1, dtype=dtype)
     at = 0
@@ -429,3 +423,33 @@ def find_duplicates(reports, applications, disclosure, reviews, min_shared: int 
                                     f"{'' if pd.isna(year[i]) else int(year[i])}), {basis}; kept "
                                     f"{ids[match]} ({why(match, i)}); metrics count it once"})
     return dup_of, pd.DataFrame(rows, columns=cols)
+
+# (array helpers of the carry-over check; they lived in store.py, which imports parse,
+# which imports this module: an import cycle)
+def sorted_positions(sorted_values, keys):
+    """Position of each key in ``sorted_values`` (ascending; the first of equal values),
+    -1 where the key is absent: one binary search each."""
+    import numpy as np
+
+    if len(sorted_values) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_values, keys), len(sorted_values) - 1)
+    return np.where(sorted_values[pos] == keys, pos, -1)
+
+
+def fixed_bytes(arr):
+    """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
+    nulls) as a copy of the data buffer, other strings through Python."""
+    import numpy as np
+
+    n = len(arr)
+    if n and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
+        lengths = np.diff(offsets)
+        width = int(lengths[0])
+        if width > 0 and (lengths == width).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            if (data != 0).all():  # NumPy bytes drop trailing NULs
+                return data.view(f"S{width}").copy()
+    ids = arr.to_pylist()
+    return np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], dtype="S1")

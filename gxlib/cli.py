@@ -2,71 +2,39 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from pathlib import Path
 
 
-def _one_malloc_arena() -> None:
-    """One C-library malloc arena for this process (and the workers it forks). Arrow
-    allocates from malloc during a run, and each thread that allocates gets an arena of
-    its own, which keeps what it frees for itself: at 100k reports an incremental run's
-    merge threads left the parent 40 MB larger (about 490 -> 450 MB peak), with the same
-    speed; a full parse is as fast either way. Only the command does this: a library
-    call leaves the caller's process as it is."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX (glibc; musl ignores it)
-
-
-def _arrow_on_malloc() -> None:
-    """Arrow's own default allocator on the C library's malloc too, unless the user chose
-    one: set before pyarrow is imported, as Arrow reads it once. ``pipeline.run`` moves
-    pyarrow's default to malloc, but the Parquet reader and writer allocate from Arrow's
-    (mimalloc), which kept ~90 MB resident of the ~17 MB it ever held at once at the peak
-    of a 100k incremental run."""
-    if "pyarrow" not in sys.modules:
-        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-
-
-def _listing_child(raw: Path):
-    """The folder listed by a forked child while this process imports the pipeline (NumPy,
-    Arrow, pandas: ~0.35 s); None where a fork would copy other threads (the command
-    called from a program that has some) or there is no fork."""
-    import threading
-
-    if threading.active_count() > 1:
-        return None
-    from .listing import ListingChild
-
-    return ListingChild(raw)
+def default_out(raw: Path) -> Path:
+    """Where ``gx parse RAW`` writes without ``--out``: ``data/processed`` for the
+    repository's ``data/raw``, ``build/processed`` for any other folder (the committed
+    tables of data/raw are never overwritten by another folder's)."""
+    return Path("data/processed") if raw.resolve() == Path("data/raw").resolve() else Path("build/processed")
 
 
 def _parse(args: argparse.Namespace) -> int:
-    _one_malloc_arena()
-    _arrow_on_malloc()
     raw = Path(args.raw_dir)
     if not raw.is_dir():
         print(f"gx parse: {raw}: no such folder", file=sys.stderr)
         return 2
-    listed = _listing_child(raw)
-    try:
-        from .pipeline import run
+    out = Path(args.out) if args.out else default_out(raw)
+    if not args.out:
+        print(f"gx parse: writing to {out} (the default for {raw}; choose another with --out)", file=sys.stderr)
+    from .pipeline import run
+    from .store import Busy
 
-        progress = None if not args.no_progress else False
-        result = run(raw, out=Path(args.out), jobs=args.jobs, progress=progress, cache=not args.no_cache,
-                     listed=listed)
-    finally:
-        if listed is not None:
-            listed.close()
+    try:
+        result = run(raw, out=out, jobs=args.jobs, progress=False if args.no_progress else None,
+                     cache=not args.no_cache, wait=not args.no_wait)
+    except Busy as err:
+        print(f"gx parse: {err}", file=sys.stderr)
+        return 3
     print(result.summary())
     if result.written:
-        print(f"wrote {args.out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+        print(f"wrote {out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
     else:
-        print(f"no file new, changed or gone: the tables in {args.out} are up to date (left as they were)")
+        print(f"no file new, changed or gone: the tables in {out} are up to date (verified, left as they were)")
     return 0
 
 
@@ -76,12 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     p = sub.add_parser("parse", help="parse every report under RAW_DIR into tidy CSV + Parquet")
     p.add_argument("raw_dir", help="folder of raw reports (.txt .md .html .pdf .docx; searched recursively)")
-    p.add_argument("--out", default="data/processed", help="output folder (default: data/processed)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: data/processed for data/raw, build/processed for any other folder)")
     p.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-cache", action="store_true",
-                   help="ignore what an earlier run left in --out: read and parse every file")
+                   help="forget the result store in --out: read and parse every file")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit with an error instead of waiting when another gx parse writes --out")
     p.set_defaults(func=_parse)
+    command = (argv if argv is not None else sys.argv[1:])[:1]
+    if command == ["parse"]:  # gx parse imports nothing it does not need
+        return _run(parser.parse_args(argv))
     from . import fetch
 
     fetch.add_arguments(sub.add_parser("fetch", help="collect reports from government websites into RAW_DIR with a manifest"))
@@ -99,14 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="write the wide panel (one row per report) as CSV, xlsx, dta and Parquet")
     export.add_arguments(e)
     e.set_defaults(func=export.run)
-    args = parser.parse_args(argv)
+    return _run(parser.parse_args(argv), parser)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> int:
     if args.version:
         from . import __version__
 
         print(__version__)
         return 0
     if not getattr(args, "func", None):
-        parser.print_help()
+        if parser is not None:
+            parser.print_help()
         return 2
     return args.func(args)
 

@@ -1,32 +1,32 @@
-"""Tidy frames <-> files: typed frames, atomic CSV (UTF-8 with BOM) + Parquet writes,
-typed load, and the generated data dictionary."""
+"""The tidy tables: their schema and codebook, the result store, and the exports.
+
+* The **contract** (columns, codes, dtypes, sort order) and typed pandas frames
+  (:func:`typed`, :func:`frame`, :func:`load`), and the generated data dictionary.
+* The **result store** (:class:`ResultStore`): an embedded DuckDB database in
+  ``OUT/.gx/store.duckdb`` holding every input file's parse result (its rows in the five
+  tables) under a content key: sha256 of the file's bytes, its path (the report id is
+  derived from it), its manifest row and the parser fingerprint.
+* The **exports** (:func:`export`): each table written by DuckDB with ``COPY (SELECT …
+  ORDER BY …)`` as CSV (UTF-8 with BOM) and Parquet, plus the data dictionary, into a
+  staging folder inside OUT, then moved in place; each file's size and sha256 are kept in
+  ``OUT/.gx/state.json`` so that a damaged export is noticed and rewritten.
+"""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import json
 import os
-import tempfile
+import shutil
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
-
-from .parse import (APPLICATION_COLUMNS, CHECK_COLUMNS, DISCLOSURE_COLUMNS, REPORT_COLUMNS, REVIEW_COLUMNS)
-
 TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
-COLUMNS = {
-    "reports": REPORT_COLUMNS,
-    "disclosure": DISCLOSURE_COLUMNS,
-    "applications": APPLICATION_COLUMNS,
-    "reviews": REVIEW_COLUMNS,
-    "checks": CHECK_COLUMNS,
-}
+LONG = ("disclosure", "applications", "reviews")
+NUMERIC = {"year": "BIGINT", "value": "DOUBLE"}  # every other column is text ("" where empty)
 # column -> codebook variable, for the coded columns (ordered categoricals)
 CODED = {
     "reports": {"template": "template", "level": "level", "status": "status", "year_source": "year_source"},
@@ -42,634 +42,491 @@ SORT = {
     "reviews": ["report_id", "proceeding", "outcome"],
     "checks": ["report_id", "section", "row", "column", "rule", "message"],
 }
+META = ".gx"  # OUT/.gx: the store, the state of the exports, the swap lock
+STAGING = ".gx-staging"  # OUT/.gx-staging: the next set of exports while it is written
+EXPORTS = tuple(f"{n}.{ext}" for n in TABLES for ext in ("csv", "parquet")) + ("README.md",)
+
+
+@lru_cache(maxsize=1)
+def _columns() -> dict[str, list[str]]:
+    """The contract's columns of each table (defined beside the parser, in gxlib.parse;
+    imported when first needed: a run with nothing to do never imports the parser)."""
+    from . import parse
+
+    return {"reports": parse.REPORT_COLUMNS, "disclosure": parse.DISCLOSURE_COLUMNS,
+            "applications": parse.APPLICATION_COLUMNS, "reviews": parse.REVIEW_COLUMNS, "checks": parse.CHECK_COLUMNS}
+
+
+def __getattr__(name: str):
+    if name == "COLUMNS":  # gxlib.store.COLUMNS: table -> its columns
+        return _columns()
+    raise AttributeError(name)
 
 
 @dataclass
-class Tables:
-    """The five tables of the data contract."""
+class TidyTables:
+    """The five tables of the data contract as typed pandas frames."""
 
-    reports: pd.DataFrame
-    disclosure: pd.DataFrame
-    applications: pd.DataFrame
-    reviews: pd.DataFrame
-    checks: pd.DataFrame
+    reports: object
+    disclosure: object
+    applications: object
+    reviews: object
+    checks: object
 
     def __iter__(self):
         return iter((f.name, getattr(self, f.name)) for f in fields(self))
 
 
+# ------------------------------------------------------------------------------- codebook
 @lru_cache(maxsize=1)
-def codebook() -> pd.DataFrame:
+def codebook():
     """Every code with its Chinese and English label, in the canonical order."""
-    path = files("gxlib.data").joinpath("codebook.csv")
-    with path.open(encoding="utf-8") as fh:
-        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
-    return df
+    import pandas as pd
+
+    with files("gxlib.data").joinpath("codebook.csv").open(encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
 @lru_cache(maxsize=1)
 def _lookup() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, str], tuple[str, str]]]:
-    """The codebook as dicts: the codes of each variable in order, and (variable, code) ->
-    (zh, en) for the first row of each pair. A notebook labels every row of a table: a
-    filter of the codebook frame per label cost ~0.2 ms, 1.5 s of each render worker's
-    kernel time at 100k reports."""
-    cb = codebook()
+    """The codebook as dicts: the codes of each variable in order, and (variable, code) -> (zh, en)."""
+    import csv
+
     codes_of: dict[str, list[str]] = {}
     labels: dict[tuple[str, str], tuple[str, str]] = {}
-    for variable, code, zh, en in zip(cb["variable"], cb["code"], cb["zh"], cb["en"]):
-        codes_of.setdefault(variable, []).append(code)
-        labels.setdefault((variable, code), (zh, en))
+    with files("gxlib.data").joinpath("codebook.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            codes_of.setdefault(row["variable"], []).append(row["code"])
+            labels.setdefault((row["variable"], row["code"]), (row["zh"], row["en"]))
     return {v: tuple(c) for v, c in codes_of.items()}, labels
 
 
 def codes(variable: str) -> list[str]:
+    """The codes of one codebook variable, in their canonical order."""
     return list(_lookup()[0].get(variable, ()))
 
 
 def label(variable: str, code: str, lang: str = "zh") -> str:
     """The label of one code in ``zh`` or ``en`` (the code itself when unknown)."""
     hit = _lookup()[1].get((variable, str(code)))
-    if hit is None:
-        return str(code)
-    return hit[0] if lang == "zh" else hit[1]
+    return str(code) if hit is None else (hit[0] if lang == "zh" else hit[1])
 
 
-def _category(values: pd.Series, variable: str) -> pd.Series:
+# ------------------------------------------------------------------------------- typed frames
+def _category(values, variable: str):
+    import pandas as pd
+
     cats = codes(variable)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        # from Parquet dictionaries: recode the categories, not every row
-        values = values.cat.rename_categories([str(c) for c in values.cat.categories])
-        if "" in values.cat.categories:
-            values = values.cat.remove_categories([""])  # empty code: NA
-        extra = sorted(set(values.cat.categories) - set(cats))
-        return values.cat.set_categories(cats + extra, ordered=True)
     values = values.astype("str").where(values.notna(), "")
     extra = sorted(set(values.unique()) - set(cats) - {""})
-    dtype = pd.CategoricalDtype(cats + extra, ordered=True)
-    return values.replace({"": None}).astype(dtype)
+    return values.replace({"": None}).astype(pd.CategoricalDtype(cats + extra, ordered=True))
 
 
-def frame(name: str, records: list[dict]) -> pd.DataFrame:
-    """Records -> a typed, sorted contract frame."""
-    cols = COLUMNS[name]
-    df = pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
-    return typed(name, df)
+def typed(name: str, df, sort: bool = True, complete: bool = True):
+    """A frame with the contract's dtypes: codes as ordered categoricals (codebook order),
+    ``value`` Float64, ``year`` Int64, other columns text ("" where empty). With
+    ``complete=False`` only the columns present are typed (a projection)."""
+    import pandas as pd
 
-
-def typed(name: str, df: pd.DataFrame, sort: bool = True, complete: bool = True) -> pd.DataFrame:
-    """Contract dtypes; ``complete=False`` types only the columns present (a projection)."""
     df = df.copy()
-    for col in COLUMNS[name]:
+    for col in _columns()[name]:
         if col not in df.columns and complete:
             df[col] = pd.NA
-    if "value" in df.columns:
-        df["value"] = pd.to_numeric(df["value"], errors="coerce").astype("Float64")
-    if "year" in df.columns:
-        df["year"] = pd.to_numeric(df["year"], errors="coerce").astype("Int64")
     for col in df.columns:
-        if col in CODED[name] or col in ("value", "year"):
-            continue
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.cat.add_categories([""]) if "" not in s.cat.categories else s
-            df[col] = s.fillna("").astype("str")
+            s = s.astype(object)
+        if col == "value":
+            df[col] = pd.to_numeric(s, errors="coerce").astype("Float64")
+        elif col == "year":
+            df[col] = pd.to_numeric(s, errors="coerce").astype("Int64")
+        elif col in CODED[name]:
+            df[col] = _category(s, CODED[name][col])
         else:
             df[col] = s.astype("str").where(s.notna(), "").astype("str")
-    for col, var in CODED[name].items():
-        if col in df.columns:
-            df[col] = _category(df[col], var)
     if not complete:
         return df
     if sort:
         df = df.sort_values(SORT[name], kind="stable").reset_index(drop=True)
-    return df[COLUMNS[name] + [c for c in df.columns if c not in COLUMNS[name]]]
+    return df[_columns()[name] + [c for c in df.columns if c not in _columns()[name]]]
 
 
-def _csv_table(table: pa.Table) -> pa.Table:
-    """Columns as CSV wants them: codes as text, numbers unquoted (0, 26.048), NA empty."""
-    cols = {}
-    for name in table.column_names:
-        col = table[name]
-        if pa.types.is_dictionary(col.type):
-            col = pc.cast(col, pa.string())
-        elif pa.types.is_floating(col.type):
-            col = pc.round(col, 6)
-        cols[name] = col
-    return pa.table(cols)
+def frame(name: str, records: list[dict]):
+    """Records (dicts with the contract's columns) -> a typed, sorted contract frame."""
+    import pandas as pd
 
-
-def _arrow(df: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(df, preserve_index=False)
-
-
-_CSV_OPTIONS = pcsv.WriteOptions(quoting_style="needed")
-_CSV_BODY = pcsv.WriteOptions(quoting_style="needed", include_header=False)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def staged_file(final: Path) -> Path:
-    """A new empty file beside ``final`` under a temporary name, to be moved over it
-    (:func:`move_over`), with the permissions of an output."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix + ".tmp", dir=final.parent)
-    os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600: outputs are read by others too
-    os.close(fd)
-    return Path(tmp)
+    cols = _columns()[name]
+    df = pd.DataFrame.from_records(records, columns=cols) if records else pd.DataFrame(columns=cols)
+    return typed(name, df)
 
 
 @contextlib.contextmanager
-def replacing(final: Path):
-    """A staged file (:func:`staged_file`) for ``final``'s new contents, moved over it
-    (:func:`move_over`) when the ``with`` block ends, removed when the block raises:
-    ``final`` is never left half-written."""
-    tmp = staged_file(final)
-    try:
-        yield tmp
-        move_over(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-class Staging:
-    """Output files written under temporary names in the output folder and moved over the
-    old ones only by :meth:`commit`: a crash leaves the previous outputs intact."""
-
-    def __init__(self, out_dir: str | Path):
-        self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.staged: list[tuple[Path, Path]] = []
-        self.sinks: list[TableSink] = []
-
-    def path(self, name: str) -> Path:
-        final = self.out / name
-        tmp = staged_file(final)
-        self.staged.append((tmp, final))
-        return tmp
-
-    def staged_path(self, name: str) -> Path:
-        """The temporary file that :meth:`commit` will move to ``name``."""
-        for tmp, final in self.staged:
-            if final.name == name:
-                return tmp
-        raise KeyError(name)
-
-    def sink(self, name: str, schema: pa.Schema, record_runs: bool = False) -> "TableSink":
-        s = TableSink(self.path(f"{name}.parquet"), self.path(f"{name}.csv"), schema, record_runs)
-        self.sinks.append(s)
-        return s
-
-    def table(self, name: str, table: pa.Table) -> None:
-        with self.sink(name, table.schema) as s:
-            s.write(table)
-
-    def commit(self, last=None) -> list[Path]:
-        """Close the sinks, then ``last(self)`` (it may stage one more file, e.g. a cache that
-        describes the files just closed), then move everything in place in staging order."""
-        for s in self.sinks:
-            s.close()
-        self.path("README.md").write_text(data_dictionary(), encoding="utf-8")
-        if last is not None:
-            last(self)
-        old = [move_over(tmp_path, final, delete=False) for tmp_path, final in self.staged]
-        _delete([p for p in old if p is not None])
-        return [final for _, final in self.staged]
-
-    def abort(self) -> None:
-        for s in self.sinks:
-            s.close(quiet=True)
-        for tmp_path, _ in self.staged:
-            tmp_path.unlink(missing_ok=True)
-
-
-@lru_cache(maxsize=1)
-def _renameat2():
-    """glibc's renameat2 (Linux), or None."""
-    import ctypes
-
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-def move_over(new: Path, final: Path, delete: bool = True) -> Path | None:
-    """Move ``new`` to ``final`` in one step: ``final`` is always either the old file or
-    the new one. Where the system can, the two are swapped (RENAME_EXCHANGE) and the old
-    one is then deleted: ext4 flushes a file renamed over another one at once
-    ("auto_da_alloc"), 0.6 s for a 1 GB CSV, which a swap does not. (After a crash the
-    new file may then be incomplete on disk; the run cache notices its size and the next
-    run is a full one.) With ``delete=False`` the old file is left at ``new``, which is
-    returned (None when there was none to swap)."""
-    fn = _renameat2()
-    if fn is not None and os.path.lexists(final) and not os.path.isdir(final):
-        at_cwd, exchange = -100, 2
-        if fn(at_cwd, os.fsencode(new), at_cwd, os.fsencode(final), exchange) == 0:
-            if not delete:
-                return new  # now the old file
-            os.unlink(new)
-            return None
-    os.replace(new, final)
-    return None
-
-
-def _delete(paths: list[Path]) -> None:
-    """Delete the files, each in a thread of its own: deleting a 1 GB file that is on
-    disk took 0.25 s at 100k reports, most of it waiting for the file system (ext4,
-    mounted with discard), not computing, and the smaller ones waited behind it."""
-    if len(paths) <= 1:
-        for p in paths:
-            p.unlink(missing_ok=True)
+def reading(out_dir: Path):
+    """Held while a reader opens the exports of ``out_dir``: a run moves a new set in place
+    only when no reader holds it, so the reader sees the whole old set or the whole new one."""
+    lock = Path(out_dir) / META / "swap.lock"
+    if not lock.parent.is_dir():
+        yield
         return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(8, len(paths))) as ex:
-        for f in [ex.submit(p.unlink, missing_ok=True) for p in paths]:
-            f.result()
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_SH)
+        yield
 
 
-def csv_header(schema: pa.Schema) -> bytes:
-    """What every CSV file of this schema starts with: the BOM and the header line."""
-    buf = pa.BufferOutputStream()
-    pcsv.write_csv(_csv_table(schema.empty_table()), buf, write_options=_CSV_OPTIONS)
-    return b"\xef\xbb\xbf" + buf.getvalue().to_pybytes()
-
-
-def csv_body(table: pa.Table) -> pa.Buffer:
-    """The CSV lines of ``table``, without header."""
-    table = _csv_table(table)
-    # pyarrow 26 writes uninitialised memory for a leading empty batch when there is no
-    # header line: give the writer only the batches that hold rows
-    table = pa.Table.from_batches([b for b in table.to_batches() if b.num_rows], schema=table.schema)
-    buf = pa.BufferOutputStream()
-    pcsv.write_csv(table, buf, write_options=_CSV_BODY)
-    return buf.getvalue()
-
-
-def report_runs(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Report ids of a table whose rows are grouped by report (each report's rows
-    contiguous), and the row offset where each starts (plus the end)."""
-    col = table.column("report_id")
-    col = col.unify_dictionaries().combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if not pa.types.is_dictionary(col.type):
-        col = col.dictionary_encode()
-    idx = col.indices.to_numpy(zero_copy_only=False)
-    if len(idx) == 0:
-        return np.array([], dtype=object), np.array([0])
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    ids = np.asarray(col.dictionary.to_pylist(), dtype=object)[idx[starts]]
-    return ids, np.r_[starts, len(idx)]
-
-
-def undictionary(table: pa.Table, keep=()) -> pa.Table:
-    """The table with its dictionary columns, but those named in ``keep`` (codebook
-    codes), as plain strings. Batches and row groups each carry their own dictionary, and a
-    filtered scan keeps every row group's whole one: the 3,844 NA cells of applications at
-    100k reports held 42 MB of report ids and raw texts, which pandas would turn into
-    100k-category columns. Plain Arrow strings are wrapped by pandas without a copy."""
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type) and name not in keep:
-            col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], type=col.type.value_type)
-        cols[name] = col
-    return pa.table(cols)
-
-
-def release_memory() -> None:
-    """Give Arrow's freed memory back to the system now (with mimalloc: 338 -> 293 MB peak
-    of gx parse at 30k reports; with the C library's malloc, which gx parse and gx render
-    use, ``malloc_trim``: 292 -> 165 MB after a kernel read applications' NA cells at 100k)."""
-    pa.default_memory_pool().release_unused()
-
-
-def sorted_positions(sorted_values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Position of each key in ``sorted_values`` (ascending; the first of equal values),
-    -1 where the key is absent: one binary search each."""
-    if len(sorted_values) == 0:
-        return np.full(len(keys), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(sorted_values, keys), len(sorted_values) - 1)
-    return np.where(sorted_values[pos] == keys, pos, -1)
-
-
-def fixed_bytes(arr: pa.Array) -> np.ndarray:
-    """An Arrow string array as a NumPy bytes array; report ids (16 characters, no
-    nulls) as a copy of the data buffer, other strings through Python."""
-    n = len(arr)
-    if n and arr.null_count == 0:
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
-        lengths = np.diff(offsets)
-        width = int(lengths[0])
-        if width > 0 and (lengths == width).all():
-            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            if (data != 0).all():  # NumPy bytes drop trailing NULs
-                return data.view(f"S{width}").copy()
-    return id_bytes(arr.to_pylist())
-
-
-def id_bytes(ids) -> np.ndarray:
-    """Strings (report ids) as a NumPy bytes array of their UTF-8: 16 bytes a report id,
-    where NumPy's unicode takes 64 and a Python string about 70."""
-    return np.char.encode(np.asarray(ids, dtype="U"), "utf-8") if len(ids) else np.array([], dtype="S1")
-
-
-def line_starts(body: pa.Buffer | bytes, rows: np.ndarray) -> np.ndarray | None:
-    """Byte offsets in ``body`` (CSV lines) of the given row offsets, or None when the
-    lines are not one per row (a quoted field holding a line break)."""
-    data = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero(data == 10)
-    n = int(rows[-1]) if len(rows) else 0
-    if len(ends) != n:
-        return None
-    starts = np.r_[0, ends + 1]
-    return starts[rows]
-
-
-CSV_PIECE_ROWS = 1 << 17  # rows encoded to CSV at a time
-
-
-def csv_runs(table: pa.Table):
-    """The CSV lines of a table grouped by report, in pieces of about
-    :data:`CSV_PIECE_ROWS` rows that end on report boundaries (CSV text is several times
-    the size of the Arrow table): ``(body, (ids, rows, bytes))`` per piece, the runs being
-    each report's rows and bytes in ``body``, or None when the lines are not one per row."""
-    if table.num_rows == 0:
-        return
-    ids, at = report_runs(table)
-    step = max(1, len(ids) * CSV_PIECE_ROWS // table.num_rows)
-    for j in range(0, len(ids), step):
-        k = min(j + step, len(ids))
-        body = csv_body(table.slice(at[j], at[k] - at[j]))
-        pos = line_starts(body, at[j:k + 1] - at[j])
-        yield body, (None if pos is None else (ids[j:k], np.diff(at[j:k + 1]), np.diff(pos)))
-
-
-def _int32_if_fits(values) -> np.ndarray:
-    a = np.asarray(values, dtype=np.int64)
-    return a.astype(np.int32) if len(a) == 0 or (a.min() >= -(1 << 31) and a.max() < 1 << 31) else a
-
-
-class TableSink:
-    """One table streamed batch by batch into Parquet (a row group per batch) and CSV.
-
-    With ``record_runs`` it also remembers, per report, how many rows and CSV bytes it
-    wrote (tables grouped by report): the run cache copies unchanged reports' CSV bytes
-    from one run's output into the next without re-encoding them."""
-
-    def __init__(self, parquet_path: Path, csv_path: Path, schema: pa.Schema, record_runs: bool = False):
-        self.schema = schema
-        self.parquet = _parquet_writer(parquet_path, schema)
-        self.csv_path = csv_path
-        self.fh = _open_empty(csv_path)
-        self.header = csv_header(schema)
-        self.fh.write(self.header)
-        self.record = record_runs
-        self.exact = True  # False once a CSV line spans two rows: byte counts unknown
-        self.ids: list[np.ndarray] = []
-        self.rows: list[np.ndarray] = []
-        self.nbytes: list[np.ndarray] = []
-        self.closed = False
-
-    def write(self, table: pa.Table, csv: bool = True) -> None:
-        """Rows to Parquet, and to CSV unless ``csv`` is False (the caller writes those
-        bytes itself with :meth:`write_bytes` / :meth:`copy_bytes`)."""
-        table = table.cast(self.schema)
-        if table.num_rows == 0:
-            return
-        # one dictionary per column: chunks with different dictionaries (a worker batch
-        # each) make the Parquet writer give up dictionary encoding for the row group;
-        # at 100k reports applications.parquet was 36 MB instead of 8, written 3x and
-        # read 5x slower
-        self.parquet.write_table(table.unify_dictionaries())
-        if not csv:
-            return
-        if not self.record:
-            for r0 in range(0, table.num_rows, CSV_PIECE_ROWS):
-                self.fh.write(csv_body(table.slice(r0, CSV_PIECE_ROWS)))
-            return
-        for body, runs in csv_runs(table):
-            if runs is None or not self.exact:
-                self.exact = False
-            else:
-                self.note(*runs)
-            self.fh.write(body)
-
-    def note(self, ids: np.ndarray, rows: np.ndarray, nbytes: np.ndarray) -> None:
-        # ids as UTF-8 bytes: a million Python strings would cost ~70 MB per table
-        ids = np.asarray(ids)
-        self.ids.append(ids if ids.dtype.kind == "S" else id_bytes(ids))
-        self.rows.append(_int32_if_fits(rows))  # held for the whole run: 8 bytes a report, not 16
-        self.nbytes.append(_int32_if_fits(nbytes))
-
-    def runs(self, raw: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(report ids, rows, CSV bytes) of every report written, in order; None when not
-        recorded or not exact. ``raw``: the ids as UTF-8 bytes."""
-        if not (self.record and self.exact):
-            return None
-        if not self.ids:
-            return np.array([], dtype="S1" if raw else "U1"), np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        ids = np.concatenate(self.ids)
-        return ((ids if raw else np.char.decode(ids, "utf-8")), np.concatenate(self.rows).astype(np.int64),
-                np.concatenate(self.nbytes).astype(np.int64))
-
-    def write_bytes(self, data) -> None:
-        self.fh.write(data)
-
-    def copy_bytes(self, src_fd: int, offset: int, length: int) -> None:
-        """``length`` bytes of the file ``src_fd`` from ``offset`` appended to the CSV."""
-        self.fh.flush()
-        dst = self.fh.fileno()
-        while length > 0:
-            n = _copy_range(src_fd, dst, offset, length)
-            if n <= 0:
-                raise OSError(f"{self.csv_path}: short copy from the previous output")
-            offset += n
-            length -= n
-
-    def close(self, quiet: bool = False) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.parquet.close()
-        finally:
-            self.fh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _open_empty(path: Path):
-    """``path`` opened for writing, emptied, without O_TRUNC when it is empty already (a
-    staged file): on ext4 a truncated file's data is flushed at close ("auto_da_alloc"),
-    0.3-0.4 s for a 1 GB CSV."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
-    try:
-        if os.fstat(fd).st_size:
-            os.ftruncate(fd, 0)
-        return os.fdopen(fd, "wb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-DROP_EVERY = 1 << 25  # bytes of a previous output copied between two drops of its page cache
-
-
-def write_back(fd: int) -> None:
-    """Write the file ``fd``'s changed pages to disk now, where :func:`drop_cached` can
-    work: the kernel drops only clean pages, and the CSVs of a run are still being held
-    in memory, unwritten, for ~30 s after it (the next run's copy then fell back on pages
-    the system had not touched: 4-10 s instead of 3.6 s at 100k). A file long written
-    costs nothing here."""
-    if hasattr(os, "posix_fadvise") and hasattr(os, "fdatasync"):
-        try:
-            os.fdatasync(fd)
-        except OSError:
-            pass  # (a file system that cannot): the drop is advice anyway
-
-
-def drop_cached(fd: int, start: int, stop: int) -> None:
-    """Let the kernel drop its cached pages of bytes ``[start, stop)`` of the file ``fd``
-    (where the system can): an incremental run reads each byte of the previous CSV once,
-    and the pages freed are the ones the new CSV is written into. Writing a 1 GB CSV into
-    pages the system has not touched lately cost up to 12 s of kernel time on a VM (the
-    host maps them in again) against ~1 s into pages just freed; and the previous file's
-    cache goes with the file at the commit anyway."""
-    if stop > start:
-        _advise(fd, start, stop - start, "POSIX_FADV_DONTNEED")
-
-
-PREFETCH_BYTES = 1 << 24  # of each file, at most: a huge file is read in pieces anyway
-
-
-def prefetch(paths) -> None:
-    """Ask the kernel to start reading the files ``paths`` now (where the system can), all
-    at once, before they are read one by one. A corpus on disk, not in the page cache,
-    was otherwise read a file at a time by each worker: the hashing of 100k files took
-    6.9 s with the cache dropped and 1.6 s with this; ~0.05 s more when they are cached."""
-    if not hasattr(os, "posix_fadvise"):
-        return  # (no file opened for nothing)
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # (a FIFO: no wait)
-        except OSError:
-            continue  # (reported where the file is read)
-        try:
-            _advise(fd, 0, PREFETCH_BYTES, "POSIX_FADV_WILLNEED")
-        finally:
-            os.close(fd)
-
-
-def _advise(fd: int, offset: int, length: int, advice: str) -> None:
-    """``posix_fadvise`` with the advice named (where the system has it): advice only, so
-    a file system that refuses it changes nothing."""
-    if hasattr(os, "posix_fadvise"):
-        try:
-            os.posix_fadvise(fd, offset, length, getattr(os, advice))
-        except OSError:
-            pass
-
-
-def _copy_range(src: int, dst: int, offset: int, length: int) -> int:
-    """One step of a file-to-file copy at the destination's position (in the kernel where
-    the system has copy_file_range)."""
-    if hasattr(os, "copy_file_range"):
-        try:
-            return os.copy_file_range(src, dst, min(length, 1 << 30), offset)
-        except OSError:
-            pass  # e.g. across file systems on old kernels: copy through memory
-    data = os.pread(src, min(length, 1 << 24), offset)
-    return os.write(dst, data) if data else 0
-
-
-WRITE_BATCH = 1 << 16
-
-
-def _parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
-    # min/max statistics of coded (dictionary) columns cost a third of the write time and
-    # prune nothing (every row group holds every code); report_id's do locate a report
-    stats = [f.name for f in schema if f.name == "report_id" or not pa.types.is_dictionary(f.type)]
-    # values handed to the encoders 64k at a time, not 1,024: the same file, byte for byte,
-    # written ~12 % faster (applications at 100k: 0.70 -> 0.62 s)
-    return pq.ParquetWriter(path, schema, write_statistics=stats, write_batch_size=WRITE_BATCH)
-
-
-def write_arrow(reports: pd.DataFrame, long: dict[str, pa.Table], checks: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write every table as CSV (utf-8-sig) and Parquet, plus the data dictionary,
-    atomically (see :class:`Staging`)."""
-    stage = Staging(out_dir)
-    try:
-        for name, table in (("reports", _arrow(reports)), *long.items(), ("checks", _arrow(checks))):
-            stage.table(name, table)
-        return stage.commit()
-    except BaseException:
-        stage.abort()
-        raise
-
-
-def write(tables: Tables, out_dir: str | Path) -> list[Path]:
-    """Write pandas contract tables (see :func:`write_arrow`)."""
-    long = {}
-    for name in ("disclosure", "applications", "reviews"):
-        df = getattr(tables, name).copy()
-        for c in df.columns:
-            if c != "value":
-                df[c] = df[c].astype("str").astype("category")
-        df["value"] = df["value"].astype("float64")
-        long[name] = _arrow(df)
-    return write_arrow(tables.reports, long, tables.checks, out_dir)
-
-
-def load(processed_dir: str | Path = "data/processed", columns: dict[str, list[str]] | None = None,
-         filters: dict[str, list] | None = None) -> Tables:
-    """Read the tables back with proper dtypes (Parquet when present, else CSV).
+def load(processed_dir: str | Path = "data/processed", columns: dict | None = None,
+         filters: dict | None = None) -> TidyTables:
+    """The tables of a processed folder as typed frames (Parquet when present, else CSV).
 
     ``columns`` maps a table name to the columns to read, ``filters`` to pyarrow filters
-    pushed down into the Parquet scan, e.g.
-    ``load(d, columns={"applications": ["report_id", "row", "applicant", "value"]},
-    filters={"applications": [("row", "in", ["new", "handled_total"])]})``."""
+    pushed into the Parquet scan, e.g. ``filters={"applications": [("row", "in", ["new"])]}``."""
+    import pandas as pd
+
     d = Path(processed_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
     out = {}
-    for name in TABLES:
-        pqf, cs = d / f"{name}.parquet", d / f"{name}.csv"
-        cols = (columns or {}).get(name)
-        flt = (filters or {}).get(name)
-        if pqf.is_file():
-            df = pd.read_parquet(pqf, columns=cols, filters=flt)
-        elif cs.is_file():
-            df = pd.read_csv(cs, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=cols)
-            if flt:
-                raise ValueError(f"{cs}: filters need the Parquet files (run `gx parse` again)")
+    with reading(d):
+        for name in TABLES:
+            pqf, cs = d / f"{name}.parquet", d / f"{name}.csv"
+            cols, flt = (columns or {}).get(name), (filters or {}).get(name)
+            if pqf.is_file():
+                df = pd.read_parquet(pqf, columns=cols, filters=flt)
+            elif cs.is_file() and not flt:
+                df = pd.read_csv(cs, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=cols)
+            else:
+                raise FileNotFoundError(f"{d}: {name}.parquet is missing; run `gx parse RAW_DIR --out {d}` again")
+            out[name] = typed(name, df, sort=not pqf.is_file(), complete=cols is None)
+    return TidyTables(**out)
+
+
+# ------------------------------------------------------------------------------- the store
+def _ddl(name: str) -> str:
+    cols = [f'"{c}" {NUMERIC.get(c, "VARCHAR")}' for c in _columns()[name]]
+    seq = [] if name == "reports" else ["seq INTEGER"]
+    return f"CREATE TABLE IF NOT EXISTS {name} (key VARCHAR, {', '.join(seq + cols)})"
+
+
+STORE_VERSION = 2  # 2: seq is the row's place in the contract's order within its report
+
+
+def schema_tag() -> str:
+    """What the store's tables look like (the contract's columns, what seq means): a store
+    of another shape is rebuilt."""
+    return hashlib.sha256(json.dumps([STORE_VERSION, _columns()], sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ResultStore:
+    """Parse results by content key, in ``OUT/.gx/store.duckdb`` (see the module doc).
+
+    Every table carries ``key``; ``files`` remembers each input's stat and sha256 so an
+    unchanged file is not read again; ``meta`` holds the schema tag and a generation
+    number that grows with every change (the exports record the one they were made from)."""
+
+    def __init__(self, out_dir: Path, memory_limit: str = "768MB"):
+        import duckdb
+
+        self.path = Path(out_dir) / META / "store.duckdb"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = self._open(duckdb, memory_limit)
+        except duckdb.Error:  # damaged or of another shape: it only caches parse results
+            for p in self.path.parent.glob("store.duckdb*"):
+                p.unlink()
+            self.con = self._open(duckdb, memory_limit)
+
+    def _open(self, duckdb, memory_limit: str):
+        con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit,
+                                                     "temp_directory": str(self.path.parent / "tmp")})
+        con.execute("CREATE TABLE IF NOT EXISTS meta (name VARCHAR, value VARCHAR)")
+        tag = con.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if tag is not None and tag[0] != schema_tag():
+            con.close()
+            raise duckdb.Error("store of another schema")
+        if tag is None:  # a new store: its generations are told apart from another store's
+            con.execute("INSERT INTO meta VALUES ('schema', ?), ('generation', '0'), ('store', ?)",
+                        [schema_tag(), os.urandom(8).hex()])
+        for name in TABLES:
+            con.execute(_ddl(name))
+        con.execute("CREATE TABLE IF NOT EXISTS files (source_file VARCHAR, size BIGINT, mtime_ns BIGINT, "
+                    "ctime_ns BIGINT, ino BIGINT, sha256 VARCHAR)")
+        return con
+
+    def generation(self) -> str:
+        """Which contents the store has: its id and the number of changes made to it."""
+        rows = dict(self.con.execute("SELECT name, value FROM meta").fetchall())
+        return f"{rows.get('store', '')}:{rows['generation']}"
+
+    def _bump(self) -> None:
+        self.con.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE name = 'generation'")
+
+    def keys(self) -> set[str]:
+        """The keys whose results the store holds."""
+        return {k for (k,) in self.con.execute("SELECT key FROM reports").fetchall()}
+
+    def known_files(self) -> dict[str, tuple[tuple[int, int, int, int], str]]:
+        """source_file -> (its stat when last hashed, its sha256)."""
+        rows = self.con.execute("SELECT source_file, size, mtime_ns, ctime_ns, ino, sha256 FROM files").fetchall()
+        return {r[0]: ((r[1], r[2], r[3], r[4]), r[5]) for r in rows}
+
+    def add(self, batch: dict) -> None:
+        """Store the results of a batch of files (Arrow tables per table, each row with its
+        ``key``, keys the store does not hold) in one transaction: a run killed half-way
+        leaves whole results only."""
+        self.con.execute("BEGIN")
+        try:
+            for name in TABLES:
+                part = batch[name]  # noqa: F841 - read by name from the SQL below
+                cols = f"* REPLACE ({_in_report_order(name)})" if name in LONG else "*"
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT {cols} FROM part")
+            self._bump()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def keep_only(self, current: set[str], listing) -> None:
+        """Forget the results whose key is not in ``current``; remember the stat and hash of
+        the files in ``listing`` (rows source_file, size, mtime_ns, ctime_ns, ino, trusted)
+        that may vouch for them next time."""
+        import pyarrow as pa
+
+        keys = pa.table({"key": pa.array(sorted(current), pa.string())})  # noqa: F841 - used in SQL
+        self.con.execute("BEGIN")
+        try:
+            gone = self.con.execute("SELECT count(*) FROM reports WHERE key NOT IN (SELECT key FROM keys)").fetchone()[0]
+            if gone:
+                for name in TABLES:
+                    self.con.execute(f"DELETE FROM {name} WHERE key NOT IN (SELECT key FROM keys)")
+                self._bump()
+            self.con.execute("DELETE FROM files")
+            self.con.execute("INSERT INTO files SELECT l.source_file, l.size, l.mtime_ns, l.ctime_ns, l.ino, r.sha256 "
+                             "FROM listing l JOIN reports r USING (source_file) WHERE l.trusted AND r.sha256 <> ''")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# ------------------------------------------------------------------------------- exports
+def _quoted(c: str) -> str:
+    return f'"{c}"'
+
+
+def _sort_terms(name: str, columns) -> list[str]:
+    """SQL sort terms for ``columns`` of table ``name``: coded columns in codebook order
+    (unknown codes after the known ones, by text; empty last), text by code point."""
+    terms = []
+    for col in columns:
+        c = _quoted(col)
+        if col in CODED[name]:
+            known = ", ".join("'" + code.replace("'", "''") + "'" for code in codes(CODED[name][col]))
+            terms += [f"({c} = '')", f"coalesce(list_position([{known}], {c}), 1000000)", c]
         else:
-            raise FileNotFoundError(f"{d}: {name}.csv is missing; run `gx parse RAW_DIR --out {d}` again")
-        # our Parquet files are written sorted; a projection is typed column by column
-        df = typed(name, df, sort=not pqf.is_file(), complete=cols is None)
-        out[name] = df
-    return Tables(**out)
+            terms.append(c)
+    return terms
 
 
-# ---------------------------------------------------------------------------------------
+def _in_report_order(name: str) -> str:
+    """``seq`` of the rows of a long table made their position in the contract's order
+    within their report (ties in the order given): the export then sorts by
+    (report_id, seq) only."""
+    terms = ", ".join(_sort_terms(name, SORT[name][1:]) + ["seq"])
+    return f"row_number() OVER (PARTITION BY report_id ORDER BY {terms}) AS seq"
 
+
+def _order_by(name: str) -> str:
+    """The contract's sort order as SQL (long tables: by ``seq``, see :func:`_in_report_order`)."""
+    if name in LONG:
+        return "report_id, seq"
+    return ", ".join(_sort_terms(name, SORT[name]) + ([] if name == "reports" else ["seq"]))
+
+
+def _csv_columns(name: str) -> str:
+    """The columns as the CSV shows them: a value with six decimals at most and no
+    trailing ``.0`` (0, 26.048), NA empty; an empty code is NA (empty, not quoted); other
+    text as it is, quoted."""
+    out = []
+    for col in _columns()[name]:
+        c = _quoted(col)
+        if col in CODED[name]:
+            out.append(f"NULLIF({c}, '') AS {c}")
+        elif col == "value":
+            r = "round(value, 6)"
+            out.append(f"CASE WHEN {r} = trunc({r}) AND abs({r}) < 1e15 THEN CAST(CAST({r} AS BIGINT) AS VARCHAR) "
+                       f"ELSE CAST({r} AS VARCHAR) END AS value")
+        else:
+            out.append(c)
+    return ", ".join(out)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_csv(con, name: str, source: str, target: Path) -> str:
+    """Write one table's CSV (BOM, quoted header, rows) and return its sha256. DuckDB
+    writes the rows; the BOM and the header are written first and the rows appended,
+    the checksum taken on the way."""
+    body = target.with_suffix(".body")
+    text = [_quoted(c) for c in _columns()[name] if c not in NUMERIC]
+    con.execute(f"COPY (SELECT {_csv_columns(name)} FROM {source} ORDER BY {_order_by(name)}) TO '{body}' "
+                f"(FORMAT csv, HEADER false, FORCE_QUOTE ({', '.join(text)}))")
+    h = hashlib.sha256()
+    head = ("\ufeff" + ",".join(_quoted(c) for c in _columns()[name]) + "\n").encode("utf-8")
+    with open(target, "wb") as out, open(body, "rb") as rows:
+        out.write(head)
+        h.update(head)
+        while chunk := rows.read(1 << 20):
+            out.write(chunk)
+            h.update(chunk)
+    body.unlink()
+    return h.hexdigest()
+
+
+def export(con, out_dir: Path, sources: dict[str, str] | None = None, progress=None) -> dict[str, list]:
+    """Write the five tables and the data dictionary of ``con`` (tables or views named as
+    the contract's, each with a ``seq`` column but reports; ``sources`` may name other
+    relations) into ``OUT/.gx-staging``, then move them in place. Returns each export's
+    [size, sha256]. Call it holding the writer's lock (:func:`writer_lock`)."""
+    out_dir = Path(out_dir)
+    stage = out_dir / STAGING
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    record = {}
+    for name in TABLES:
+        source = (sources or {}).get(name, name)
+        if progress:
+            progress(f"exporting {name}")
+        record[f"{name}.csv"] = _write_csv(con, name, source, stage / f"{name}.csv")
+        cols = ", ".join(_quoted(c) for c in _columns()[name])
+        con.execute(f"COPY (SELECT {cols} FROM {source} ORDER BY {_order_by(name)}) TO '{stage / (name + '.parquet')}' "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        record[f"{name}.parquet"] = _sha256(stage / f"{name}.parquet")
+    (stage / "README.md").write_text(data_dictionary(), encoding="utf-8")
+    record["README.md"] = _sha256(stage / "README.md")
+    sizes = {f: [(stage / f).stat().st_size, sha] for f, sha in record.items()}
+    swap_in(stage, out_dir)
+    return sizes
+
+
+def swap_in(stage: Path, out_dir: Path) -> None:
+    """Move the staged set in place while no reader holds the swap lock (see :func:`reading`)."""
+    lock = out_dir / META / "swap.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        for f in EXPORTS:
+            os.replace(stage / f, out_dir / f)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def exporter_tag() -> str:
+    """What makes the exports' bytes from the store's rows: this module and DuckDB's
+    version. Exports made by another exporter are written again."""
+    from .pipeline import installed_versions
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(installed_versions().get("duckdb", "-").encode())
+    return h.hexdigest()[:16]
+
+
+def verify(out_dir: Path, recorded: dict) -> bool:
+    """Every export is in OUT with the size and sha256 recorded when it was written."""
+    if set(recorded) != set(EXPORTS):
+        return False
+    for f, (size, sha) in recorded.items():
+        p = out_dir / f
+        try:
+            if p.stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    from concurrent.futures import ThreadPoolExecutor  # (hashlib lets go of the GIL)
+
+    with ThreadPoolExecutor(2) as ex:
+        return all(ex.map(lambda f: _sha256(out_dir / f) == recorded[f][1], list(recorded)))
+
+
+@contextlib.contextmanager
+def writer_lock(out_dir: Path, wait: bool = True, say=print):
+    """The one writer of ``out_dir``: an exclusive ``flock`` on ``OUT/.gx.lock``. Another
+    run holding it makes this one wait (saying so), or raise :class:`Busy` with ``wait=False``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".gx.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise Busy(f"another gx parse is writing {out_dir}; not waiting (--no-wait)") from None
+            say(f"another gx parse is writing {out_dir}; waiting")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+class Busy(RuntimeError):
+    """Another run holds the output folder's lock."""
+
+
+def remove_stale(out_dir: Path) -> None:
+    """What a killed run may have left in OUT: its staging folder, the previous engine's
+    temporary files and run cache."""
+    shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+    for p in list(out_dir.glob(".*.tmp")) + [out_dir / ".gxcache.arrow", out_dir / ".gxcache.json"]:
+        p.unlink(missing_ok=True)
+
+
+def read_state(out_dir: Path) -> dict:
+    try:
+        return json.loads((out_dir / META / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(out_dir: Path, state: dict) -> None:
+    """``OUT/.gx/state.json``: what the exports in OUT were made from and their checksums."""
+    path = out_dir / META / "state.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write(tables: TidyTables, out_dir: str | Path) -> dict:
+    """Write typed pandas tables (:class:`TidyTables`) to ``out_dir`` as a run would."""
+    import duckdb
+
+    out_dir = Path(out_dir)
+    con = duckdb.connect()
+    for name, df in tables:
+        df = df[_columns()[name]].copy()
+        for c in df.columns:
+            df[c] = df[c].astype("float64") if c == "value" else (df[c] if c == "year" else df[c].astype("str"))
+        con.register(f"{name}_df", df)
+        seq = "" if name == "reports" else ", row_number() OVER () AS seq"
+        con.execute(f"CREATE TABLE {name} AS SELECT *{seq} FROM {name}_df")
+        if name in LONG:
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * REPLACE ({_in_report_order(name)}) FROM {name}")
+    with writer_lock(out_dir):
+        (out_dir / META).mkdir(exist_ok=True)
+        remove_stale(out_dir)
+        return export(con, out_dir)
+
+
+# ------------------------------------------------------------------------------- dictionary
 _DESCRIPTIONS = {
     "reports": ("one row per input file", {
         "report_id": "stable id: the same file (relative path + bytes) gives the same id on every run and machine",
         "source_file": "path of the raw file relative to the raw folder",
         "sha256": "hash of the raw bytes",
         "title": "report title as found (may be empty)",
-        "agency": "机关名称 as found in the title (else the 信息来源 line, else the manifest)",
+        "agency": "机关名称 as found in the title (else the 信息来源 line); the manifest's agency overrides it",
         "year": "report year: the year the statistics cover, not the publication year",
         "year_source": "how `year` was found (codes below)",
         "published": "publication date if found (ISO date)",
@@ -702,27 +559,27 @@ _DESCRIPTIONS = {
 
 
 def data_dictionary() -> str:
-    cb = codebook()
+    """The README.md written beside the exports: every column and every code."""
+    lookup = _lookup()
     lines = [
         "# Data dictionary (generated by `gx parse`; do not edit)",
         "",
         "Tidy tables written by `gx parse`. CSV files are UTF-8 with BOM (Excel opens them",
-        "directly); a Parquet copy of each sits beside it. Read them typed with `gxlib.load(folder)`.",
+        "directly); a Parquet copy of each sits beside it. Read them typed with `gxlib.load(folder)`",
+        "or query them with `gxlib.connect(folder)` (DuckDB).",
         "Values: a blank cell inside a present table is 0; `/`, `-`, `—` placeholders are NA;",
         "a value the parser is not sure of is NA with a row in checks.csv saying why.",
+        "An optional `manifest.csv` in the raw folder (file, agency, year, division_code, url, …)",
+        "overrides what is inferred from the report (agency, year, region, publication date, url).",
         "",
     ]
     for name in TABLES:
         what, cols = _DESCRIPTIONS[name]
         lines += [f"## {name}.csv — {what}", "", "| column | meaning |", "|---|---|"]
-        lines += [f"| {c} | {cols.get(c, '')} |" for c in COLUMNS[name]]
+        lines += [f"| {c} | {cols.get(c, '')} |" for c in _columns()[name]]
         lines.append("")
         for col, var in CODED[name].items():
-            sub = cb[cb["variable"] == var]
             lines += [f"`{col}` codes:", "", "| code | 中文 | English |", "|---|---|---|"]
-            lines += [f"| {r.code} | {r.zh} | {r.en} |" for r in sub.itertuples()]
+            lines += [f"| {c} | {lookup[1][(var, c)][0]} | {lookup[1][(var, c)][1]} |" for c in lookup[0].get(var, ())]
             lines.append("")
-        if name == "applications":
-            # the applicant column
-            pass
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gxlib.store import COLUMNS, Tables  # noqa: F401  (re-exported for the tests)
+from gxlib.store import COLUMNS, TidyTables as Tables  # noqa: F401  (re-exported for the tests)
 from gxlib.store import typed as _typed
 from gxlib.tables import APPLICANTS
 

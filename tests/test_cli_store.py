@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,43 +69,33 @@ def test_load_types(raw, tmp_path):
     assert len(csv) == len(t.applications)
 
 
-def test_atomic_write_keeps_previous_outputs(raw, tmp_path, monkeypatch):
+def test_a_failed_run_keeps_previous_outputs(raw, tmp_path, monkeypatch):
     out = tmp_path / "out"
     main(["parse", str(raw), "--out", str(out)])
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {f: (out / f).read_bytes() for f in store.EXPORTS}
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_parquet_writer", boom)
+    monkeypatch.setattr(store, "_write_csv", boom)
     (raw / "a.txt").unlink()
     with pytest.raises(RuntimeError):
         main(["parse", str(raw), "--out", str(out)])
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {f: (out / f).read_bytes() for f in store.EXPORTS} == before
 
 
-@pytest.mark.parametrize("swap", [True, False], ids=["swap", "replace"])
-def test_outputs_move_over_the_previous_ones(raw, tmp_path, monkeypatch, swap):
-    """A second run's outputs take the first run's place (swapped in and the old files
-    deleted where the system can, renamed over them where not): nothing else is left."""
-    if not swap:
-        monkeypatch.setattr(store, "_renameat2", lambda: None)
-    elif store._renameat2() is None:
-        pytest.skip("no renameat2 here")
-    out = tmp_path / "out"
-    main(["parse", str(raw), "--out", str(out), "--no-progress"])
-    names = sorted(p.name for p in out.iterdir())
-    (raw / "a.txt").unlink()
-    main(["parse", str(raw), "--out", str(out), "--no-progress", "--no-cache"])
-    assert sorted(p.name for p in out.iterdir()) == names
-    r = pd.read_csv(out / "reports.csv", dtype=str, encoding="utf-8-sig")
-    assert "a.txt" not in set(r["source_file"]) and len(r) == 5
-    assert (out / "reports.parquet").stat().st_nlink == 1
-    # a file moved to a name that is not there yet
-    new, final = tmp_path / "new.txt", tmp_path / "final.txt"
-    new.write_text("new", encoding="utf-8")
-    store.move_over(new, final)
-    assert final.read_text(encoding="utf-8") == "new" and not new.exists()
+def test_default_out_never_overwrites_the_committed_tables(raw, tmp_path, monkeypatch, capsys):
+    """`gx parse FOLDER` without --out writes build/processed (data/raw: data/processed)."""
+    from gxlib.cli import default_out
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    assert default_out(tmp_path / "data" / "raw") == Path("data/processed")
+    assert default_out(Path("data/raw/")) == Path("data/processed")
+    assert main(["parse", str(raw), "--no-progress"]) == 0
+    assert "writing to build/processed" in capsys.readouterr().err
+    assert (tmp_path / "build" / "processed" / "reports.csv").is_file()
+    assert not (tmp_path / "data" / "processed").exists()
 
 
 def test_same_ids_every_run(raw, tmp_path):

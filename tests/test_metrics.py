@@ -319,192 +319,22 @@ def test_report_table(five):
 
 
 # ----------------------------------------------------------------------------- the panel
-# gxlib.panel aggregates the Parquet files per report (streamed, in batches); every metric
-# must give exactly what it gives on the long tables.
+# gxlib.panel runs the same SQL over the exported Parquet files of a folder as over the
+# tables in memory: every metric must give exactly what it gives on the long tables.
 @pytest.fixture()
 def five_dir(five, tmp_path):
+    from gxlib import store
+
     checks = [{"report_id": "r1", "rule": "balance", "section": "applications", "row": None,
                "column": "total", "expected": "12", "observed": "13", "message": "x"},
               {"report_id": "r4", "rule": "cell_count", "section": "reviews", "row": None,
                "column": "review", "expected": "15", "observed": "0", "message": "unreadable"}]
     t = cf.Tables(five.reports, five.disclosure, five.applications, five.reviews,
                   cf.typed("checks", checks))
-    return t, cf.write_processed(t, tmp_path / "processed")
+    store.write(t, tmp_path / "processed")
+    return t, tmp_path / "processed"
 
 
-def test_panel_matches_the_long_tables(five_dir, monkeypatch):
-    from gxlib import panel
-
-    monkeypatch.setattr(panel, "BATCH_ROWS", 7)   # cells of one report across batches
-    t, folder = five_dir
-    p = panel.load(folder, cache_dir=None)
-    assert list(p.reports["report_id"]) == ["r1", "r2", "r3", "r4", "r5"]
-    pd.testing.assert_frame_equal(m.report_quantities(p), m.report_quantities(t))
-    for by in (None, "year", ["province", "template"]):
-        pd.testing.assert_frame_equal(m.rates(p, by=by), m.rates(t, by=by))
-        pd.testing.assert_frame_equal(m.volumes(p, by=by), m.volumes(t, by=by))
-        pd.testing.assert_frame_equal(m.applicant_mix(p, by=by), m.applicant_mix(t, by=by))
-        pd.testing.assert_frame_equal(m.reason_shares(p, by=by), m.reason_shares(t, by=by))
-    pd.testing.assert_frame_equal(m.report_table(p), m.report_table(t))
-    pd.testing.assert_frame_equal(m.missing_tables(p), m.missing_tables(t))
-    q = m.report_quantities(p)
-    assert q.loc["r3"].isna().all() and q.loc["r5", "new"] == 5   # NA stays NA; derived total
-    full = p.attach(checks=True, na_cells=True)
-    pd.testing.assert_frame_equal(m.missing_values(full), m.missing_values(t))
-    pd.testing.assert_frame_equal(m.check_counts(full, by=["rule", "year"]),
-                                  m.check_counts(t, by=["rule", "year"]))
-
-
-def test_panel_selection_reads_only_its_rows(five_dir):
-    from gxlib import panel
-
-    t, folder = five_dir
-    sel = m.select(panel.load(folder), province="B省").attach(checks=True, na_cells=True)
-    assert set(sel.quantities["report_id"]) == {"r3", "r4", "r5"}
-    assert list(sel.checks["report_id"]) == ["r4"]                 # r1's check is not read
-    assert set(sel.applications["report_id"]) == {"r5"}            # NA cells only
-    ref = m.select(t, province="B省")
-    pd.testing.assert_frame_equal(m.missing_values(sel), m.missing_values(ref))
-    pd.testing.assert_frame_equal(m.rates(sel, by="year"), m.rates(ref, by="year"))
-
-
-def test_panel_refuses_what_it_does_not_hold(five_dir):
-    from gxlib import panel
-
-    p = panel.load(five_dir[1])
-    with pytest.raises(ValueError, match="applicant"):
-        m.rates(p, applicant="natural_person")
-    with pytest.raises(ValueError, match="attach"):
-        m.check_counts(p)
-    with pytest.raises(ValueError, match="attach"):
-        m.missing_values(p)
-
-
-def test_panel_cache_is_keyed_by_the_files(five_dir, tmp_path):
-    from gxlib import panel
-
-    t, folder = five_dir
-    cache = tmp_path / "cache"
-    first = panel.load(folder, cache_dir=cache).quantities
-    files = list(cache.glob("panel-*.parquet"))
-    assert len(files) == 1
-    panel._MEMO.clear()   # the cached quantities are the computed ones, nothing more
-    assert list(first.columns) == list(panel.load(folder).quantities.columns)
-    panel._MEMO.clear()
-    pd.testing.assert_frame_equal(panel.load(folder, cache_dir=cache).quantities, first)
-    # a re-parse (new files) gets a new cache entry, never the stale one
-    apps = t.applications.copy()
-    apps.loc[(apps["report_id"] == "r4") & (apps["row"] == "new")
-             & (apps["applicant"] == "total"), "value"] = 7
-    cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks), folder)
-    panel._MEMO.clear()
-    again = panel.load(folder, cache_dir=cache).quantities.set_index("report_id")
-    assert again.loc["r4", "new"] == 7 and len(list(cache.glob("panel-*.parquet"))) == 2
-
-
-def test_panel_duplicate_cells_raise(five, tmp_path):
-    from gxlib import panel
-
-    apps = pd.concat([five.applications, five.applications.iloc[:1]], ignore_index=True)
-    folder = cf.write_processed(cf.Tables(five.reports, five.disclosure, apps, five.reviews,
-                                          five.checks), tmp_path / "dup")
-    with pytest.raises(ValueError, match="duplicate"):
-        panel.build(folder)
-
-
-def test_panel_from_csv_only(five_dir, tmp_path):
-    from gxlib import panel
-
-    t, folder = five_dir
-    for f in folder.glob("*.parquet"):
-        f.unlink()
-    p = panel.load(folder).attach(checks=True, na_cells=True)
-    pd.testing.assert_frame_equal(m.rates(p, by="year"), m.rates(t, by="year"))
-    pd.testing.assert_frame_equal(m.missing_values(p), m.missing_values(t))
-
-
-def test_panel_memo_is_not_changed_by_its_users(five_dir):
-    """gx render reuses kernels: what one notebook does to its panel never reaches the next."""
-    from gxlib import panel
-
-    folder = five_dir[1]
-    first = panel.load(folder)
-    first.reports.loc[0, "agency"] = "changed"
-    first.quantities.loc[0, "new"] = 999
-    again = panel.load(folder)
-    assert again.reports.loc[0, "agency"] == "甲局" and again.quantities.loc[0, "new"] == 10
-
-
-def test_panel_id_lookup_by_binary_search_equals_the_hash_lookup():
-    """The panel finds each batch's report ids by binary search in the sorted ids; it
-    must give the positions the Arrow hash lookup gives (absent ids and nulls: -1)."""
-    import pyarrow as pa
-    from hypothesis import given, settings, strategies as st
-
-    from gxlib.checks import IdIndex, codes_in
-
-    hexid = st.text("0123456789abcdef", min_size=16, max_size=16)
-
-    @settings(max_examples=200, deadline=None)
-    @given(st.lists(hexid, unique=True, max_size=40), st.lists(st.one_of(st.none(), hexid), max_size=60),
-           st.booleans(), st.data())
-    def check(ids, extra, encode, data):
-        ids = sorted(ids)
-        pool = ids + extra
-        column = data.draw(st.lists(st.sampled_from(pool), max_size=80)) if pool else []
-        col = pa.array(column, pa.string())
-        col = col.dictionary_encode() if encode else col
-        arrow_ids = pa.array(ids, pa.string())
-        expected = codes_in(col, arrow_ids)
-        index = IdIndex(arrow_ids)
-        assert index.unique and index.positions(col).tolist() == expected.tolist()
-        twice = pa.array(ids + ids[:1], pa.string())  # not unique: the hash lookup
-        if ids:
-            assert not IdIndex(twice).unique
-        assert IdIndex(twice).positions(col).tolist() == codes_in(col, twice).tolist()
-
-    check()
-
-
-def test_panel_built_a_window_of_reports_at_a_time(five_dir, tmp_path, monkeypatch):
-    """The panel accumulates the cells of a window of reports at a time; any window gives
-    the same panel, and long tables not in report_id order are read in one window."""
-    from gxlib import panel
-
-    t, folder = five_dir
-    whole = panel.build(folder)
-    for window in (1, 2, 3):
-        pd.testing.assert_frame_equal(panel.build(folder, window=window), whole)
-    apps = t.applications.iloc[::-1].reset_index(drop=True)  # another writer's order
-    shuffled = cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks),
-                                  tmp_path / "shuffled")
-    windows = []
-    real = panel._build_windows
-    monkeypatch.setattr(panel, "_build_windows", lambda *a: windows.append(a[3]) or real(*a))
-    pd.testing.assert_frame_equal(panel.build(shuffled, window=2), whole)
-    assert windows == [2, len(t.reports)]
-
-
-def test_attached_rows_carry_no_whole_row_group_dictionaries():
-    """A filtered Parquet scan keeps each row group's whole dictionary: free-text columns
-    become plain strings before pandas (no category per report id of the file), codebook
-    columns stay coded."""
-    import pyarrow as pa
-
-    from gxlib.store import CODED, undictionary
-
-    ids = pa.array([f"r{i}" for i in range(1000)])
-    table = pa.table({"report_id": pa.DictionaryArray.from_arrays(pa.array([7, 993], pa.int32()), ids),
-                      "row": pa.array(["new", "total"]).dictionary_encode(), "value": [None, None]})
-    out = undictionary(table, CODED["applications"])
-    assert out.column("report_id").type == pa.string()
-    assert out.column("report_id").to_pylist() == ["r7", "r993"]
-    assert pa.types.is_dictionary(out.column("row").type)
-
-
-# ----------------------------------------------------------------------------- the scan
-# gxlib.panel.open keeps the panel on disk (PanelScan): every metric reads it a chunk at a
-# time and adds group sums up; it must give what the long tables and the Panel give.
 def _same(a, b):
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
                                   check_exact=False, rtol=1e-9)
@@ -516,107 +346,87 @@ def _every_metric(a, b, bys):
             _same(fn(a, by=by), fn(b, by=by))
 
 
-@pytest.fixture()
-def scan_of(monkeypatch, tmp_path):
-    """Open a folder as a PanelScan with tiny chunks (several per table)."""
-    from gxlib import panel
-
-    def open_(folder, rows=2):
-        monkeypatch.setattr(panel, "SCAN_ROWS", rows)
-        panel._CUBES.clear()
-        return panel.open(folder, cache_dir=tmp_path / f"cache-{rows}")
-    return open_
-
-
-def test_scan_matches_the_long_tables(five_dir, scan_of):
+def test_folder_panel_matches_the_long_tables(five_dir, tmp_path):
     from gxlib import panel
 
     t, folder = five_dir
-    s = scan_of(folder)
-    assert isinstance(s, panel.PanelScan) and pq_row_groups(s.path) == 3   # 5 reports, 2 a group
-    _every_metric(s, t, (None, "year", ["province", "template"], "agency", ["year", "level"]))
-    assert m.coverage(s) == m.coverage(t.reports)
-    assert m.n_reports(s) == 5 and m.default_agency(s) == m.default_agency(t.reports)
-    _same(m.status_counts(s, by="year"), m.status_counts(t.reports, by="year"))
-    _same(m.missing_tables(s), m.missing_tables(t))
-    _same(m.table_gaps(s), m.table_gaps(t))
-    assert list(m.table_gaps(s)["report_id"]) == ["r3", "r4", "r5"]   # r3: no 三; r4, r5: no 二
-    _same(m.problem_reports(s), m.problem_reports(t))
-    _same(m.missing_values(s), m.missing_values(t))
-    _same(m.missing_summary(s), m.missing_summary(t))
-    _same(m.missing_summary(m.missing_values(s)), m.missing_summary(t))
+    p = panel.open(folder, cache_dir=tmp_path / "cache")
+    assert list(p.reports["report_id"]) == ["r1", "r2", "r3", "r4", "r5"]
+    pd.testing.assert_frame_equal(m.report_quantities(p), m.report_quantities(t))
+    _every_metric(p, t, (None, "year", ["province", "template"], "agency", ["year", "level"]))
+    assert m.coverage(p) == m.coverage(t.reports)
+    assert m.n_reports(p) == 5 and m.default_agency(p) == m.default_agency(t.reports)
+    _same(m.status_counts(p, by="year"), m.status_counts(t.reports, by="year"))
+    _same(m.missing_tables(p), m.missing_tables(t))
+    assert list(m.table_gaps(p)["report_id"]) == ["r3", "r4", "r5"]   # r3: no 三; r4, r5: no 二
+    _same(m.problem_reports(p), m.problem_reports(t))
+    _same(m.missing_values(p), m.missing_values(t))
+    _same(m.missing_summary(p), m.missing_summary(t))
+    _same(m.missing_summary(m.missing_values(p)), m.missing_summary(t))
     for by in (["rule"], ["rule", "year"]):
-        _same(m.check_counts(s, by=by), m.check_counts(t, by=by))
-    _same(m.report_table(s), m.report_table(t))
+        _same(m.check_counts(p, by=by), m.check_counts(t, by=by))
+    _same(m.report_table(p), m.report_table(t))
+    q = m.report_quantities(p)
+    assert q.loc["r3"].isna().all() and q.loc["r5", "new"] == 5   # NA stays NA; derived total
+    # another applicant column or no derived totals: computed from the long tables
+    _same(m.rates(p, ["zero_application"], applicant="natural_person"),
+          m.rates(t, ["zero_application"], applicant="natural_person"))
+    _same(m.rates(p, by=None, derive_total=False), m.rates(t, by=None, derive_total=False))
 
 
-def pq_row_groups(path):
-    import pyarrow.parquet as pq
+def test_gxlib_connect_answers_sql(five_dir):
+    import gxlib
 
-    return pq.ParquetFile(path).metadata.num_row_groups
+    con = gxlib.connect(five_dir[1])
+    got = con.execute("SELECT year, sum(new) AS new FROM panel GROUP BY year ORDER BY year").fetchall()
+    assert got == [(2020, 10.0), (2021, 5.0)]   # r4 0, r5 5 (derived), r3 no table: NULL
+    got = con.execute("SELECT count(new) FROM panel WHERE year = 2021").fetchone()[0]
+    assert got == 2
 
 
-def test_scan_selection(five_dir, scan_of):
+def test_panel_selection(five_dir, tmp_path):
     from gxlib import panel
 
     t, folder = five_dir
-    s = scan_of(folder)
-    for flt in ({"province": "B省"}, {"year_from": 2021}, {"template": "2019"},
-                {"county": "不存在"}, {"year_to": 2020, "province": "A省"}):
-        sel, ref = m.select(s, **flt), m.select(t, **flt)
-        assert m.n_reports(sel) == len(ref.reports), flt
-        _every_metric(sel, ref, (None, "year"))
-        assert m.coverage(sel) == m.coverage(ref.reports)
-        _same(m.missing_values(sel), m.missing_values(ref))
-        _same(m.check_counts(sel, by=["rule"]), m.check_counts(ref, by=["rule"]))
-        _same(m.table_gaps(sel), m.table_gaps(ref))
-    # selections add up: province, then year
-    both = m.select(m.select(s, province="B省"), year_from=2021, year_to=2021)
-    _every_metric(both, m.select(t, province="B省", year_from=2021, year_to=2021), ("year",))
-    # an agency (by name or division code) is read into memory: a Panel, rows in order
-    one = m.select(s, agency="350128")
-    assert isinstance(one, panel.Panel) and list(one.reports["report_id"]) == ["r3"]
-    two = m.select(m.select(s, province="B省"), agency="丁局").attach(checks=True)
-    assert list(two.checks["report_id"]) == ["r4"]
-    _same(m.report_table(two), m.report_table(m.select(t, agency="丁局")))
-    assert m.n_reports(m.select(s, agency="没有这个机关")) == 0
+    sel = m.select(panel.open(folder, cache_dir=tmp_path / "c"), province="B省").attach(checks=True)
+    assert list(sel.reports["report_id"]) == ["r3", "r4", "r5"]
+    assert list(sel.checks["report_id"]) == ["r4"]
+    ref = m.select(t, province="B省")
+    assert list(ref.reports["report_id"]) == ["r3", "r4", "r5"]
+    _same(m.missing_values(sel), m.missing_values(ref))
+    _same(m.rates(sel, by="year"), m.rates(ref, by="year"))
+    one_agency = m.select(sel, agency="丁局")
+    assert m.n_reports(one_agency) == 1 and m.coverage(one_agency)["n_agencies"] == 1
 
 
-def test_scan_file_is_rebuilt_for_new_data_and_when_damaged(five_dir, scan_of, tmp_path):
-    from gxlib import panel
+def test_panel_cache_is_keyed_by_the_files(five_dir, tmp_path):
+    from gxlib import panel, store
 
     t, folder = five_dir
-    s = scan_of(folder)
-    assert m.volumes(s, ["applications_new"], by=None).loc[0, "total"] == 15
+    cache = tmp_path / "cache"
+    first = m.report_quantities(panel.open(folder, cache_dir=cache))
+    assert len(list(cache.glob("panel-*.parquet"))) == 1
+    # a re-parse (new files) gets a new panel file, never the stale one
     apps = t.applications.copy()
     apps.loc[(apps["report_id"] == "r4") & (apps["row"] == "new")
              & (apps["applicant"] == "total"), "value"] = 7
-    cf.write_processed(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks), folder)
-    again = panel.open(folder, cache_dir=Path(s.path).parent)
-    assert again.path != s.path
-    assert m.volumes(again, ["applications_new"], by=None).loc[0, "total"] == 22
-    Path(s.path).unlink()           # replaced by a newer panel: a clear error, not a crash
-    with pytest.raises(FileNotFoundError, match="panel.open again"):
-        m.n_reports(m.select(s, province="A省"))
-    Path(again.path).write_bytes(b"not parquet")
-    panel._CUBES.clear()
-    assert m.volumes(panel.open(folder, cache_dir=Path(s.path).parent), ["applications_new"],
-                     by=None).loc[0, "total"] == 22
+    store.write(cf.Tables(t.reports, t.disclosure, apps, t.reviews, t.checks), folder)
+    again = m.report_quantities(panel.open(folder, cache_dir=cache))
+    assert again.loc["r4", "new"] == 7 and first.loc["r4", "new"] == 0
+    assert len(list(cache.glob("panel-*.parquet"))) == 2
+    # a damaged panel file is made again
+    path = panel.cache_path(folder, cache)
+    path.write_bytes(b"garbage")
+    assert m.report_quantities(panel.open(folder, cache_dir=cache)).loc["r4", "new"] == 7
 
 
-def test_scan_default_cache_keeps_one_file_per_folder(five_dir, monkeypatch, tmp_path):
-    from gxlib import panel
+def test_panel_duplicate_cells_raise(five, tmp_path):
+    from gxlib import panel, store
 
-    monkeypatch.delenv(panel.CACHE_ENV, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    t, folder = five_dir
-    first = panel.open(folder)
-    assert Path(first.path).is_relative_to(tmp_path / "xdg" / "gxlib")
-    cf.write_processed(cf.Tables(t.reports.iloc[:4], t.disclosure, t.applications, t.reviews,
-                                 t.checks), folder)
-    second = panel.open(folder)
-    assert list(Path(second.path).parent.glob("panel-*.parquet")) == [Path(second.path)]
-    assert m.n_reports(second) == 4
+    apps = pd.concat([five.applications, five.applications.iloc[:1]], ignore_index=True)
+    store.write(cf.Tables(five.reports, five.disclosure, apps, five.reviews, five.checks), tmp_path / "dup")
+    with pytest.raises(ValueError, match="duplicate"):
+        m.rates(panel.open(tmp_path / "dup", cache_dir=tmp_path / "c"))
 
 
 def _generated(tmp_path, n, seed):
@@ -635,104 +445,25 @@ def _generated(tmp_path, n, seed):
     return tmp_path / "out"
 
 
-def test_scan_of_generated_reports_matches_the_panel(scan_of, tmp_path):
+def test_generated_reports_folder_panel_equals_the_tables_in_memory(tmp_path):
     """A few hundred benchmark reports (both layouts, damaged files, many regions) through
-    gx parse: the PanelScan, in chunks of 64, gives what the in-memory Panel gives."""
+    gx parse: the folder's panel gives what the long tables in memory give."""
+    import gxlib
     from gxlib import panel
 
     out = _generated(tmp_path, 400, seed=3)
-    eager = panel.load(out, cache_dir=None)
-    s = scan_of(out, rows=64)
-    assert m.n_reports(s) == len(eager.reports) == 400
+    eager = gxlib.load(out)
+    p = panel.open(out, cache_dir=tmp_path / "cache")
+    assert m.n_reports(p) == len(eager.reports) == 400
     prov = eager.reports["province"].value_counts().index[0]
-    for flt in ({}, {"province": prov}, {"year_from": 2021, "level": "county"},
-                {"template": "2019"}):
-        e, sc = m.select(eager, **flt), m.select(s, **flt)
-        _every_metric(sc, e, (None, "year", ["prefecture", "year"], ["year", "level"]))
+    for flt in ({}, {"province": prov}, {"year_from": 2021, "level": "county"}, {"template": "2019"}):
+        e, sc = m.select(eager, **flt), m.select(p, **flt)
+        _every_metric(sc, e, (None, "year", ["prefecture", "year"]))
         assert m.coverage(sc) == m.coverage(e.reports)
         _same(m.status_counts(sc, by="year"), m.status_counts(e.reports, by="year"))
-    _every_metric(s, eager, ("agency",))          # not kept by the group sums: chunks
-    full = eager.attach(checks=True, na_cells=True)
-    _same(m.missing_values(s), m.missing_values(full))
-    _same(m.check_counts(s, by=["rule", "section"]), m.check_counts(full, by=["rule", "section"]))
-    _same(m.problem_reports(s), m.problem_reports(eager))
-    assert len(m.problem_reports(s)) > 0
-    _same(m.table_gaps(s), m.table_gaps(eager))
-    top = m.default_agency(s)
-    _same(m.report_table(m.select(s, agency=top)), m.report_table(m.select(eager, agency=top)))
-
-
-def test_volume_stats_from_value_counts_equal_pandas_on_the_values():
-    """Volumes are computed from how often each value occurs per group (what adds up
-    across chunks): sum, mean, exact median and std must be pandas' on the values."""
-    import numpy as np
-    from hypothesis import given, settings, strategies as st
-
-    values = st.one_of(st.none(), st.integers(0, 50).map(float),
-                       st.floats(0, 1e6, allow_nan=False).map(lambda x: round(x, 4)))
-
-    @settings(max_examples=150, deadline=None)
-    @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), values), max_size=40))
-    def check(rows):
-        frame = pd.DataFrame(rows, columns=["g", "x"]).astype({"g": "str", "x": "float64"})
-        counts = frame.groupby(["g", "x"], dropna=False).size().rename("count").reset_index()
-        counts = counts.rename(columns={"x": "_x"}).sample(frac=1, random_state=0)  # any order
-        got = m._volume_stats(counts, ["g"]).set_index("g")
-        want = frame.groupby("g")["x"].agg(["sum", "mean", "median", "std", "count", "size"])
-        for col in ("mean", "median", "std", "count", "size"):
-            np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float),
-                                       rtol=1e-9, atol=1e-9, err_msg=col)
-        np.testing.assert_allclose(got["sum"].to_numpy(float), want["sum"].to_numpy(float),
-                                   rtol=1e-9)
-    check()
-
-
-def test_scan_na_cells_a_row_group_at_a_time(scan_of, tmp_path):
-    """missing_values / missing_summary of a PanelScan read one row group of NA cells at a
-    time: with row groups of 5 rows (a report's cells across several), and with the rows
-    out of report order, they equal the in-memory result; limit stops early."""
-    import pyarrow.parquet as pq
-
-    from gxlib import panel
-
-    out = _generated(tmp_path, 120, seed=5)
-    full = panel.load(out, cache_dir=None).attach(checks=True, na_cells=True)
-    want_values, want_summary = m.missing_values(full), m.missing_summary(full)
-    # several NA cells of one report share a reason: counted once per report
-    assert len(want_values) > 20 and (want_summary["n_cells"] > want_summary["n_reports"]).any()
-    for name in ("disclosure", "applications", "reviews", "checks"):
-        table = pq.read_table(out / f"{name}.parquet")
-        pq.write_table(table, out / f"{name}.parquet", row_group_size=5)
-    s = scan_of(out, rows=16)
-    _same(m.missing_values(s), want_values)
-    _same(m.missing_summary(s), want_summary)
-    _same(m.missing_values(s, limit=7), want_values.head(7))
-    # rows out of report order (not written by gx parse): still every report once
-    import random
-
-    for name in ("disclosure", "applications"):
-        table = pq.read_table(out / f"{name}.parquet")
-        order = list(range(table.num_rows))
-        random.Random(1).shuffle(order)
-        pq.write_table(table.take(order), out / f"{name}.parquet", row_group_size=5)
-    _same(m.missing_summary(s), want_summary)
-
-
-def test_coverage_of_parts_equals_coverage():
-    """A PanelScan's coverage is gathered a row group at a time (a year bit mask per
-    agency): the same figures as on the whole reports frame, odd years included."""
-    from hypothesis import given, settings, strategies as st
-
-    rows = st.lists(st.tuples(st.sampled_from(["甲局", "乙局", "丙局", "", "丁 局"]),
-                              st.one_of(st.none(), st.integers(2015, 2026),
-                                        st.sampled_from([1900, 1989, 2052, 2053, 2199])),
-                              st.sampled_from(["A省", "B省", ""])), max_size=30)
-
-    @settings(max_examples=200, deadline=None)
-    @given(rows, st.integers(1, 7))
-    def check(data, size):
-        frame = pd.DataFrame(data, columns=["agency", "year", "province"]).astype(
-            {"agency": "str", "year": "Int64", "province": "str"})
-        parts = [frame.iloc[i:i + size] for i in range(0, len(frame), size)]
-        assert m._coverage_of_parts(parts) == m.coverage(frame)
-    check()
+    _same(m.missing_values(p), m.missing_values(eager))
+    _same(m.check_counts(p, by=["rule", "section"]), m.check_counts(eager, by=["rule", "section"]))
+    assert len(m.problem_reports(p)) > 0
+    _same(m.problem_reports(p), m.problem_reports(eager))
+    top = m.default_agency(p)
+    _same(m.report_table(m.select(p, agency=top)), m.report_table(m.select(eager, agency=top)))
