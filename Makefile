@@ -9,7 +9,7 @@ OUT    ?= $(if $(filter data/raw data/raw/,$(RAW)),data/processed,build/processe
 REPORTS ?= $(if $(filter data/raw data/raw/,$(RAW)),reports,build/reports)
 JOBS   ?=
 
-.PHONY: all help install data reports test clean
+.PHONY: all help install data reports test clean system-deps
 all: data reports ## parse RAW (default data/raw) and render the notebooks to HTML
 
 help: ## list the targets
@@ -19,7 +19,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[ocr]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install gxlib with its dependencies
@@ -34,6 +34,22 @@ reports: $(STAMP) ## render the notebook grid on OUT into reports/ (HTML + index
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q
+
+# System packages (not on PyPI): LibreOffice headless converts legacy Word .doc/.wps.
+# Quick when they are already there; needs root (or sudo) and apt on Debian/Ubuntu.
+SYSTEM_APT := libreoffice-writer-nogui
+system-deps: ## install the system packages the project uses (LibreOffice; apt on Debian/Ubuntu)
+	@if command -v dpkg-query >/dev/null 2>&1 && [ "$$(dpkg-query -W -f='$${Status}\n' $(SYSTEM_APT) 2>/dev/null \
+		| grep -c 'install ok installed')" = "$(words $(SYSTEM_APT))" ]; then \
+		echo "system-deps: $(SYSTEM_APT) already installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $(SYSTEM_APT); \
+	else \
+		echo "system-deps: no apt-get here. Install LibreOffice yourself so that 'soffice' is on PATH"; \
+		echo "  (macOS: brew install --cask libreoffice; Fedora: dnf install libreoffice-writer;"; \
+		echo "   Windows: https://www.libreoffice.org). Without it .doc/.wps files are 'failed'."; \
+	fi
 
 clean: ## remove rendered reports and build outputs (keeps .venv and data/processed)
 	rm -rf reports build .pytest_cache .hypothesis

@@ -23,6 +23,7 @@ from .tables import Check, Tables, normalize, parse_tables
 REPORT_COLUMNS = [
     "report_id", "source_file", "sha256", "title", "agency", "year", "year_source", "published", "template",
     "province", "prefecture", "county", "division_code", "level", "status", "error", "format", "url",
+    "text_source",
 ]
 DISCLOSURE_COLUMNS = ["report_id", "item", "measure", "value", "unit", "raw"]
 APPLICATION_COLUMNS = ["report_id", "row", "applicant", "value", "raw"]
@@ -83,6 +84,7 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
         _apply_manifest(report, manifest_row, "")
         return result
     report["format"] = doc.format
+    report["text_source"] = doc.text_source
     text = normalize(doc.text)
     if not text or text.isspace():  # (= not text.strip(), without copying the text)
         report.update(status="failed", error="empty file (no text)")
@@ -93,6 +95,8 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
     except Exception as err:  # never crash a batch on one file
         tables = Tables()
         tables.checks.append(Check("parser_error", "report", message=f"{type(err).__name__}: {err}"))
+    if doc.postprocess is not None:  # e.g. OCR'd cells held to their scores and identities
+        tables = doc.postprocess(tables)
     m = metamod.extract(text, doc.title, doc.published, normalized=True)
     report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
                   published=m.published, template=tables.template or "")
