@@ -726,17 +726,10 @@ def hold(tables, shadow: str, explicit: bool, all_ocr: bool = True):
                                            f"below {MIN_SCORE:g}, or not placed in the table's grid): NA"))
 
     # 2. identities, on the OCR'd cells that stand
-    def terms(check) -> list[tuple[str, str, str]]:
-        if check.rule == "row_sum":
-            return [("applications", check.row, c) for c in _applicant_codes(tables)]
-        if check.rule == "outcome_sum":
-            return [("applications", r, check.column) for r in _outcome_codes(tables) + ["handled_total"]]
-        if check.rule == "balance":
-            return [("applications", r, check.column) for r in ("new", "carried_over", "handled_total",
-                                                                   "carried_forward")]
-        if check.rule == "review_sum":
-            return [("reviews", check.row, o) for o in ("upheld", "corrected", "other", "pending", "total")]
-        return []
+    rows = {r["row"] for r in tables.applications}
+
+    def terms(check):
+        return identity_terms(check, rows)
 
     failing = rules.application_checks(tables.applications) + rules.review_checks(tables.reviews)
     index = {(s, r[a], r[b]): (s, i) for s, (a, b) in _KEYS.items() for i, r in enumerate(getattr(tables, s))}
@@ -762,14 +755,18 @@ def hold(tables, shadow: str, explicit: bool, all_ocr: bool = True):
     return tables
 
 
-def _applicant_codes(tables) -> list[str]:
-    from ..tables import APPLICANTS
+def identity_terms(check, rows: set[str]) -> list[tuple[str, str, str]]:
+    """The cells ``(section, row, column)`` of the identity a failing check names
+    (``rows``: the application rows present, to tell the 2019 from the 2021 layout)."""
+    from ..tables import APPLICANTS, OTHER_2021, OUTCOMES, outcome_rows
 
-    return list(APPLICANTS)
-
-
-def _outcome_codes(tables) -> list[str]:
-    from ..tables import outcome_rows
-
-    rows = {r["row"] for r in tables.applications}
-    return outcome_rows("2021" if rows & {"other_no_correction", "other_no_fee", "other_misc"} else "2019")
+    if check.rule == "row_sum":
+        return [("applications", check.row, c) for c in APPLICANTS]
+    if check.rule == "outcome_sum":
+        template = "2021" if rows & set(OTHER_2021) else "2019"
+        return [("applications", r, check.column) for r in [*outcome_rows(template), "handled_total"]]
+    if check.rule == "balance":
+        return [("applications", r, check.column) for r in ("new", "carried_over", "handled_total", "carried_forward")]
+    if check.rule == "review_sum":
+        return [("reviews", check.row, o) for o in OUTCOMES]
+    return []
