@@ -175,7 +175,7 @@ def _table(ids, block, y: float) -> tuple[list[str], float]:
     return objs, y
 
 
-def ofd_bytes(blocks=None, rows_per_page: int = 30) -> bytes:
+def ofd_bytes(blocks=None) -> bytes:
     """The report as a minimal OFD package; tables run on over pages (a page break inside
     a table leaves its rows on the next page, each page's part ruled on its own)."""
     ids = _Ids()

@@ -770,3 +770,95 @@ def identity_terms(check, rows: set[str]) -> list[tuple[str, str, str]]:
     if check.rule == "review_sum":
         return [("reviews", check.row, o) for o in OUTCOMES]
     return []
+
+
+# ---------------------------------------------------------------------------------------
+# images of an HTML page, saved beside it (called by the HTML reader)
+
+MIN_TABLE_IMAGE = (200, 80)  # smaller images (icons, logos, spacers) are not tables: not read
+
+
+def _beside(page: Path, src: str) -> Path | None:
+    """The local copy of an ``<img src>`` saved beside the page: the relative path as
+    written, else the file name in ``PAGE_files/``, ``PAGE/`` or the page's folder."""
+    from urllib.parse import unquote, urlsplit
+
+    src = (src or "").strip()
+    if not src or src.startswith("data:"):
+        return None
+    parts = urlsplit(src)
+    rel = unquote(parts.path or "")
+    name = Path(rel).name
+    folder = page.parent
+    candidates = []
+    if not parts.scheme and not parts.netloc and rel:
+        candidates.append(folder / rel.lstrip("/"))
+    if name:
+        candidates += [folder / f"{page.stem}_files" / name, folder / page.stem / name, folder / name]
+    root = folder.resolve()
+    for c in candidates:
+        try:
+            r = c.resolve()
+        except OSError:
+            continue
+        if r.is_file() and r != page.resolve() and (r == root or root in r.parents):
+            return r
+    return None
+
+
+def with_page_images(doc: Document, lines: list[str], path: Path | None, marker: str) -> Document:
+    """The HTML reader's document with each ``<img>`` line (``marker`` + src) replaced by
+    the OCR'd lines of the image saved beside the page; an image inside a table cell
+    leaves ``[图]`` there (the cell is not blank: the table core leaves it NA)."""
+    strip = re.compile(re.escape(marker) + r"\S*")
+    out: list[str] = []
+    shadow: list[str] = []
+    found, missing, read_n, small = 0, 0, 0, 0
+    problem = None
+    for line in lines:
+        if marker not in line:
+            out.append(line)
+            shadow.append(line)
+            continue
+        if not line.startswith(marker):  # inside a table cell or a text line
+            line = strip.sub("[图]" if " | " in line or line.endswith(" |") else "", line).strip()
+            if line:
+                out.append(line)
+                shadow.append(line)
+            continue
+        src = line[len(marker):]
+        local = _beside(path, src) if path is not None else None
+        if local is None:
+            missing += 1
+            continue
+        found += 1
+        if problem:
+            continue
+        try:
+            images = decode_images(local.read_bytes(), f"image {local.name}")
+            for img in images:
+                h, w = img.shape[:2]
+                if w < MIN_TABLE_IMAGE[0] or h < MIN_TABLE_IMAGE[1]:
+                    small += 1
+                    continue
+                lay = read_image(img)
+                read_n += 1
+                out += lay.lines
+                shadow += lay.shadow
+        except NeedsOCR:
+            problem = NEEDS_OCR
+        except ReadError as err:
+            doc.notes.append(f"{local.name}: {err}")
+    notes = doc.notes
+    if found or missing:
+        notes.append(f"images in the page: {found} saved beside it, {missing} not found"
+                     + (f"; {read_n} read by OCR" if read_n else "") + (f", {small} too small to be tables" if small else ""))
+    if problem:
+        notes.append(f"images not read: {problem}")
+    text = "\n".join(out) + "\n"
+    if not read_n:
+        return Document(text=text, explicit_cells=doc.explicit_cells, format=doc.format, title=doc.title,
+                        published=doc.published, notes=notes)
+    return Document(text=text, explicit_cells=True, format=doc.format, title=doc.title, published=doc.published,
+                    notes=notes, text_source="ocr",
+                    postprocess=functools.partial(hold, shadow="\n".join(shadow) + "\n", explicit=True, all_ocr=False))
