@@ -244,6 +244,26 @@ def _tables_of(cells, tol):
     return list(groups.values())
 
 
+def _reread_cells(table, read: dict, tops: list[float], reread, tol: float) -> None:
+    """Read again, one by one, the doubtful cells of the data rows of a table: blank or a
+    short non-number, right of the row's first number (see :func:`layout`)."""
+    by_row: dict[int, list] = defaultdict(list)
+    for c in table:
+        by_row[_index(tops, c[1])].append(c)
+    for cells in by_row.values():
+        values = [c for c in cells if read[c][0] and is_value_text(read[c][0])]
+        if len(values) < 2:
+            continue
+        first = min(c[0] for c in values)
+        for c in cells:
+            text = read[c][0]
+            if c[0] < first - tol or (text and (is_value_text(text) or len(text) > 2)):
+                continue
+            got = reread(*c)
+            if got is not None:
+                read[c] = got
+
+
 def _cluster(values: list[float], tol: float) -> list[float]:
     """Sorted representatives of values closer than ``tol``."""
     out: list[list[float]] = []
@@ -320,9 +340,14 @@ class Layout:
     tables: int = 0
 
 
-def layout(pieces: list[Piece], horizontal, vertical, *, ocr: bool, tol: float | None = None) -> Layout:
+def layout(pieces: list[Piece], horizontal, vertical, *, ocr: bool, tol: float | None = None,
+           reread=None) -> Layout:
     """Positioned pieces and ruling segments of one page -> lines (tables as
-    ``cell | cell`` rows) and their shadow lines (see the module docstring)."""
+    ``cell | cell`` rows) and their shadow lines (see the module docstring).
+
+    ``reread(x0, y0, x1, y1) -> (text, scores) | None`` reads one cell again on its own
+    (OCR): used for the cells of a data row that came out blank or as a short text that is
+    not a number (a lone "1" is easily read as "一" or missed in a page-wide pass)."""
     heights = sorted(p.height for p in pieces if p.height > 0)
     char = heights[len(heights) // 2] if heights else 10.0
     tol = tol if tol is not None else max(2.0, 0.35 * char)
@@ -355,8 +380,11 @@ def layout(pieces: list[Piece], horizontal, vertical, *, ocr: bool, tol: float |
         lefts = _cluster([c[0] for c in table], tol)
         rows: dict[int, list[tuple[int, str]]] = defaultdict(list)
         shadow_rows: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        read: dict[tuple, tuple[str, list[float]]] = {c: _join(content.get(c, []), 0.5 * char) for c in table}
+        if reread is not None:
+            _reread_cells(table, read, tops, reread, tol)
         for c in table:
-            text, scores = _join(content.get(c, []), 0.5 * char)
+            text, scores = read[c]
             r, col = _index(tops, c[1]), _index(lefts, c[0])
             rows[r].append((col, text))
             shadow_rows[r].append((col, _flag_digits(text, scores, ocr) if is_value_text(text) else text))
@@ -565,7 +593,8 @@ def read_image(img) -> Layout:
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         return Layout([], [])
-    result = engine()(img, return_word_box=True)
+    # every flag given on every call: rapidocr keeps the last call's flags
+    result = engine()(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
     pieces = _pieces(result) if result.txts else []
     if not pieces:
         return Layout([], [])
@@ -579,7 +608,31 @@ def read_image(img) -> Layout:
     heights = sorted(p.height for p in pieces)
     char = heights[len(heights) // 2]
     hs, vs = rulings(gray, char)
-    return layout(pieces, hs, vs, ocr=True)
+    return layout(pieces, hs, vs, ocr=True, reread=functools.partial(_reread, gray, char))
+
+
+def _reread(gray, char: float, x0: float, y0: float, x1: float, y1: float):
+    """Recognise one table cell on its own (no detection): its inside, clear of the rules.
+    A cell without ink in its middle is blank (None: left as it is)."""
+    import cv2
+
+    h, w = gray.shape
+    pad = max(3, int(0.15 * char))
+    a, b = max(0, int(x0) + pad), min(w, int(x1) - pad)
+    c, d = max(0, int(y0) + pad), min(h, int(y1) - pad)
+    if b - a < 4 or d - c < 4:
+        return None
+    crop = gray[c:d, a:b]
+    ink = _binary(crop)
+    mx, my = (b - a) // 6, (d - c) // 6
+    if int(ink[my:(d - c) - my, mx:(b - a) - mx].sum()) // 255 < max(6, int(char)):
+        return None  # nothing written in the middle: a blank cell
+    res = engine()(cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR), use_det=False, use_cls=False, use_rec=True,
+                   return_word_box=False)
+    if not res.txts or not res.txts[0].strip():
+        return None
+    text = clean_cell(res.txts[0])
+    return text, [float(res.scores[0])] * len(text)
 
 
 def read_pages(images) -> tuple[list[Layout], int]:
