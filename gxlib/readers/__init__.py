@@ -114,21 +114,19 @@ def sniff(data: bytes, suffix: str) -> str:
         if suffix in (".docx", ".ofd"):
             return "docx" if suffix == ".docx" else "ofd"  # damaged package: the reader says why
         raise ReadError(UNSUPPORTED.get(suffix, "a ZIP archive that is neither a .docx nor an OFD document"))
-    if data.startswith(OLE_MAGIC) or data.lstrip()[:5] == b"{\\rtf":
+    if data.startswith(OLE_MAGIC[:4]) or data.lstrip()[:5] == b"{\\rtf":
         return "word97"
     if is_image(data):
         return "ocr"
     if suffix in UNSUPPORTED:
         raise ReadError(UNSUPPORTED[suffix])
+    if suffix in _OWN_REASON:
+        return _OWN_REASON[suffix]  # no signature: that reader tells what the file is (or is not)
     name = READERS.get(suffix)
     if name is None:
         head = data[:2048].lstrip().lower()
         if head.startswith((b"<!doctype html", b"<html")) or b"<table" in head:
             name = "html"
-        elif suffix in (".doc", ".wps", ".docx") and (b"<body" in head or b"<?xml" in head[:10]):
-            name = "word97" if b"<w:worddocument" in data[:4096].lower() else "html"
-        elif suffix in _OWN_REASON:
-            name = _OWN_REASON[suffix]  # that reader says what is wrong with the file
         elif suffix in IMAGE_SUFFIXES:
             raise ReadError(f"not a readable image ({suffix} file without an image signature)")
         else:

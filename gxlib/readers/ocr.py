@@ -642,6 +642,11 @@ def read_pages(images) -> tuple[list[Layout], int]:
     return out, sum(lay.tables for lay in out)
 
 
+def _has_text(lay: Layout) -> bool:
+    """Letters or digits were read (a stray mark read as ■ or · is not text)."""
+    return any(ch.isalnum() for line in lay.lines for ch in line)
+
+
 def document(layouts: list[Layout], fmt: str, notes: list[str], text_source: str = "ocr",
              extra_lines: list[str] | None = None) -> Document:
     lines = [ln for lay in layouts for ln in lay.lines]
@@ -661,7 +666,7 @@ def read(data: bytes, path: Path | None = None) -> Document:
     engine()  # fail early and clearly without the extra
     images = decode_images(data)
     layouts, ntables = read_pages(images)
-    if not any(lay.lines for lay in layouts):
+    if not any(_has_text(lay) for lay in layouts):
         raise ReadError("image without readable text (OCR found none)")
     notes = [f"OCR of {len(images)} image page(s), {ntables} ruled table(s)"]
     return document(layouts, "image", notes)
@@ -707,7 +712,7 @@ def complete_pdf(data: bytes, lines: list[str], ocr_at: list[tuple[int, int]], *
         notes.append(f"pages without a text layer (images?): {numbers}; not read: {NEEDS_OCR}")
         return Document(text="\n".join(lines) + "\n", notes=notes, **doc)
     layouts = [read_image(img) for img in pdf_page_images(data, numbers)]
-    if not any(lay.lines for lay in layouts):
+    if not any(_has_text(lay) for lay in layouts):
         if not any(ln.strip() for ln in lines):
             raise ReadError("no text layer (scanned PDF)")
         notes.append(f"pages without a text layer (images?): {numbers}; OCR found no text on them")

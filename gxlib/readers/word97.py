@@ -41,7 +41,7 @@ def kind(data: bytes) -> str:
     OLE document); raises :class:`ReadError` for a damaged OLE container."""
     if data.lstrip()[:5] == b"{\\rtf":
         return "rtf"
-    if not data.startswith(OLE_MAGIC):
+    if not data.startswith(OLE_MAGIC[:4]):
         return "wordxml" if b"<w:worddocument" in data[:4096].lower() else "unknown"
     try:
         import olefile
