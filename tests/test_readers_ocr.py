@@ -291,6 +291,11 @@ def test_image_saved_beside_an_html_page_is_read_in_place(tmp_path):
     # an image inside a cell is not a blank cell (which would read as 0)
     assert "行政强制 | [图]" in lines
     assert any("1 saved beside it, 1 not found; 1 read by OCR" in n for n in doc.notes)
+    # through the parser (given where the page is): the cells, held to their scores
+    res = parse_rows(page.read_bytes(), "page.html", path=page)
+    assert res["report"]["text_source"] == "ocr"
+    got = {(r["item"], r["measure"]): r["value"] for r in res["disclosure"]}
+    assert got[("licensing", "decisions")] == 1263 and got[("penalty", "decisions")] == 418
 
 
 def test_html_images_not_saved_beside_the_page_are_noted(tmp_path):
