@@ -51,6 +51,7 @@ MAX_SIDE = 2400  # longer image sides are scaled down to this (≈ 200 dpi for A
 MIN_SIDE = 48  # smaller images (icons, spacers) are not read
 MAX_PIXELS = 60_000_000  # larger images are refused (decompression bombs)
 MAX_PAGES = 200
+REC_MIN_WIDTH = 240
 _THREADS = int(os.environ.get("GXLIB_OCR_THREADS", "1"))  # per process: workers give the parallelism
 
 
@@ -76,6 +77,9 @@ def engine():
         "Global.log_level": "error",
         "Det.limit_type": "max",
         "Det.limit_side_len": 1280,
+        # the recogniser pads every box to at least this width (48 px high): table cells are
+        # short ("0", "12"), and rapidocr's default of 320 spends most of its time on padding
+        "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
         "EngineConfig.onnxruntime.intra_op_num_threads": _THREADS,
         "EngineConfig.onnxruntime.inter_op_num_threads": 1,
     })
