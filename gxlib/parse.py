@@ -24,6 +24,7 @@ from .tables import Check, Tables, normalize, parse_tables
 REPORT_COLUMNS = [
     "report_id", "source_file", "sha256", "title", "agency", "year", "year_source", "published", "template",
     "province", "prefecture", "county", "division_code", "level", "status", "error", "format", "url",
+    "text_source",
 ]
 # issue 23: where the division came from; whose applications the tables count (own / area)
 REPORT_COLUMNS += ["region_source", "scope", "scope_source"]
@@ -55,11 +56,11 @@ def read_manifest(raw_dir: Path) -> dict[str, dict]:
     return out
 
 
-def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None) -> dict:
+def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None, path: Path | None = None) -> dict:
     """Parse one file's bytes.  Returns plain records (picklable, cheap to pass between
     processes): ``{"report": {...}, "disclosure": [...], "applications": [...],
     "reviews": [...], "checks": [...]}``, every record with its ``report_id``."""
-    result = parse_rows(data, source_file, manifest_row)
+    result = parse_rows(data, source_file, manifest_row, path)
     rid = result["report"]["report_id"]
     for name in ("disclosure", "applications", "reviews"):
         result[name] = [{"report_id": rid, **r} for r in result[name]]
@@ -67,16 +68,18 @@ def parse_bytes(data: bytes, source_file: str, manifest_row: dict | None = None)
     return result
 
 
-def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) -> dict:
+def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None, path: Path | None = None) -> dict:
     """:func:`parse_bytes` without the ``report_id`` in every row: the rows of the three
-    tables as the table core gives them, and the checks as :class:`Check` objects."""
+    tables as the table core gives them, and the checks as :class:`Check` objects.
+    ``path``: where the file is, when the reader needs its neighbours (the images saved
+    beside an HTML page); default ``source_file``."""
     sha = hashlib.sha256(data).hexdigest()
     rid = report_id(source_file, sha)
     report = {c: "" for c in REPORT_COLUMNS}
     report.update(report_id=rid, source_file=source_file, sha256=sha, year=None, level="unknown")
     result = {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
     try:
-        doc = read(Path(source_file), data)
+        doc = read(path if path is not None else Path(source_file), data)
     except ReadError as err:
         report.update(status="failed", error=str(err), format=Path(source_file).suffix.lstrip(".").lower())
         _apply_manifest(report, manifest_row, "")
@@ -86,6 +89,7 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
         _apply_manifest(report, manifest_row, "")
         return result
     report["format"] = doc.format
+    report["text_source"] = doc.text_source
     text = normalize(doc.text)
     if not text or text.isspace():  # (= not text.strip(), without copying the text)
         report.update(status="failed", error="empty file (no text)")
@@ -98,6 +102,8 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None) 
         internal = f"internal error in the table parser ({type(err).__name__}: {err})"
         tables = Tables()
         tables.checks.append(Check("parser_error", "report", message=f"{type(err).__name__}: {err}"))
+    if doc.postprocess is not None:  # e.g. OCR'd cells held to their scores and identities
+        tables = doc.postprocess(tables)
     m = metamod.extract(text, doc.title, doc.published, normalized=True)
     report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
                   published=m.published, template=tables.template or "")

@@ -221,6 +221,7 @@ _LINE, _TABLE, _END, _ROW, _CELL, _FIELD, _CAPTION = (chr(c) for c in range(0xFD
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
 _CTRL_OR_NONCHAR = re.compile(_CTRL.pattern[:-1] + _NONCHAR.pattern[1:])  # both removed in one pass
 _HID = "data-gx-hidden"  # set on hidden elements before the pass
+_IMAGE = chr(0xFDD7)  # an <img>: the marker, then its src, on a line of its own (readers/ocr.py)
 
 
 def _xsl_names(names) -> str:
@@ -239,6 +240,9 @@ _XSLT = f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/
 {_HIDDEN_TEMPLATE}
 <xsl:template match="{_xsl_names(_DROP)}" priority="9"/>
 <xsl:template match="br" priority="8"><xsl:text>{_LINE}</xsl:text></xsl:template>
+<xsl:template match="img" priority="8">
+  <xsl:text>{_LINE}{_IMAGE}</xsl:text><xsl:value-of select="@src"/><xsl:text>{_LINE}</xsl:text>
+</xsl:template>
 <xsl:template match="table[not(.//table)]" priority="7">
   <xsl:text>{_TABLE}</xsl:text>
   <xsl:for-each select="caption"><xsl:text>{_CAPTION}</xsl:text><xsl:apply-templates/></xsl:for-each>
@@ -559,7 +563,7 @@ def read(data: bytes, path: Path | None = None) -> Document:
     notes = [f"encoding {enc}" + (f" (declared {declared})" if declared else " (none declared)")]
     ntables = sum(1 for t in root.iter("table") if not _has_table(t))
     notes.append(f"{ntables} table(s)")
-    return Document(
+    doc = Document(
         text="\n".join(lines) + "\n",
         explicit_cells=True,
         format="html",
@@ -567,3 +571,8 @@ def read(data: bytes, path: Path | None = None) -> Document:
         published=published,
         notes=notes,
     )
+    if _IMAGE in doc.text:  # images in the page: OCR those saved beside it (readers/ocr.py)
+        from .ocr import with_page_images
+
+        doc = with_page_images(doc, lines, path, _IMAGE)
+    return doc

@@ -220,6 +220,7 @@ def read(data: bytes, path: Path | None = None) -> Document:
     ntables = 0
     text_chars = 0
     empty_pages = []
+    ocr_at: list[tuple[int, int]] = []  # (page without a text layer, where its lines go)
     try:
         with pdf:
             pages = pdf.pages
@@ -230,6 +231,7 @@ def read(data: bytes, path: Path | None = None) -> Document:
                 text_chars += len(chars)
                 if not chars:
                     empty_pages.append(number)
+                    ocr_at.append((number, len(lines)))  # OCR'd in place below
                     continue
                 if title is None and number == 1:
                     title = _title(page)
@@ -251,8 +253,13 @@ def read(data: bytes, path: Path | None = None) -> Document:
     except Exception as err:
         raise ReadError(f"PDF could not be read: {type(err).__name__}: {str(err)[:80]}") from None
 
-    if text_chars < _MIN_TEXT_CHARS:
-        raise ReadError("no text layer (scanned PDF)")
+    if text_chars < _MIN_TEXT_CHARS:  # a few stray characters at most: the whole PDF is a scan
+        lines, ocr_at = [], [(n, 0) for n in range(1, len(pages) + 1)]
+    if ocr_at:  # pages without a text layer are read by OCR (readers/ocr.py)
+        from .ocr import complete_pdf
+
+        notes.append(f"{len(pages)} page(s), {ntables} table(s) from ruling lines")
+        return complete_pdf(data, lines, ocr_at, explicit_cells=ntables > 0, format="pdf", title=title, notes=notes)
     if empty_pages:
         notes.append(f"pages without a text layer (images?): {empty_pages}")
     notes.append(f"{len(pages)} page(s), {ntables} table(s) from ruling lines")
