@@ -647,8 +647,11 @@ def read_pages(images) -> tuple[list[Layout], int]:
 
 
 def _has_text(lay: Layout) -> bool:
-    """Letters or digits were read (a stray mark read as ■ or · is not text)."""
-    return any(ch.isalnum() for line in lay.lines for ch in line)
+    """Text was read: a Chinese character, or at least three letters or digits. A stray mark
+    or a dark block read as ■, · or a lone 1 is not text (a scanned report page always
+    carries Chinese; a lone digit placed by nothing is noise)."""
+    chars = [ch for line in lay.lines for ch in line if ch.isalnum()]
+    return len(chars) >= 3 or any("\u4e00" <= ch <= "\u9fff" for ch in chars)
 
 
 def document(layouts: list[Layout], fmt: str, notes: list[str], text_source: str = "ocr",
