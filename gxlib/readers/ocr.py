@@ -342,6 +342,7 @@ class Layout:
     lines: list[str]
     shadow: list[str]
     tables: int = 0
+    sure_text: bool = True  # a letter or digit was read with confidence (OCR'd pages)
 
 
 def layout(pieces: list[Piece], horizontal, vertical, *, ocr: bool, tol: float | None = None,
@@ -612,7 +613,9 @@ def read_image(img) -> Layout:
     heights = sorted(p.height for p in pieces)
     char = heights[len(heights) // 2]
     hs, vs = rulings(gray, char)
-    return layout(pieces, hs, vs, ocr=True, reread=functools.partial(_reread, gray, char))
+    out = layout(pieces, hs, vs, ocr=True, reread=functools.partial(_reread, gray, char))
+    out.sure_text = any(ch.isalnum() and sc >= MIN_SCORE for p in pieces for ch, sc in zip(p.text, p.scores or ()))
+    return out
 
 
 def _reread(gray, char: float, x0: float, y0: float, x1: float, y1: float):
@@ -647,11 +650,9 @@ def read_pages(images) -> tuple[list[Layout], int]:
 
 
 def _has_text(lay: Layout) -> bool:
-    """Text was read: a Chinese character, or at least three letters or digits. A stray mark
-    or a dark block read as ■, · or a lone 1 is not text (a scanned report page always
-    carries Chinese; a lone digit placed by nothing is noise)."""
-    chars = [ch for line in lay.lines for ch in line if ch.isalnum()]
-    return len(chars) >= 3 or any("\u4e00" <= ch <= "\u9fff" for ch in chars)
+    """Letters or digits were read with confidence (a checkered mark read as "1■" with a
+    score of 0.7 is not text)."""
+    return lay.sure_text and any(ch.isalnum() for line in lay.lines for ch in line)
 
 
 def document(layouts: list[Layout], fmt: str, notes: list[str], text_source: str = "ocr",
