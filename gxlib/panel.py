@@ -51,6 +51,19 @@ def _in(values) -> str:
     return "(" + ", ".join(_lit(v) for v in values) + ")"
 
 
+def _list(values) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _duckdb():
+    """An in-memory DuckDB connection with a memory limit (it spills beyond) and no progress bar."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "1GB", "threads": 2})
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _sum(names) -> str:
     """The sum of quantities, NULL when one is NULL (NA is never a zero)."""
     return "(" + " + ".join(f'"{n}"' for n in names) + ")"
@@ -79,19 +92,25 @@ WITH cells AS (
     count(*) FILTER (applicant IN {_in(APPLICANT_PARTS)}) AS n_parts,
     count(value) FILTER (applicant IN {_in(APPLICANT_PARTS)}) AS k_parts,
     sum(value) FILTER (applicant IN {_in(APPLICANT_PARTS)}) AS s_parts,
-    count(*) > count(DISTINCT applicant) AS dup
-  FROM applications WHERE row IN {_in(APPLICATION_ROWS)} GROUP BY report_id, row),
+    sum(1::BIGINT << pos) FILTER (pos IS NOT NULL) <> bit_or(1::BIGINT << pos) FILTER (pos IS NOT NULL) AS dup
+  FROM (SELECT *, list_position([{', '.join(_lit(a) for a in (*APPLICANT_PARTS, "total"))}], applicant) AS pos
+        FROM applications WHERE row IN {_in(APPLICATION_ROWS)})
+  GROUP BY report_id, row),
 app AS (
   SELECT report_id, bool_or(dup) AS dup, {rows}
   FROM (SELECT *, {cell} AS v FROM cells) GROUP BY report_id),
 present AS (SELECT report_id, count(*) AS n FROM applications GROUP BY report_id),
 new AS (SELECT report_id, {news} FROM applications WHERE row = 'new' GROUP BY report_id),
 rev AS (
-  SELECT report_id, count(*) > count(DISTINCT (proceeding, outcome)) AS dup, {reviews}
-  FROM reviews GROUP BY report_id),
+  SELECT report_id, sum(1::BIGINT << pos) FILTER (pos IS NOT NULL) <> bit_or(1::BIGINT << pos)
+      FILTER (pos IS NOT NULL) AS dup, {reviews}
+  FROM (SELECT *, list_position({_list(PROCEEDINGS)}, proceeding) * 8 + list_position({_list(OUTCOMES)}, outcome) AS pos
+        FROM reviews)
+  GROUP BY report_id),
 dis AS (
-  SELECT report_id, count(*) FILTER (item IN ('procurement', 'fees')) >
-      count(DISTINCT (item, measure)) FILTER (item IN ('procurement', 'fees')) AS dup,
+  SELECT report_id, count(*) FILTER (item = 'procurement' AND measure = 'projects') > 1
+      OR count(*) FILTER (item = 'procurement' AND measure = 'amount') > 1
+      OR count(*) FILTER (item = 'fees' AND measure = 'amount') > 1 AS dup,
     max(value) FILTER (item = 'procurement' AND measure = 'projects') AS pp,
     max(value) FILTER (item = 'procurement' AND measure = 'amount') AS pa,
     max(value) FILTER (item = 'fees' AND measure = 'amount') AS fa
@@ -119,14 +138,12 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     """A DuckDB connection with views of the five exported tables of ``data_dir`` and
     ``panel`` (from the cached panel file when ``cache_dir``, or else ``$GXLIB_PANEL_CACHE``,
     names a folder; computed by the view itself when neither does, or ``cache_dir=""``)."""
-    import duckdb
-
     from .store import reading
 
     d = Path(data_dir)
     if not (d / "reports.parquet").is_file():
         raise FileNotFoundError(f"{d}: no reports.parquet; run `gx parse RAW_DIR --out {d}` first")
-    con = duckdb.connect()
+    con = _duckdb()
     with reading(d):
         for name in TABLES:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_lit(d.resolve() / (name + '.parquet'))})")
@@ -142,12 +159,11 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
 def of_frames(tables: Any):
     """A DuckDB connection over pandas tables (any object with the five frames, or a
     reports frame alone): the same relations as :func:`connect`, ``panel`` materialised."""
-    import duckdb
     import pandas as pd
 
     from .store import _columns
 
-    con = duckdb.connect()
+    con = _duckdb()
     for name in TABLES:
         cols = _columns()[name]
         df = tables if isinstance(tables, pd.DataFrame) and name == "reports" else getattr(tables, name, None)
