@@ -60,7 +60,10 @@ def _duckdb():
     import duckdb
 
     con = duckdb.connect(config={"memory_limit": "1GB", "threads": 2})
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # (in Jupyter without ipywidgets DuckDB refuses to change it; it shows none there)
+        pass
     return con
 
 
