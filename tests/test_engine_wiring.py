@@ -4,6 +4,13 @@ checks keyed on the agency, all through the engine (``pipeline.run``), with real
 (the 洪泽区 reports of 2023 and 2024) and a real PDF (tests/fixtures/kirogov_2.pdf)."""
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -13,7 +20,10 @@ from gxlib import pipeline, store
 from conftest import ROOT
 from test_agencies import HONGZE_2023_HEAD, HONGZE_2023_TABLE, HONGZE_2024_HEAD, HONGZE_2024_TABLE, _page
 
+sys.path.insert(0, str(ROOT))
+
 FIXTURES = ROOT / "tests" / "fixtures"
+MiB = 1 << 20
 
 
 def _csv(out, name):
@@ -112,3 +122,98 @@ def test_exports_list_agencies_and_verify(hongze_out):
     assert {"agencies.csv", "agencies.parquet"} <= set(store.EXPORTS)
     state = store.read_state(hongze_out)
     assert store.verify(hongze_out, state["exports"])
+
+
+# --------------------------------------------------------------------------- issue 26
+# `gx parse` itself over the seeds and hostile files: one file per task in the worker pool,
+# each under a memory cap and a time limit; a worker killed mid-batch costs its file only.
+SLOW, HELD = "slow.txt", "held.txt"
+
+
+def _hooked(real):
+    """The pipeline's per-file work with two test hooks by file name: one file sleeps past
+    the time limit, one writes its worker's pid and waits to be killed by the test."""
+    def work(task):
+        name = Path(task.path).name
+        if name == SLOW:
+            time.sleep(60)
+        if name == HELD:
+            Path(task.path + ".pid").write_text(str(os.getpid()))
+            time.sleep(60)
+        return real(task)
+    return work
+
+
+def test_gx_parse_of_a_hostile_batch_gives_every_file_its_true_reason(tmp_path, monkeypatch):
+    from benchmarks import hostile
+    from gxlib import cli
+
+    raw = tmp_path / "raw"
+    expect = hostile.build(raw, [n for n in hostile.HOSTILE if n != "bomb_2gib.docx"])
+    (raw / "bomb.docx").write_bytes(hostile.docx_bomb(512 * MiB))
+    expect["bomb.docx"] = "word/document.xml inflates to 512 MB (limit 64 MB): not read"
+    (raw / SLOW).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
+    expect[SLOW] = "took longer than 3 s (limit): not read"
+    (raw / HELD).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
+    expect[HELD] = "the parser process died while reading this file: killed by signal 9"
+    seeds = sorted(p.name for p in raw.glob("0*.txt"))
+    assert len(seeds) == 5
+    monkeypatch.setattr(pipeline, "parse_one", _hooked(pipeline.parse_one))
+    killed = []
+
+    def killer():
+        pidfile = raw / (HELD + ".pid")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if pidfile.exists() and pidfile.read_text():
+                pid = int(pidfile.read_text())
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=killer)
+    th.start()
+    out = tmp_path / "out"
+    try:
+        rc = cli.main(["parse", str(raw), "--out", str(out), "--jobs", "2", "--file-timeout", "3",
+                       "--max-file-memory", "512M", "--no-progress"])
+    finally:
+        th.join()
+    assert rc == 0 and killed
+    (raw / (HELD + ".pid")).unlink()
+    r = _csv(out, "reports").set_index("source_file")
+    files = sorted(p.name for p in raw.iterdir())
+    assert sorted(r.index) == files  # every file, once
+    for name in seeds:
+        assert r.loc[name, "status"] == "ok", (name, r.loc[name, "error"])
+    for name, want in expect.items():
+        assert r.loc[name, "status"] == "failed", name
+        assert want in r.loc[name, "error"], (name, r.loc[name, "error"])
+    # the set is whole and valid, the seeds' tables are there
+    assert store.verify(out, store.read_state(out)["exports"])
+    t = gxlib.load(out)
+    assert set(t.applications["report_id"]) == set(r.loc[seeds, "report_id"])
+    # a failed file keeps the id a parse would give it (path and bytes)
+    from gxlib.parse import parse_bytes
+
+    assert r.loc[HELD, "report_id"] == parse_bytes((raw / HELD).read_bytes(), HELD)["report"]["report_id"]
+
+
+def test_gx_parse_options_reach_the_pool(monkeypatch, tmp_path):
+    from gxlib import cli
+
+    seen = {}
+
+    def fake_run(raw, **kw):
+        seen.update(kw)
+        raise store.Busy("stop here")
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    assert cli.main(["parse", str(ROOT / "data" / "raw"), "--out", str(tmp_path), "--max-file-memory", "1500M",
+                     "--file-timeout", "0"]) == 3
+    assert (seen["max_file_memory"], seen["file_timeout"]) == (1500 << 20, None)
+    assert cli.main(["parse", str(ROOT / "data" / "raw"), "--out", str(tmp_path)]) == 3
+    assert (seen["max_file_memory"], seen["file_timeout"]) == (2 << 30, 120.0)
+    with pytest.raises(SystemExit):
+        cli.main(["parse", str(ROOT / "data" / "raw"), "--max-file-memory", "lots"])
