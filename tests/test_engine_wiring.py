@@ -217,3 +217,24 @@ def test_gx_parse_options_reach_the_pool(monkeypatch, tmp_path):
     assert (seen["max_file_memory"], seen["file_timeout"]) == (2 << 30, 120.0)
     with pytest.raises(SystemExit):
         cli.main(["parse", str(ROOT / "data" / "raw"), "--max-file-memory", "lots"])
+
+
+# --------------------------------------------------------------------------- issue 25
+def test_gx_parse_reads_the_images_saved_beside_a_page(tmp_path):
+    """The pipeline tells the reader where the file is (not only its path relative to the
+    raw folder), so a page's image saved beside it is found and read by OCR."""
+    from test_readers_ocr import _page_html, _table_png, needs_ocr
+
+    needs_ocr()
+    site = tmp_path / "raw" / "www.example.gov.cn"
+    (site / "page_files").mkdir(parents=True)
+    (site / "page_files" / "t2.png").write_bytes(_table_png())
+    (site / "page.html").write_text(_page_html("https://www.example.gov.cn/u/cms/t2.png?v=3"), encoding="utf-8")
+    out = tmp_path / "out"
+    pipeline.run(tmp_path / "raw", out, jobs=1, progress=False)
+    r = _csv(out, "reports").set_index("source_file")
+    rid = r.loc["www.example.gov.cn/page.html", "report_id"]
+    assert r.loc["www.example.gov.cn/page.html", "text_source"] == "ocr"
+    d = _csv(out, "disclosure")
+    got = {(i, m): v for i, m, v in d.loc[d["report_id"] == rid, ["item", "measure", "value"]].values}
+    assert got[("licensing", "decisions")] == "1263" and got[("penalty", "decisions")] == "418"
