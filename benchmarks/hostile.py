@@ -6,8 +6,8 @@ builds a folder ``WORKDIR/raw``: the seed reports of ``data/raw`` and one of eac
 file of :func:`build` (a .docx whose ``word/document.xml`` inflates to 2 GiB, one that lies
 about its size, a truncated one, a password-protected one, one with an entity bomb; HTML
 nested 200,000 deep and with "billion laughs"; an encrypted PDF; UTF-16 without a BOM; a
-page in an unknown charset).  Then it parses the folder with the pool of
-:mod:`gxlib.workers` (``parse_files``, as a subprocess) and prints, for every file, its
+page in an unknown charset).  Then it runs ``gx parse`` over the folder (``--jobs``,
+``--max-file-memory``, ``--file-timeout``, a fresh ``--out``) and prints, for every file, its
 status and reason, and the peak memory of the whole process tree (the summed RSS of the
 process and its workers sampled every 0.1 s, and the kernel's max RSS of the largest
 process; see :func:`benchmarks.run.measure`).
@@ -232,26 +232,6 @@ def build(folder: Path, names=None, seeds: Path = ROOT / "data" / "raw") -> dict
     return expect
 
 
-# ---------------------------------------------------------------------------------------
-# the pool over a folder (run as a subprocess by the benchmark)
-
-def run_pool(raw: Path, out_csv: Path, jobs: int | None, max_memory: int, timeout: float) -> int:
-    """Parse every file of ``raw`` with :func:`gxlib.workers.parse_files`; write the
-    report rows to ``out_csv``."""
-    from gxlib import workers
-    from gxlib.parse import REPORT_COLUMNS
-
-    tasks = [workers.FileTask(str(p), p.name) for p in sorted(raw.iterdir())
-             if p.is_file() and p.name not in ("README.md", "manifest.csv")]
-    rows = list(workers.parse_files(tasks, jobs=jobs, max_memory=max_memory, timeout=timeout, ordered=True))
-    with open(out_csv, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow(r["report"])
-    return 0
-
-
 def _reports(path: Path) -> dict[str, dict]:
     if not path.is_file():
         return {}
@@ -289,12 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", type=Path, default=None,
                     help="also run `gx parse` of this gxlib source tree (a checkout of main) over the folder")
     ap.add_argument("--before-cap", type=float, default=6.0, help="GiB of address space per process of --before")
-    ap.add_argument("--run-pool", nargs=2, metavar=("RAW", "OUT_CSV"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.run_pool:
-        return run_pool(Path(args.run_pool[0]), Path(args.run_pool[1]), args.jobs,
-                        int(args.max_file_memory * GiB), args.file_timeout)
-
     from .run import measure
 
     work = args.workdir
@@ -321,13 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         _print_run(f"before: gx parse of {args.before} (each process capped at {args.before_cap:g} GiB)", m,
                    reports, expect)
         results["before"] = {k: m[k] for k in ("cmd", "rc", "wall", "peak_tree_rss", "max_single_rss")}
-    out_csv = work / "after_reports.csv"
-    out_csv.unlink(missing_ok=True)
-    m = measure([sys.executable, "-m", "benchmarks.hostile", "--run-pool", str(raw), str(out_csv),
-                 "--jobs", str(args.jobs), "--max-file-memory", str(args.max_file_memory),
-                 "--file-timeout", str(args.file_timeout)], work / "logs" / "after")
-    _print_run(f"after: gxlib.workers.parse_files (jobs {args.jobs}, {args.max_file_memory:g} GiB and "
-               f"{args.file_timeout:g} s per file)", m, _reports(out_csv), expect)
+    out = work / "after"
+    shutil.rmtree(out, ignore_errors=True)
+    m = measure([sys.executable, "-m", "gxlib.cli", "parse", str(raw), "--out", str(out), "--jobs", str(args.jobs),
+                 "--max-file-memory", f"{args.max_file_memory:g}G", "--file-timeout", f"{args.file_timeout:g}",
+                 "--no-progress", "--no-cache"], work / "logs" / "after")
+    _print_run(f"after: gx parse (jobs {args.jobs}, {args.max_file_memory:g} GiB and "
+               f"{args.file_timeout:g} s per file)", m, _reports(out / "reports.csv"), expect)
     results["after"] = {k: m[k] for k in ("cmd", "rc", "wall", "peak_tree_rss", "max_single_rss")}
     (work / "hostile_results.json").write_text(json.dumps(results, indent=2))
     return 0

@@ -13,6 +13,26 @@ def default_out(raw: Path) -> Path:
     return Path("data/processed") if raw.resolve() == Path("data/raw").resolve() else Path("build/processed")
 
 
+def _memory(text: str) -> int | None:
+    """``--max-file-memory``: 2G, 1500M, 2 (GiB); 0 = no cap."""
+    from .workers import memory_bytes
+
+    try:
+        return memory_bytes(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err} (e.g. 2G, 1500M; 0 = no cap)") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds cannot be negative")
+    return value
+
+
 def _parse(args: argparse.Namespace) -> int:
     raw = Path(args.raw_dir)
     if not raw.is_dir():
@@ -26,13 +46,14 @@ def _parse(args: argparse.Namespace) -> int:
 
     try:
         result = run(raw, out=out, jobs=args.jobs, progress=False if args.no_progress else None,
-                     cache=not args.no_cache, wait=not args.no_wait)
+                     cache=not args.no_cache, wait=not args.no_wait, max_file_memory=args.max_file_memory,
+                     file_timeout=args.file_timeout or None)
     except Busy as err:
         print(f"gx parse: {err}", file=sys.stderr)
         return 3
     print(result.summary())
     if result.written:
-        print(f"wrote {out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+        print(f"wrote {out}/{{reports,disclosure,applications,reviews,checks,agencies}}.csv (+ .parquet)")
     else:
         print(f"no file new, changed or gone: the tables in {out} are up to date (verified, left as they were)")
     return 0
@@ -52,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="forget the result store in --out: read and parse every file")
     p.add_argument("--no-wait", action="store_true",
                    help="exit with an error instead of waiting when another gx parse writes --out")
+    p.add_argument("--max-file-memory", type=_memory, default="2G", metavar="SIZE",
+                   help="memory one file may use while it is parsed (e.g. 2G, 1500M; 0 = no cap; default 2G); "
+                        "a file over it is failed with that reason and the batch goes on")
+    p.add_argument("--file-timeout", type=_seconds, default=120.0, metavar="SECONDS",
+                   help="seconds one file may take (0 = no limit; default 120); "
+                        "a file over it is failed with that reason and the batch goes on")
     p.set_defaults(func=_parse)
     command = (argv if argv is not None else sys.argv[1:])[:1]
     if command == ["parse"]:  # gx parse imports nothing it does not need

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "GXLIB_PANEL_CACHE"
-PANEL_VERSION = 4
+PANEL_VERSION = 5  # 5: agency_id
 TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
 APPLICANT_PARTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
                    "legal_service_org", "other_org")
@@ -118,7 +118,7 @@ dis AS (
     max(value) FILTER (item = 'procurement' AND measure = 'amount') AS pa,
     max(value) FILTER (item = 'fees' AND measure = 'amount') AS fa
   FROM disclosure GROUP BY report_id)
-SELECT r.report_id, r.source_file, r.agency, r.year, r.template, r.province, r.prefecture, r.county,
+SELECT r.report_id, r.source_file, r.agency, r.agency_id, r.year, r.template, r.province, r.prefecture, r.county,
   r.division_code, r.level, r.status, r.error, r.format,
   app.* EXCLUDE (report_id, dup), {singles},
   {_sum(WITHHELD)} AS withheld, {_sum(UNAVAILABLE)} AS unavailable, {_sum(REJECTED)} AS rejected,
@@ -150,6 +150,8 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     with reading(d):
         for name in TABLES:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_lit(d.resolve() / (name + '.parquet'))})")
+        if (d / "agencies.parquet").is_file():  # (folders written before agencies.csv have none)
+            con.execute(f"CREATE VIEW agencies AS SELECT * FROM read_parquet({_lit(d.resolve() / 'agencies.parquet')})")
     cache = os.environ.get(CACHE_ENV) if cache_dir is None else cache_dir  # "": computed by the view
     if cache:
         path = prepare(d, cache)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from .listing import list_inputs, stat
 
-BATCH = 64  # files a worker parses into one set of Arrow tables
+BATCH = 256  # files whose results the parent turns into one set of Arrow tables
 STORE_EVERY = 2048  # reports stored per transaction
+DEFAULT_MAX_FILE_MEMORY = 2 << 30  # bytes of memory one file may take (gx parse --max-file-memory)
+DEFAULT_FILE_TIMEOUT = 120.0  # seconds one file may take (gx parse --file-timeout)
 RACY_NS = 2_000_000_000  # a file changed this close to the listing is hashed again next run
 # modules that do not change a parse result (left out of the fingerprint)
 DOWNSTREAM = {"__init__.py", "cli.py", "pipeline.py", "store.py", "listing.py", "metrics.py", "panel.py",
@@ -99,97 +101,90 @@ def content_key(fingerprint: str, rel: str, sha: str, mrow: dict | None) -> str:
 
 
 # ------------------------------------------------------------------------------- parsing
-def parse_batch(tasks: list[tuple]) -> dict:
-    """Parse files ``(path, rel, manifest row, fingerprint)`` into Arrow tables of the
-    five contract tables, every row with its file's ``key`` (never raises for a file)."""
-    import pyarrow as pa
+def parse_one(task) -> tuple:
+    """Parse one file (a :class:`gxlib.workers.FileTask`) in a worker: the report row and
+    the rows of the four other tables as compact tuples (the contract's columns after
+    ``report_id``), which the parent turns into Arrow tables (:func:`to_arrow`). The file
+    is read with the size guard; ``parse_rows`` is told where the file is, so a page's
+    reader finds the images saved beside it. A reader that ran out of memory and said so
+    is re-raised as ``MemoryError``: the pool then gives the true reason and a fresh worker."""
+    from .parse import parse_rows
+    from .readers import ReadError, guards
+    from .workers import failed_result
 
-    from .parse import parse_rows, report_id
+    try:
+        data = guards.read_file(task.path)
+    except ReadError as err:
+        return compact(failed_result(task, str(err)))
+    except OSError as err:
+        return compact(failed_result(task, f"cannot open the file: {err.strerror or err}"))
+    res = parse_rows(data, task.source_file, task.manifest_row, Path(task.path))
+    if res["report"]["status"] == "failed" and "MemoryError" in (res["report"].get("error") or ""):
+        raise MemoryError
+    return compact(res)
+
+
+def compact(res: dict) -> tuple:
+    """A parse result as (report dict, {table: [row tuples]}), checks as plain tuples."""
+    from .store import _columns
+
+    cols = _columns()
+    rows = {}
+    for name in ("disclosure", "applications", "reviews", "checks"):
+        names = cols[name][1:]
+        got = res[name] if name != "checks" else [vars(c) for c in res[name]]
+        rows[name] = [tuple(r.get(c) for c in names) for r in got]
+    return res["report"], rows
+
+
+def to_arrow(results: list[tuple], fp: str) -> dict:
+    """``(manifest row, compact result)`` of some files -> Arrow tables of the five contract
+    tables, every row with its file's store ``key`` and its place (``seq``) in its report."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from .store import NUMERIC, _columns
 
     COLUMNS = _columns()
-
-    import pyarrow.compute as pc
-
-    reports: list[dict] = []
-    rows: dict[str, list] = {name: [] for name in ("disclosure", "applications", "reviews", "checks")}
-    extra = {name: ([], [], []) for name in rows}  # key, seq, report_id of every row
-    for path, rel, mrow, fp in tasks:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as err:
-            report = {c: "" for c in COLUMNS["reports"]}
-            report.update(report_id=report_id(rel, ""), source_file=rel, year=None, level="unknown",
-                          status="failed", error=f"cannot open the file: {err.strerror or err}")
-            res = {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
-            key = content_key(fp, rel, "", mrow)
-        else:
-            res = parse_rows(data, rel, mrow)
-            key = content_key(fp, rel, res["report"]["sha256"], mrow)
-        reports.append({**res["report"], "key": key})
-        for name, found in rows.items():
-            got = res[name] if name != "checks" else [vars(c) for c in res[name]]
-            found.extend(got)
-            keys, seqs, rids = extra[name]
-            keys.extend([key] * len(got))
-            seqs.extend(range(len(got)))
-            rids.extend([res["report"]["report_id"]] * len(got))
 
     def column(c: str, values: list):
         if c in NUMERIC:
             return pa.array(values, pa.int64() if c == "year" else pa.float64())
         return pc.fill_null(pa.array(values, pa.string()), "")
 
+    reports, extra = [], {name: ([], [], [], []) for name in ("disclosure", "applications", "reviews", "checks")}
+    for mrow, (report, rows) in results:
+        key = content_key(fp, report["source_file"], report["sha256"], mrow)
+        reports.append({**report, "key": key})
+        for name, got in rows.items():
+            keys, seqs, rids, found = extra[name]
+            keys.extend([key] * len(got))
+            seqs.extend(range(len(got)))
+            rids.extend([report["report_id"]] * len(got))
+            found.extend(got)
     out = {"reports": pa.table({c: column(c, [r.get(c) for r in reports]) for c in ["key", *COLUMNS["reports"]]})}
-    for name, found in rows.items():
-        keys, seqs, rids = extra[name]
-        cols = {"key": pa.array(keys, pa.string()), "seq": pa.array(seqs, pa.int32()), "report_id": pa.array(rids, pa.string())}
-        cols.update({c: column(c, [r[c] for r in found]) for c in COLUMNS[name][1:]})
-        out[name] = pa.table(cols)
+    for name, (keys, seqs, rids, found) in extra.items():
+        tab = {"key": pa.array(keys, pa.string()), "seq": pa.array(seqs, pa.int32()),
+               "report_id": pa.array(rids, pa.string())}
+        for i, c in enumerate(COLUMNS[name][1:]):
+            tab[c] = column(c, [r[i] for r in found])
+        out[name] = pa.table(tab)
     return out
 
 
-def _warm_worker() -> None:
-    """A worker's start: build what every parse needs first (the division tables of the
-    templates' years), so no batch waits for it."""
-    from . import regions
+def _parse_files(tasks: list, jobs: int, max_file_memory: int | None, file_timeout: float | None):
+    """``(task, compact result)`` of every file, parsed one file per task in ``jobs``
+    worker processes (:func:`gxlib.workers.run`): each file under a memory cap and a time
+    limit, a worker that dies costs the file it held (a ``failed`` row with the reason)
+    and is replaced. Results come in the order the files finish. The one place where
+    parsing is spread over processes."""
+    from . import workers
 
-    try:
-        regions.warm(_warm_years())
-    except Exception:  # noqa: BLE001 - a parse meets the same problem and reports it with its file
-        pass
-
-
-def _warm_years() -> range:
-    from . import regions
-
-    return range(2019, regions.LAST_YEAR + 1)
-
-
-def __getattr__(name: str):
-    if name == "_WARM_YEARS":  # (computed on demand: importing regions loads NumPy)
-        return _warm_years()
-    raise AttributeError(name)
-
-
-def _parse_files(batches, jobs: int):
-    """Parse each batch of files (see :func:`parse_batch`) in ``jobs`` worker processes and
-    yield the results in order, a few batches per worker ahead at most. The one place
-    where parsing is spread over processes."""
-    if jobs <= 1:
-        yield from map(parse_batch, batches)
-        return
-    import collections
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_warm_worker) as pool:
-        pending = collections.deque()
-        for batch in batches:
-            pending.append(pool.submit(parse_batch, batch))
-            if len(pending) >= 4 * jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    for task, outcome in workers.run(parse_one, tasks, jobs=jobs, max_memory=max_file_memory,
+                                     timeout=file_timeout, initializer=workers.warm_worker, ordered=False):
+        if isinstance(outcome, workers.Failure):
+            outcome = compact(workers.failed_result(task, outcome.reason))
+        yield task, outcome
 
 
 def _hash(path: str) -> str:
@@ -218,12 +213,15 @@ def _listing_digest(fp: str, raw_dir: Path, rels: list[str], stats: list[tuple],
 
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
-        cache: bool = True, wait: bool = True, say=None) -> RunResult:
+        cache: bool = True, wait: bool = True, say=None, max_file_memory: int | None = DEFAULT_MAX_FILE_MEMORY,
+        file_timeout: float | None = DEFAULT_FILE_TIMEOUT) -> RunResult:
     """Parse every file under ``raw_dir`` into the tables in ``out`` (see the module doc).
 
     Without ``out`` the tables are made in a temporary folder and returned as pandas
     frames (``result.tables``). ``cache=False`` forgets the store: every file is parsed
-    again. ``wait=False``: raise :class:`gxlib.store.Busy` when another run writes ``out``."""
+    again. ``wait=False``: raise :class:`gxlib.store.Busy` when another run writes ``out``.
+    ``max_file_memory`` (bytes) and ``file_timeout`` (seconds) limit what one file may
+    take (None or 0: no limit); a file over a limit is ``failed`` with that reason."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
@@ -233,7 +231,7 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
         from .store import load
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say)
+            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say, max_file_memory, file_timeout)
             result.tables = load(tmp)
         return result
     from .store import writer_lock
@@ -241,10 +239,11 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
     with writer_lock(out, wait, say):
-        return _run_locked(raw_dir, out, jobs or os.cpu_count() or 1, progress, cache, say)
+        limits = (max_file_memory, file_timeout)
+        return _run_locked(raw_dir, out, jobs or os.cpu_count() or 1, progress, cache, say, limits)
 
 
-def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say) -> RunResult:
+def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say, limits: tuple) -> RunResult:
     from .store import exporter_tag, read_state, remove_stale, verify
 
     t0 = time.perf_counter()
@@ -270,11 +269,11 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say)
         shutil.rmtree(out / ".gx", ignore_errors=True)
     store = ResultStore(out)
     try:
-        parsed = _update(store, raw_dir, listed, stats, listed_at, fp, jobs, progress)
+        parsed = _update(store, raw_dir, listed, stats, listed_at, fp, jobs, progress, limits)
         if parsed == 0 and state.get("generation") == store.generation() and verify(out, state.get("exports", {})):
             written, exports = False, state["exports"]
         else:
-            written, exports = True, _export(store, out, say if progress else None)
+            written, exports = True, _export(store, out, say if progress else None, raw_dir)
         counts = dict(store.con.execute("SELECT status, count(*) FROM reports GROUP BY status").fetchall())
         n_checks = state["n_checks"] if not written else _count_rows(out / "checks.parquet")
         from .store import write_state
@@ -292,7 +291,7 @@ def _count_rows(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: int, progress) -> int:
+def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: int, progress, limits: tuple) -> int:
     """Bring the store to the inputs: parse the files whose key it lacks, forget the keys
     no longer listed. Returns the number of files parsed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -300,6 +299,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     import pyarrow as pa
 
     from .parse import read_manifest
+    from .workers import FileTask
 
     manifest = read_manifest(raw_dir)
     known = store.known_files()
@@ -320,7 +320,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
         if key is not None and key in have:
             current.add(key)
         else:
-            todo.append((path, rel, mrow, fp))
+            todo.append(FileTask(str(path), rel, mrow))
     bar = None
     if progress is None:
         progress = len(todo) > 200 and sys.stderr.isatty()
@@ -337,20 +337,29 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
             pending.clear()
 
     n = 0
-    batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
-    for res in _parse_files(batches, jobs if len(todo) >= 2 * BATCH else 1):
+    done: list[tuple] = []
+
+    def add(results: list[tuple]) -> None:
+        res = to_arrow(results, fp)
         keys = res["reports"].column("key").to_pylist()
-        fresh = [k not in have and k not in current for k in keys]
-        if not all(fresh):  # (a file changed back to bytes the store holds while listed)
+        if not all(k not in have and k not in current for k in keys):  # (a file changed back to bytes the store holds while listed)
             res = {name: t.filter(pa.array([k not in have and k not in current for k in t.column("key").to_pylist()]))
                    for name, t in res.items()}
         current.update(keys)
         pending.append(res)
-        n += len(keys)
-        if bar:
-            bar.update(len(keys))
         if sum(p["reports"].num_rows for p in pending) >= STORE_EVERY:
             flush()
+
+    for task, result in _parse_files(todo, min(jobs, max(1, len(todo))), *limits):
+        done.append((task.manifest_row, result))
+        n += 1
+        if bar:
+            bar.update(1)
+        if len(done) >= BATCH:
+            add(done)
+            done = []
+    if done:
+        add(done)
     flush()
     if bar:
         bar.close()
@@ -363,21 +372,88 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     return n
 
 
-def _export(store, out: Path, say) -> dict:
-    """The cross-report carry-over check, then the exports (see :func:`gxlib.store.export`)."""
-    from .checks import carry_over
+def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
+    """What is computed over every report of the folder, then the exports (see
+    :func:`gxlib.store.export`): a fetched page without tables and the attachment that
+    holds them made one report (:mod:`gxlib.attachments`, from ``raw_dir``'s manifest:
+    the attachment takes the page's title and date, the page points to it with
+    ``duplicate_of`` and says why it has no tables), each report's ``agency_id``
+    (:func:`gxlib.agencies.assign`),
+    copies of one report (``duplicate_of``, :func:`gxlib.checks.find_duplicates`), the
+    carry-over check between one agency's years (keyed on agency_id, copies skipped) and
+    ``agencies`` (:func:`gxlib.agencies.agencies_table`). All of it is made again from the
+    store on every export, so an incremental run gives what a full run gives."""
+    import pandas as pd
+
+    from .agencies import agencies_table, assign
+    from .checks import carry_over_by_agency, find_duplicates
     from .store import _columns, export
 
     con = store.con
     if say:
-        say("checking carry-over between years")
-    reports = con.execute("SELECT report_id, agency, year, status FROM reports ORDER BY source_file").df()
+        say("agencies, duplicates and carry-over between years")
+    reports = con.execute("SELECT report_id, source_file, sha256, title, published, error, agency, division_code, "
+                          "year, level, status, format, text_source FROM reports ORDER BY source_file, report_id").df()
+    if raw_dir is not None:  # pages whose report is their attachment (gx fetch's manifest)
+        from .attachments import merge_pages, page_attachments
+
+        reports = merge_pages(reports, page_attachments(reports, raw_dir))
+        page_of = reports.pop("duplicate_of").astype("str").replace("", None)
+    else:
+        page_of = pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
+    reports["agency_id"] = assign(reports)
+    checks_out: list = []
+    reports["duplicate_of"] = page_of.where(page_of.notna(), _duplicates(con, reports, find_duplicates, checks_out))
     carried = con.sql("SELECT report_id, row, applicant, value FROM applications "
-                          "WHERE row IN ('carried_over', 'carried_forward')").to_arrow_table()
-    carry = carry_over(reports, carried)  # noqa: F841 - read by name below
-    del reports, carried
-    cols = ", ".join(f'"{c}"' for c in _columns()["checks"])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE carry AS SELECT '' AS key, 1000000 + row_number() OVER () AS seq, "
-                f"{cols} FROM carry")
-    sources = {"checks": "(SELECT * FROM checks UNION ALL BY NAME SELECT * FROM carry) AS every_check"}
+                      "WHERE row IN ('carried_over', 'carried_forward')").to_arrow_table()
+    carry = carry_over_by_agency(reports, carried)
+    cols = _columns()["checks"]
+    derived = pd.concat([c[cols] for c in [*checks_out, carry] if len(c)] or [pd.DataFrame(columns=cols)],
+                        ignore_index=True).astype("str").fillna("")
+    del carried, carry
+    ids = pd.DataFrame({"report_id": reports["report_id"].astype("str"),
+                        **{c: reports[c].fillna("").astype("str") for c in ("title", "published", "error")},
+                        "agency_id": reports["agency_id"].fillna("").astype("str"),
+                        "duplicate_of": reports["duplicate_of"].fillna("").astype("str")})
+    agencies = agencies_table(reports)
+    agencies = agencies.assign(n_reports=agencies["n_reports"].astype("int64"))
+    for name, df in (("report_ids", ids), ("derived_checks", derived), ("agencies_df", agencies)):
+        con.register(f"_{name}", df)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
+        con.unregister(f"_{name}")
+    del reports, ids, derived, agencies
+    check_cols = ", ".join(f'"{c}"' for c in cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE derived AS SELECT '' AS key, 1000000 + row_number() OVER () AS seq, "
+                f"{check_cols} FROM derived_checks")
+    sources = {
+        "reports": "(SELECT r.* REPLACE (coalesce(i.agency_id, '') AS agency_id, "
+                   "coalesce(i.duplicate_of, '') AS duplicate_of, coalesce(i.title, r.title) AS title, "
+                   "coalesce(i.published, r.published) AS published, coalesce(i.error, r.error) AS error) FROM reports r "
+                   "LEFT JOIN report_ids i USING (report_id)) AS with_ids",
+        "checks": "(SELECT * FROM checks UNION ALL BY NAME SELECT * FROM derived) AS every_check",
+        "agencies": "agencies_df",
+    }
     return export(con, out, sources, say)
+
+
+def _duplicates(con, reports, find_duplicates, checks_out: list):
+    """``duplicate_of`` of every report (see :func:`gxlib.checks.find_duplicates`); only the
+    reports that may be copies (one agency-year twice, or the same bytes twice) have their
+    cells read from the store. Their check rows are appended to ``checks_out``."""
+    import pandas as pd
+
+    aid = reports["agency_id"].astype("str")
+    year = pd.to_numeric(reports["year"], errors="coerce")
+    body = aid.notna() & (aid != "") & year.notna()
+    group = (aid + "|" + year.astype("Int64").astype("str")).where(body)
+    sha = reports["sha256"].astype("str")
+    maybe = (body & group.duplicated(keep=False)) | ((sha != "") & sha.duplicated(keep=False))
+    if not maybe.any():
+        return pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
+    con.register("_maybe", pd.DataFrame({"report_id": reports.loc[maybe, "report_id"].astype("str")}))
+    long = {name: con.execute(f"SELECT t.* FROM {name} t SEMI JOIN _maybe USING (report_id)").df()
+            for name in ("applications", "disclosure", "reviews")}
+    con.unregister("_maybe")
+    dup_of, rows = find_duplicates(reports, long["applications"], long["disclosure"], long["reviews"])
+    checks_out.append(rows)
+    return dup_of

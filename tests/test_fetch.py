@@ -296,6 +296,28 @@ def test_the_page_without_tables_and_its_pdf_are_one_report(fetched, parsed):
     assert len(merged) == len(reports)  # every raw file keeps its row
 
 
+def test_gx_parse_makes_the_page_and_its_pdf_one_counted_report(fetched, parsed):
+    """`gx parse` itself applies the pairing: the PDF is the report (its rows, the page's
+    title and date), the page points to it and says why it has no tables."""
+    raw, site = fetched["raw"], fetched["site"]
+    _, rows = read_manifest(raw)
+    r = parsed.reports.set_index("source_file")
+    page, pdf = rows[site.url("/ndbg/2025/t5.html")]["file"], rows[site.url("/files/2024ndbg.pdf")]["file"]
+    pair = r.loc[[page, pdf]]
+    counted = pair[(pair["duplicate_of"] == "") & pair["status"].astype(str).isin(["ok", "partial"])]
+    assert list(counted.index) == [pdf]
+    assert counted.loc[pdf, "title"] == "淮安市洪泽区人民政府2024年政府信息公开工作年度报告"
+    assert counted.loc[pdf, "published"] == "2025-01-21"
+    assert r.loc[page, "duplicate_of"] == r.loc[pdf, "report_id"]
+    assert r.loc[page, "error"] == "no statistical tables on the page: the report is its attachment files_2024ndbg.pdf"
+    apps = parsed.applications
+    assert apps.loc[apps["report_id"] == r.loc[pdf, "report_id"], "value"].astype(float).sum() > 0
+    assert (apps["report_id"] == r.loc[page, "report_id"]).sum() == 0
+    # the pair is one body's report: no carry-over or duplicate check is raised between them
+    c = parsed.checks
+    assert not c[c["report_id"].isin(pair["report_id"]) & c["rule"].astype(str).isin(["duplicate_report"])].shape[0]
+
+
 # --------------------------------------------------------------------------------------
 # the same rules, one at a time
 

@@ -169,12 +169,12 @@ def test_name_matches_equal_the_automaton_scan(text, year, min_len):
 def test_warm_builds_the_years_a_parse_would():
     """A parse worker builds the division tables as it starts; a parse afterwards finds
     them built and gets the same answer."""
-    from gxlib import pipeline, regions
+    from gxlib import regions, workers
 
     regions._year_table.cache_clear()
     regions._name_ends.cache_clear()
-    pipeline._warm_worker()
-    years = {regions._clamp(y) for y in pipeline._WARM_YEARS}
+    workers.warm_worker()
+    years = {regions._clamp(y) for y in range(2019, regions.LAST_YEAR + 1)}
     assert regions._name_ends.cache_info().currsize == len(years)
     built = regions._year_table.cache_info().currsize
     assert infer("福州市鼓楼区人民政府", "", 2021).division_code == "350102"
