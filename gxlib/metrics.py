@@ -450,10 +450,11 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
         mid += [f"coalesce(sum(n{i}) FILTER ({ok}), 0) AS n{i}", f"coalesce(sum(d{i}) FILTER ({ok}), 0) AS d{i}",
                 f"count(*) FILTER ({ok}) AS k{i}", f"count(*) FILTER (NOT s{i}) AS o{i}",
                 f"count(*) FILTER ({ok} AND _derived) AS v{i}"]
-        outer += [f"sum(n{i}) AS n{i}", f"sum(d{i}) AS d{i}", f"sum(n{i} * n{i}) AS qn{i}", f"sum(d{i} * d{i}) AS qd{i}",
-                  f"sum(n{i} * d{i}) AS x{i}", f"count(*) FILTER (k{i} > 0) AS g{i}", f"sum(k{i}) AS k{i}",
-                  f"sum(o{i}) AS o{i}", f"sum(v{i}) AS v{i}"]
-    sums = _query(p, f"SELECT {keys}{', '.join(outer)}, sum(size) AS size FROM "
+        outer += [f"coalesce(sum({e}), 0) AS {a}" for e, a in (
+            (f"n{i}", f"n{i}"), (f"d{i}", f"d{i}"), (f"n{i} * n{i}", f"qn{i}"), (f"d{i} * d{i}", f"qd{i}"),
+            (f"n{i} * d{i}", f"x{i}"), (f"k{i}", f"k{i}"), (f"o{i}", f"o{i}"), (f"v{i}", f"v{i}"))]
+        outer.append(f"count(*) FILTER (k{i} > 0) AS g{i}")
+    sums = _query(p, f"SELECT {keys}{', '.join(outer)}, coalesce(sum(size), 0) AS size FROM "
                      f"(SELECT {ckeys}{', '.join(mid)}, count(*) AS size FROM "
                      f"(SELECT {ckeys}_derived, {', '.join(inner)} FROM sel) {cgroup}) {group}", src)
     sums = _keys_typed(sums, by)
