@@ -478,6 +478,9 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
             _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("g"),
                                                        proportion=kinds[name] == "proportion")
             agg["interval"], agg["scope"] = "cluster", _scope_of(name, pairs[name], kinds[name], scope)
+            if kinds[name] == "proportion":   # a share above 1 (parts exceeding their 总计): no interval,
+                bad = (f("n") > f("d")) | (f("n") < 0)   # as Wilson gives none for k > n
+                low, high = np.where(bad, np.nan, low), np.where(bad, np.nan, high)
             small = gi.is_small(agg["n_reports"].to_numpy(), agg["n_agencies"].to_numpy(), min_reports=min_n)
         agg["ci_low"], agg["ci_high"] = pd.array(low, dtype="Float64"), pd.array(high, dtype="Float64")
         agg["small"] = np.asarray(small, dtype=bool).reshape(len(agg))

@@ -197,3 +197,17 @@ def test_render_grid_iterates_agency_ids_with_display_names(huaian, tmp_path):
     assert [j.parameters["agency"] for j in jobs] == ["320813:人民政府"]   # 2 reports beat 1
     assert jobs[0].title == "机关概况 · 淮安市洪泽区人民政府" and "淮安市洪泽区人民政府" in jobs[0].name
     assert [(o.shown, o.total) for o in omitted] == [(1, 2)]
+
+
+def test_a_share_above_one_gets_no_interval():
+    """Real case (福建省 corpus): natural persons 575 of 571 new applications (the parts of
+    a table exceed its 总计): the share is shown, its interval is NA, as Wilson's for k > n."""
+    reports = [_report("a", "甲局", 2023, scope="own", agency_id="350128:甲局"),
+               _report("b", "乙局", 2023, scope="own", agency_id="350128:乙局")]
+    apps = cf.application_rows("a", {"new": 471}, {"new": {"natural_person": 475}})
+    apps += cf.application_rows("b", {"new": 100}, {"new": {"natural_person": 100}})
+    t = cf.tables(reports, [], apps, [])
+    t.reports = t.reports.assign(agency_id=pd.array(["350128:甲局", "350128:乙局"], dtype="str"))
+    mix = _one(m.applicant_mix(t), applicant="natural_person")
+    assert (mix["numerator"], mix["denominator"]) == (575, 571)
+    assert pd.isna(mix["ci_low"]) and pd.isna(mix["ci_high"])
