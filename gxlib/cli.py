@@ -32,7 +32,7 @@ def _parse(args: argparse.Namespace) -> int:
         return 3
     print(result.summary())
     if result.written:
-        print(f"wrote {out}/{{reports,disclosure,applications,reviews,checks}}.csv (+ .parquet)")
+        print(f"wrote {out}/{{reports,disclosure,applications,reviews,checks,agencies}}.csv (+ .parquet)")
     else:
         print(f"no file new, changed or gone: the tables in {out} are up to date (verified, left as they were)")
     return 0

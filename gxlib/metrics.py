@@ -298,7 +298,7 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
     if isinstance(tables, Panel):
         return p
     ids = set(p.sql("SELECT report_id FROM sel")["report_id"])  # copies stay in the tables (marked)
-    frames = {f.name: getattr(tables, f.name) for f in dataclasses.fields(tables)}
+    frames = {f.name: getattr(tables, f.name) for f in dataclasses.fields(tables) if f.name != "agencies"}
     return dataclasses.replace(tables, **{name: df[df["report_id"].astype("str").isin(ids)].reset_index(drop=True)
                                           for name, df in frames.items()})
 

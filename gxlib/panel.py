@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "GXLIB_PANEL_CACHE"
-PANEL_VERSION = 5
+PANEL_VERSION = 6  # 6: agency_id, duplicate_of, scope, cluster, _derived
 TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
 APPLICANT_PARTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
                    "legal_service_org", "other_org")
@@ -147,13 +147,14 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     return con
 
 
-def add_report_keys(con, agencies_parquet: str | None = None) -> None:
+def add_report_keys(con, agencies_parquet: str | None = None, fill_ids: bool = False) -> None:
     """Create ``report_keys`` (report_id, agency_id, duplicate_of, scope; empty text is
     NULL) and ``agencies`` on a connection that has ``reports``.
 
     The columns are read from ``reports`` when the export has them.  An export without
     ``agency_id`` (made before agency identity was written out) gets it from
-    :func:`gxlib.agencies.assign` over its reports, and ``agencies`` from
+    :func:`gxlib.agencies.assign` over its reports (so do tables in memory whose
+    ``agency_id`` column is empty throughout, ``fill_ids``), and ``agencies`` from
     :func:`gxlib.agencies.agencies_table`; without ``duplicate_of`` no report is a copy;
     without ``scope`` every report's scope is unknown (NULL), which the metrics count
     and show, never add to either scope."""
@@ -163,7 +164,10 @@ def add_report_keys(con, agencies_parquet: str | None = None) -> None:
         return f"nullif(trim(CAST(r.{name} AS VARCHAR)), '')" if name in cols else "CAST(NULL AS VARCHAR)"
 
     computed = None
-    if "agency_id" not in cols:
+    if fill_ids and "agency_id" in cols:
+        fill_ids = not con.execute("SELECT count(*) FROM reports WHERE nullif(trim(CAST(agency_id AS VARCHAR)), '') "
+                                   "IS NOT NULL").fetchone()[0]
+    if "agency_id" not in cols or fill_ids:
         from . import agencies
 
         rep = con.execute("SELECT report_id, agency, division_code, year FROM reports").df()
@@ -228,7 +232,7 @@ def of_frames(tables: Any):
         con.execute(f"CREATE TABLE {name} AS SELECT *{exclude}, {year.rstrip(', ')}{seq} FROM _{name}"
                     if year else f"CREATE TABLE {name} AS SELECT *{seq} FROM _{name}")
         con.unregister(f"_{name}")
-    add_report_keys(con)
+    add_report_keys(con, fill_ids=True)
     con.execute(f"CREATE TABLE panel AS {panel_sql()}")
     return con
 

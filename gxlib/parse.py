@@ -28,6 +28,9 @@ REPORT_COLUMNS = [
 ]
 # issue 23: where the division came from; whose applications the tables count (own / area)
 REPORT_COLUMNS += ["region_source", "scope", "scope_source"]
+# issue 23: computed by `gx parse` over every report of the folder when it exports
+# (gxlib.pipeline._export: agencies.assign, checks.find_duplicates); empty in one file's parse
+REPORT_COLUMNS += ["agency_id", "duplicate_of"]
 DISCLOSURE_COLUMNS = ["report_id", "item", "measure", "value", "unit", "raw"]
 APPLICATION_COLUMNS = ["report_id", "row", "applicant", "value", "raw"]
 REVIEW_COLUMNS = ["report_id", "proceeding", "outcome", "value", "raw"]

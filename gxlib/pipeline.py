@@ -364,20 +364,74 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
 
 
 def _export(store, out: Path, say) -> dict:
-    """The cross-report carry-over check, then the exports (see :func:`gxlib.store.export`)."""
-    from .checks import carry_over
+    """What is computed over every report of the folder, then the exports (see
+    :func:`gxlib.store.export`): each report's ``agency_id`` (:func:`gxlib.agencies.assign`),
+    copies of one report (``duplicate_of``, :func:`gxlib.checks.find_duplicates`), the
+    carry-over check between one agency's years (keyed on agency_id, copies skipped) and
+    ``agencies`` (:func:`gxlib.agencies.agencies_table`). All of it is made again from the
+    store on every export, so an incremental run gives what a full run gives."""
+    import pandas as pd
+
+    from .agencies import agencies_table, assign
+    from .checks import carry_over_by_agency, find_duplicates
     from .store import _columns, export
 
     con = store.con
     if say:
-        say("checking carry-over between years")
-    reports = con.execute("SELECT report_id, agency, year, status FROM reports ORDER BY source_file").df()
+        say("agencies, duplicates and carry-over between years")
+    reports = con.execute("SELECT report_id, source_file, sha256, agency, division_code, year, level, status, "
+                          "format, text_source FROM reports ORDER BY source_file, report_id").df()
+    reports["agency_id"] = assign(reports)
+    checks_out: list = []
+    reports["duplicate_of"] = _duplicates(con, reports, find_duplicates, checks_out)
     carried = con.sql("SELECT report_id, row, applicant, value FROM applications "
-                          "WHERE row IN ('carried_over', 'carried_forward')").to_arrow_table()
-    carry = carry_over(reports, carried)  # noqa: F841 - read by name below
-    del reports, carried
-    cols = ", ".join(f'"{c}"' for c in _columns()["checks"])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE carry AS SELECT '' AS key, 1000000 + row_number() OVER () AS seq, "
-                f"{cols} FROM carry")
-    sources = {"checks": "(SELECT * FROM checks UNION ALL BY NAME SELECT * FROM carry) AS every_check"}
+                      "WHERE row IN ('carried_over', 'carried_forward')").to_arrow_table()
+    carry = carry_over_by_agency(reports, carried)
+    cols = _columns()["checks"]
+    derived = pd.concat([c[cols] for c in [*checks_out, carry] if len(c)] or [pd.DataFrame(columns=cols)],
+                        ignore_index=True).astype("str").fillna("")
+    del carried, carry
+    ids = pd.DataFrame({"report_id": reports["report_id"].astype("str"),
+                        "agency_id": reports["agency_id"].fillna("").astype("str"),
+                        "duplicate_of": reports["duplicate_of"].fillna("").astype("str")})
+    agencies = agencies_table(reports)
+    agencies = agencies.assign(n_reports=agencies["n_reports"].astype("int64"))
+    for name, df in (("report_ids", ids), ("derived_checks", derived), ("agencies_df", agencies)):
+        con.register(f"_{name}", df)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
+        con.unregister(f"_{name}")
+    del reports, ids, derived, agencies
+    check_cols = ", ".join(f'"{c}"' for c in cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE derived AS SELECT '' AS key, 1000000 + row_number() OVER () AS seq, "
+                f"{check_cols} FROM derived_checks")
+    sources = {
+        "reports": "(SELECT r.* REPLACE (coalesce(i.agency_id, '') AS agency_id, "
+                   "coalesce(i.duplicate_of, '') AS duplicate_of) FROM reports r "
+                   "LEFT JOIN report_ids i USING (report_id)) AS with_ids",
+        "checks": "(SELECT * FROM checks UNION ALL BY NAME SELECT * FROM derived) AS every_check",
+        "agencies": "agencies_df",
+    }
     return export(con, out, sources, say)
+
+
+def _duplicates(con, reports, find_duplicates, checks_out: list):
+    """``duplicate_of`` of every report (see :func:`gxlib.checks.find_duplicates`); only the
+    reports that may be copies (one agency-year twice, or the same bytes twice) have their
+    cells read from the store. Their check rows are appended to ``checks_out``."""
+    import pandas as pd
+
+    aid = reports["agency_id"].astype("str")
+    year = pd.to_numeric(reports["year"], errors="coerce")
+    body = aid.notna() & (aid != "") & year.notna()
+    group = (aid + "|" + year.astype("Int64").astype("str")).where(body)
+    sha = reports["sha256"].astype("str")
+    maybe = (body & group.duplicated(keep=False)) | ((sha != "") & sha.duplicated(keep=False))
+    if not maybe.any():
+        return pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
+    con.register("_maybe", pd.DataFrame({"report_id": reports.loc[maybe, "report_id"].astype("str")}))
+    long = {name: con.execute(f"SELECT t.* FROM {name} t SEMI JOIN _maybe USING (report_id)").df()
+            for name in ("applications", "disclosure", "reviews")}
+    con.unregister("_maybe")
+    dup_of, rows = find_duplicates(reports, long["applications"], long["disclosure"], long["reviews"])
+    checks_out.append(rows)
+    return dup_of

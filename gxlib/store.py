@@ -24,16 +24,20 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
-TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
+TABLES = ("reports", "disclosure", "applications", "reviews", "checks")  # kept per file in the store
+# exported: the five tables and agencies.csv (made from reports at export, gxlib.agencies)
+OUTPUTS = TABLES + ("agencies",)
 LONG = ("disclosure", "applications", "reviews")
-NUMERIC = {"year": "BIGINT", "value": "DOUBLE"}  # every other column is text ("" where empty)
+NUMERIC = {"year": "BIGINT", "value": "DOUBLE", "n_reports": "BIGINT"}  # every other column is text ("" where empty)
 # column -> codebook variable, for the coded columns (ordered categoricals)
 CODED = {
-    "reports": {"template": "template", "level": "level", "status": "status", "year_source": "year_source"},
+    "reports": {"template": "template", "level": "level", "status": "status", "year_source": "year_source",
+                "region_source": "region_source", "scope": "scope"},
     "disclosure": {"item": "item", "measure": "measure", "unit": "unit"},
     "applications": {"row": "row", "applicant": "applicant"},
     "reviews": {"proceeding": "proceeding", "outcome": "outcome"},
     "checks": {"rule": "rule", "section": "section"},
+    "agencies": {"level": "level", "kind": "kind"},
 }
 SORT = {
     "reports": ["source_file"],
@@ -41,20 +45,22 @@ SORT = {
     "applications": ["report_id", "row", "applicant"],
     "reviews": ["report_id", "proceeding", "outcome"],
     "checks": ["report_id", "section", "row", "column", "rule", "message"],
+    "agencies": ["agency_id"],
 }
 META = ".gx"  # OUT/.gx: the store, the state of the exports, the swap lock
 STAGING = ".gx-staging"  # OUT/.gx-staging: the next set of exports while it is written
-EXPORTS = tuple(f"{n}.{ext}" for n in TABLES for ext in ("csv", "parquet")) + ("README.md",)
+EXPORTS = tuple(f"{n}.{ext}" for n in OUTPUTS for ext in ("csv", "parquet")) + ("README.md",)
 
 
 @lru_cache(maxsize=1)
 def _columns() -> dict[str, list[str]]:
     """The contract's columns of each table (defined beside the parser, in gxlib.parse;
     imported when first needed: a run with nothing to do never imports the parser)."""
-    from . import parse
+    from . import agencies, parse
 
     return {"reports": parse.REPORT_COLUMNS, "disclosure": parse.DISCLOSURE_COLUMNS,
-            "applications": parse.APPLICATION_COLUMNS, "reviews": parse.REVIEW_COLUMNS, "checks": parse.CHECK_COLUMNS}
+            "applications": parse.APPLICATION_COLUMNS, "reviews": parse.REVIEW_COLUMNS, "checks": parse.CHECK_COLUMNS,
+            "agencies": agencies.AGENCY_COLUMNS}
 
 
 def __getattr__(name: str):
@@ -65,16 +71,18 @@ def __getattr__(name: str):
 
 @dataclass
 class TidyTables:
-    """The five tables of the data contract as typed pandas frames."""
+    """The five tables of the data contract as typed pandas frames, and ``agencies`` (one
+    row per agency_id, :func:`gxlib.agencies.agencies_table`; None when not made yet)."""
 
     reports: object
     disclosure: object
     applications: object
     reviews: object
     checks: object
+    agencies: object = None
 
     def __iter__(self):
-        return iter((f.name, getattr(self, f.name)) for f in fields(self))
+        return iter((f.name, getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None)
 
 
 # ------------------------------------------------------------------------------- codebook
@@ -138,7 +146,7 @@ def typed(name: str, df, sort: bool = True, complete: bool = True):
             s = s.astype(object)
         if col == "value":
             df[col] = pd.to_numeric(s, errors="coerce").astype("Float64")
-        elif col == "year":
+        elif col in ("year", "n_reports"):
             df[col] = pd.to_numeric(s, errors="coerce").astype("Int64")
         elif col in CODED[name]:
             df[col] = _category(s, CODED[name][col])
@@ -186,8 +194,10 @@ def load(processed_dir: str | Path = "data/processed", columns: dict | None = No
         raise FileNotFoundError(f"{d}: no such folder; run `gx parse RAW_DIR --out {d}` first")
     out = {}
     with reading(d):
-        for name in TABLES:
+        for name in OUTPUTS:
             pqf, cs = d / f"{name}.parquet", d / f"{name}.csv"
+            if name == "agencies" and not (pqf.is_file() or cs.is_file()):
+                continue  # (a folder written before agencies.csv existed)
             cols, flt = (columns or {}).get(name), (filters or {}).get(name)
             if pqf.is_file():
                 df = pd.read_parquet(pqf, columns=cols, filters=flt)
@@ -341,7 +351,7 @@ def _order_by(name: str) -> str:
     """The contract's sort order as SQL (long tables: by ``seq``, see :func:`_in_report_order`)."""
     if name in LONG:
         return "report_id, seq"
-    return ", ".join(_sort_terms(name, SORT[name]) + ([] if name == "reports" else ["seq"]))
+    return ", ".join(_sort_terms(name, SORT[name]) + ([] if name in ("reports", "agencies") else ["seq"]))
 
 
 def _csv_columns(name: str) -> str:
@@ -391,16 +401,17 @@ def _write_csv(con, name: str, source: str, target: Path) -> str:
 
 
 def export(con, out_dir: Path, sources: dict[str, str] | None = None, progress=None) -> dict[str, list]:
-    """Write the five tables and the data dictionary of ``con`` (tables or views named as
-    the contract's, each with a ``seq`` column but reports; ``sources`` may name other
-    relations) into ``OUT/.gx-staging``, then move them in place. Returns each export's
-    [size, sha256]. Call it holding the writer's lock (:func:`writer_lock`)."""
+    """Write the five tables, ``agencies`` and the data dictionary of ``con`` (tables or
+    views named as the contract's, each with a ``seq`` column but reports and agencies;
+    ``sources`` may name other relations) into ``OUT/.gx-staging``, then move them in
+    place. Returns each export's [size, sha256]. Call it holding the writer's lock
+    (:func:`writer_lock`)."""
     out_dir = Path(out_dir)
     stage = out_dir / STAGING
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     record = {}
-    for name in TABLES:
+    for name in OUTPUTS:
         source = (sources or {}).get(name, name)
         if progress:
             progress(f"exporting {name}")
@@ -504,12 +515,17 @@ def write(tables: TidyTables, out_dir: str | Path) -> dict:
 
     out_dir = Path(out_dir)
     con = duckdb.connect()
+    if tables.agencies is None:
+        from .agencies import agencies_table
+
+        tables = TidyTables(*[df for _, df in tables][:5], agencies=agencies_table(tables.reports))
     for name, df in tables:
         df = df[_columns()[name]].copy()
         for c in df.columns:
-            df[c] = df[c].astype("float64") if c == "value" else (df[c] if c == "year" else df[c].astype("str"))
+            df[c] = (df[c].astype("float64") if c == "value" else df[c] if c in ("year", "n_reports")
+                     else df[c].astype("str"))
         con.register(f"{name}_df", df)
-        seq = "" if name == "reports" else ", row_number() OVER () AS seq"
+        seq = "" if name in ("reports", "agencies") else ", row_number() OVER () AS seq"
         con.execute(f"CREATE TABLE {name} AS SELECT *{seq} FROM {name}_df")
         if name in LONG:
             con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * REPLACE ({_in_report_order(name)}) FROM {name}")
@@ -540,6 +556,7 @@ _DESCRIPTIONS = {
         "error": "why, for partial and failed",
         "format": "file format read (text, html, pdf, docx)",
         "url": "source address, from manifest.csv when given",
+        "text_source": "where the text came from: text / html / pdf_text / docx / ocr / libreoffice / ofd",
     }),
     "disclosure": ("section 二, 主动公开政府信息情况", {
         "report_id": "see reports", "item": "信息内容 row (codes below)", "measure": "column (codes below)",
@@ -555,7 +572,27 @@ _DESCRIPTIONS = {
         "report_id": "see reports", "rule": "rule broken (codes below)", "section": "table concerned",
         "row": "row code (or proceeding / item)", "column": "column code (or outcome / measure)",
         "expected": "what the rule expects", "observed": "what the report says", "message": "explanation"}),
+    "agencies": ("one row per agency (agency_id): the bodies behind the reports, whatever name they wrote", {}),
 }
+
+
+@lru_cache(maxsize=1)
+def _descriptions() -> dict:
+    """:data:`_DESCRIPTIONS` with the columns of gxlib.agencies (agency_id, scope, …)."""
+    from .agencies import COLUMN_DESCRIPTIONS
+
+    out = {name: (what, dict(cols)) for name, (what, cols) in _DESCRIPTIONS.items()}
+    for name, cols in COLUMN_DESCRIPTIONS.items():
+        out[name][1].update(cols)
+    return out
+
+
+def _writing_variants() -> str:
+    """gxlib/layouts/writing_variants.md: which ways of writing a report are handled."""
+    try:
+        return files("gxlib.layouts").joinpath("writing_variants.md").read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError):
+        return ""
 
 
 def data_dictionary() -> str:
@@ -573,8 +610,8 @@ def data_dictionary() -> str:
         "overrides what is inferred from the report (agency, year, region, publication date, url).",
         "",
     ]
-    for name in TABLES:
-        what, cols = _DESCRIPTIONS[name]
+    for name in OUTPUTS:
+        what, cols = _descriptions()[name]
         lines += [f"## {name}.csv — {what}", "", "| column | meaning |", "|---|---|"]
         lines += [f"| {c} | {cols.get(c, '')} |" for c in _columns()[name]]
         lines.append("")
@@ -582,4 +619,7 @@ def data_dictionary() -> str:
             lines += [f"`{col}` codes:", "", "| code | 中文 | English |", "|---|---|---|"]
             lines += [f"| {c} | {lookup[1][(var, c)][0]} | {lookup[1][(var, c)][1]} |" for c in lookup[0].get(var, ())]
             lines.append("")
+    variants = _writing_variants().strip()
+    if variants:  # issue 21: the dictionary says which ways of writing a report are read
+        lines += [*variants.splitlines(), ""]
     return "\n".join(lines) + "\n"

@@ -341,8 +341,10 @@ def five_dir(five, tmp_path):
                "column": "total", "expected": "12", "observed": "13", "message": "x"},
               {"report_id": "r4", "rule": "cell_count", "section": "reviews", "row": None,
                "column": "review", "expected": "15", "observed": "0", "message": "unreadable"}]
-    t = cf.Tables(five.reports, five.disclosure, five.applications, five.reviews,
-                  cf.typed("checks", checks))
+    from gxlib import agencies
+
+    reports = five.reports.assign(agency_id=agencies.assign(five.reports))   # as gx parse writes it
+    t = cf.Tables(reports, five.disclosure, five.applications, five.reviews, cf.typed("checks", checks))
     store.write(t, tmp_path / "processed")
     return t, tmp_path / "processed"
 

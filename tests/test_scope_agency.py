@@ -177,8 +177,17 @@ def test_select_agency_by_either_name_or_id_gives_one_body_with_both_years(huaia
         m.select(huaian, agency="不存在的机关")
 
 
+def _exported(t, folder):
+    """Written as gx parse writes it: agency_id computed over the reports (agencies.csv is
+    left out here: the connection derives the agencies table from the reports)."""
+    from gxlib import agencies
+
+    t.reports = t.reports.assign(agency_id=agencies.assign(t.reports))
+    return cf.write_processed(t, folder)
+
+
 def test_folder_panel_has_agency_ids_and_display_names(huaian, tmp_path):
-    folder = cf.write_processed(huaian, tmp_path / "p")
+    folder = _exported(huaian, tmp_path / "p")
     p = panel.open(folder, cache_dir=tmp_path / "c")
     assert m.default_agency(p) == "320813:人民政府"
     assert m.agency_name(p, "320813:人民政府") == "淮安市洪泽区人民政府"
@@ -189,7 +198,7 @@ def test_folder_panel_has_agency_ids_and_display_names(huaian, tmp_path):
 def test_render_grid_iterates_agency_ids_with_display_names(huaian, tmp_path):
     from gxlib import render
 
-    folder = cf.write_processed(huaian, tmp_path / "p")
+    folder = _exported(huaian, tmp_path / "p")
     grid = tmp_path / "grid.yml"
     grid.write_text("reports:\n  - notebook: x.ipynb\n    title: 机关概况\n    for_each: agency_id\n"
                     "    parameter: agency\n    limit: 1\n", encoding="utf-8")
