@@ -215,8 +215,9 @@ def area_rates(tables: Any, metric: str = "zero_application", level: str = "prov
     out = []
     for (code, reason), g in r[r["area"] == ""].groupby(["division_code", "reason"], sort=True):
         pooled = _pool(g, kind)
-        if pooled["n_reports"] + pooled["n_excluded"] == 0:
-            continue
+        other = int(g["n_other_scope"].sum()) if "n_other_scope" in g else 0
+        if pooled["n_reports"] + pooled["n_excluded"] + other == 0:   # reports of another scope
+            continue                                                 # (area, unknown) are listed too
         out.append({"division_code": code, "name": _name_of(code, g), "reason": reason, **pooled,
                     "small": pooled["n_reports"] < min_n or pooled["denominator"] < min_n})
     unplaced = pd.DataFrame(out, columns=UNPLACED_COLUMNS)

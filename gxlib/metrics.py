@@ -5,15 +5,42 @@ selection of it) or the tables in pandas (``gxlib.load``; a reports frame where 
 reports are read): pandas tables are put into DuckDB first (:func:`gxlib.panel.of_frames`),
 so there is one code path, the SQL of :mod:`gxlib.panel`, whatever the number of reports.
 
-Three rules hold everywhere:
+The rules that hold everywhere:
 
 * **NA is never a zero.**  A report whose needed values are NA or whose table is absent
   does not enter a metric; it is counted in ``n_excluded``.  Sums over several rows (e.g.
   不予公开 = Σ（三）1–8) are NA as soon as one part is NA.
-* **Small groups are flagged, not hidden.**  Every grouped result carries the number of
-  reports behind it (``n_reports``) and a ``small`` flag (denominator below ``min_n``).
-* **Proportions come with a 95 % Wilson interval**; pooled application-based rates treat
-  each application as a trial, report-based rates (zero-application) each report.
+* **Each report once.**  A report marked as a copy of another (``duplicate_of`` non-empty:
+  the same agency and year parsed twice, e.g. an HTML page and its PDF attachment) is kept
+  in the tables but enters no metric: every metric counts the kept copy only.
+* **One scope at a time.**  A government report may count the applications of its whole
+  area (``scope = area``: 全县共受理…, its departments and townships included) or its own
+  (``own``); a department's report counts its own.  Adding both counts the departments'
+  work twice, so every volume and every rate over applications uses one scope
+  (``scope="own"`` by default, or ``"area"``, or ``"unknown"`` for the reports whose scope
+  the text does not settle).  The reports of the other scopes are never added in: their
+  number is in ``n_other_scope``, and :func:`volumes_by_scope` gives own, area and unknown
+  side by side.  Rates over reports (zero-application: each report one trial) use every
+  report (``scope = any``).  ``scope="any"`` is allowed for groups that cannot overlap (one
+  agency's years), never for a region's total.
+* **Honest intervals.**  Rates over reports (zero-application) get a 95 % Wilson score
+  interval on k of n reports (``interval = wilson``).  Pooled rates over applications
+  (granted / handled …) do not treat each application as an independent trial: one body's
+  applications share its practice, so the interval is computed over agencies (clusters:
+  ``agency_id``; a report whose agency is unknown is a cluster of its own).  It is the
+  combined ratio estimator R = Σ num / Σ den with its linearised, cluster-robust design
+  variance ``G/(G−1) · Σ_c (num_c − R·den_c)² / (Σ den)²`` and a Student t quantile with
+  G − 1 degrees of freedom, clipped to [0, 1] for a proportion (``interval = cluster``;
+  :func:`gxlib.intervals.ratio_interval_from_sums`, fed by ``GROUP BY`` sums in SQL).
+  With fewer than two agencies the interval is NA.  Ratios that may exceed 1
+  (dispute_conversion_rate) get the same interval, not clipped.
+* **Small is judged by reports and agencies**, never by applications
+  (:func:`gxlib.intervals.is_small`): fewer than ``min_n`` reports, or (for pooled rates)
+  fewer than :data:`gxlib.intervals.MIN_CLUSTERS` agencies.  One agency with 500
+  applications is small.
+* **Totals as stated.**  ``derive_total`` is off by default: a 总计 the parser left NA stays
+  NA.  When on, an NA 总计 with all six applicant columns known is their sum, and the
+  reports that rest on such a derived total are counted in ``n_derived``.
 
 Notation as in report-format.md: N 本年新收, C 上年结转, P （七）总计, F 结转下年度,
 G 予以公开, Pa 部分公开, D Σ不予公开, U Σ无法提供, X Σ不予处理, O Σ其他处理.
@@ -21,6 +48,7 @@ G 予以公开, Pa 部分公开, D Σ不予公开, U Σ无法提供, X Σ不予�
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,19 +56,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .panel import (APPLICANT_PARTS, APPLICATION_ROWS, QUANTITY_COLUMNS, REASON_ROWS, REVIEW_CELLS, Panel,
-                    _lit, of_frames, panel_sql)
+from . import intervals as gi
+from .panel import (APPLICANT_PARTS, APPLICATION_ROWS, QUANTITY_COLUMNS, REASON_ROWS, REVIEW_CELLS, SINGLE_ROWS,
+                    Panel, _lit, of_frames, panel_sql)
 
 __all__ = ["GROUP_KEYS", "RATES", "VOLUMES", "QUANTITY_COLUMNS", "Rate", "applicant_mix", "check_counts",
            "coverage", "default_agency", "missing_summary", "missing_tables", "missing_values", "n_reports",
            "problem_reports", "rates", "reason_shares", "report_quantities", "report_table", "select",
-           "similar_agencies", "status_counts", "t_quantile", "table_gaps", "volumes", "wilson_interval"]
+           "similar_agencies", "status_counts", "t_quantile", "table_gaps", "volumes", "volumes_by_scope",
+           "wilson_interval", "agency_name", "scope_counts", "SCOPES"]
 
 #: report columns a metric may be grouped by.
-GROUP_KEYS = ("year", "province", "prefecture", "county", "level", "template", "agency", "division_code")
+GROUP_KEYS = ("year", "province", "prefecture", "county", "level", "template", "agency", "agency_id",
+              "division_code")
 FILTERS = ("year_from", "year_to", "province", "prefecture", "county", "level", "template", "agency")
 Z95 = 1.959963984540054
 _ = (APPLICATION_ROWS, REVIEW_CELLS)  # (the panel's columns, re-exported)
+#: the scopes a volume or a pooled rate can use (one at a time; see the module docstring)
+SCOPES = ("own", "area", "unknown", "any")
+#: a report counted by the metrics: not a copy of another
+COUNTED = "coalesce(duplicate_of, '') = ''"
+
+
+def _scope_sql(scope: str) -> str:
+    """SQL condition on the panel for one scope."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r} (own and area are never "
+                         "added together: that counts departments' applications twice)")
+    return {"own": "coalesce(scope = 'own', false)", "area": "coalesce(scope = 'area', false)",
+            "unknown": "scope IS NULL", "any": "true"}[scope]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -136,8 +180,10 @@ VOLUMES: dict[str, tuple[str, str]] = {
     "procurement_amount": ("procurement_amount", "wan_yuan"),
     "fee_amount": ("fee_amount", "wan_yuan"),
 }
-RATE_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "n_reports", "n_excluded", "small"]
-VOLUME_COLUMNS = ["unit", "total", "mean", "ci_low", "ci_high", "median", "n_reports", "n_excluded", "small"]
+RATE_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "interval", "n_reports", "n_agencies",
+                "n_excluded", "n_other_scope", "n_derived", "scope", "small"]
+VOLUME_COLUMNS = ["unit", "total", "mean", "ci_low", "ci_high", "median", "n_reports", "n_agencies", "n_excluded",
+                  "n_other_scope", "n_derived", "scope", "small"]
 MISSING_COLUMNS = ["report_id", "source_file", "agency", "year", "table", "row", "column", "raw", "reason"]
 GAP_COLUMNS = ["report_id", "source_file", "agency", "year", "template", "status", "error"]
 _HAS = ["has_disclosure", "has_applications", "has_reviews"]
@@ -150,10 +196,11 @@ def _panel(tables: Any) -> Panel:
     return tables if isinstance(tables, Panel) else Panel(of_frames(tables))
 
 
-def _source(p: Panel, applicant: str = "total", derive_total: bool = True) -> str:
-    """The panel relation for the 总计 column with derived totals (``panel``), or another
-    variant, made once per connection; raises on duplicate cells."""
-    name = "panel" if applicant == "total" and derive_total else f"panel_{applicant}_{int(derive_total)}"
+def _source(p: Panel, applicant: str = "total", derive_total: bool = False) -> str:
+    """The panel relation for the 总计 column as stated (``panel``), or another variant
+    (another applicant column, derived totals), made once per connection; raises on
+    duplicate cells."""
+    name = "panel" if applicant == "total" and not derive_total else f"panel_{applicant}_{int(derive_total)}"
     if name != "panel":
         if applicant not in (*APPLICANT_PARTS, "total"):
             raise KeyError(f"unknown applicant {applicant!r}")
@@ -165,8 +212,9 @@ def _source(p: Panel, applicant: str = "total", derive_total: bool = True) -> st
 
 
 def _query(p: Panel, query: str, source: str = "panel") -> pd.DataFrame:
-    """``query`` with ``sel``: the selected rows of the panel relation ``source``."""
-    return p.con.execute(f"WITH sel AS (SELECT * FROM {source} WHERE {p.condition()}) {query}").df()
+    """``query`` with ``sel``: the selected rows of the panel relation ``source`` that are
+    counted (a report marked ``duplicate_of`` another is left out: each report once)."""
+    return p.con.execute(f"WITH sel AS (SELECT * FROM {source} WHERE {p.condition()} AND {COUNTED}) {query}").df()
 
 
 def _keys_typed(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -217,8 +265,7 @@ def _conditions(**filters: Any) -> list[str]:
         elif name == "year_to":
             out.append(f"year <= {int(value)}")
         elif name == "agency":
-            a = str(value).strip()
-            out.append(f"trim(agency) = {_lit(a)}" + (f" OR trim(division_code) = {_lit(a)}" if a.isdigit() else ""))
+            raise TypeError("agency is resolved by select() (gxlib.agencies.match_agency)")
         elif name in FILTERS:
             out.append(f"CAST(\"{name}\" AS VARCHAR) = {_lit(value)}")
         else:
@@ -230,20 +277,69 @@ def select(tables: Any, *, year_from: int | None = None, year_to: int | None = N
            prefecture: str | None = None, county: str | None = None, level: str | None = None,
            template: str | None = None, agency: str | None = None) -> Any:
     """``tables`` restricted to the reports matching every given filter ("", 0 and None:
-    no filter; a year bound drops reports without a year). ``agency`` is an exact
-    机关名称 or a 6-digit division code. A Panel stays a Panel (the filters become SQL);
-    pandas tables come back as pandas tables of the selected reports."""
+    no filter; a year bound drops reports without a year). A Panel stays a Panel (the
+    filters become SQL); pandas tables come back as pandas tables of the selected reports.
+
+    ``agency`` is an ``agency_id`` (``320813:人民政府``) or a name as written in any year or
+    as displayed (洪泽区人民政府 and 淮安市洪泽区人民政府 both give the one body
+    ``320813:人民政府``, every year of it), resolved by :func:`gxlib.agencies.match_agency`.
+    A bare 6-digit division code is refused (ValueError naming ``province=`` /
+    ``prefecture=`` / ``county=``); a name shared by bodies of several places is refused
+    with their ids (ValueError).  A name found only on reports whose place is unknown (no
+    agency_id) selects exactly those reports by that name.  No match: LookupError with
+    similar names."""
     where = _conditions(year_from=year_from, year_to=year_to, province=province, prefecture=prefecture,
-                        county=county, level=level, template=template, agency=agency)
+                        county=county, level=level, template=template)
     p = _panel(tables)
     for w in where:
         p = p.narrowed(w)
+    if not _blank(agency):
+        p = p.narrowed(_agency_condition(p, str(agency)))
     if isinstance(tables, Panel):
         return p
-    ids = set(_query(p, "SELECT report_id FROM sel")["report_id"])
+    ids = set(p.sql("SELECT report_id FROM sel")["report_id"])  # copies stay in the tables (marked)
     frames = {f.name: getattr(tables, f.name) for f in dataclasses.fields(tables) if f.name != "agencies"}
     return dataclasses.replace(tables, **{name: df[df["report_id"].astype("str").isin(ids)].reset_index(drop=True)
                                           for name, df in frames.items()})
+
+
+def _agencies(p: Panel) -> pd.DataFrame:
+    return p.con.execute("SELECT * FROM agencies").df()
+
+
+def _agency_condition(p: Panel, query: str) -> str:
+    """SQL condition selecting the agency ``query`` means (see :func:`select`)."""
+    from .agencies import match_agency
+
+    q = query.strip()
+    try:
+        ids = match_agency(_agencies(p), q)
+    except LookupError:
+        n = p.con.execute(f"SELECT count(*) FROM panel WHERE agency_id IS NULL AND trim(agency) = {_lit(q)}"
+                          ).fetchone()[0]
+        if not n:
+            raise
+        return f"agency_id IS NULL AND trim(agency) = {_lit(q)}"
+    return f"agency_id IN ({', '.join(_lit(i) for i in ids)})"
+
+
+def agency_name(tables: Any, agency: str) -> str:
+    """The display name of an agency_id (``agencies.name``: the latest name, with its place
+    when the name lacks it); ``agency`` itself when it is no agency_id."""
+    p = _panel(tables)
+    df = p.con.execute(f"SELECT name FROM agencies WHERE agency_id = {_lit(str(agency).strip())}").df()
+    return str(df["name"].iloc[0]) if len(df) else str(agency)
+
+
+def scope_counts(tables: Any) -> dict[str, int]:
+    """How many selected reports (copies counted once) are of each scope: own, area,
+    unknown (the text does not settle it), and how many copies were left out."""
+    p = _panel(tables)
+    row = p.sql(f"SELECT count(*) FILTER ({COUNTED} AND scope = 'own') AS own, "
+                f"count(*) FILTER ({COUNTED} AND scope = 'area') AS area, "
+                f"count(*) FILTER ({COUNTED} AND scope IS NULL) AS unknown, "
+                f"count(*) FILTER (NOT {COUNTED}) AS duplicates FROM sel").iloc[0]
+    return {k: int(v) for k, v in row.items()}
 
 
 def n_reports(tables: Any) -> int:
@@ -252,8 +348,8 @@ def n_reports(tables: Any) -> int:
 
 
 def default_agency(reports: Any) -> str:
-    """The agency with the most reports (ties: first by name); "" when there is none."""
-    df = _query(_panel(reports), "SELECT trim(agency) AS a, count(*) AS n FROM sel WHERE trim(agency) <> '' "
+    """The agency_id with the most reports (ties: first by id); "" when no report has one."""
+    df = _query(_panel(reports), "SELECT agency_id AS a, count(*) AS n FROM sel WHERE agency_id IS NOT NULL "
                                  "GROUP BY a ORDER BY n DESC, a LIMIT 1")
     return str(df["a"].iloc[0]) if len(df) else ""
 
@@ -266,10 +362,12 @@ def similar_agencies(reports: Any, text: str, limit: int = 10) -> list[str]:
 
 
 def coverage(reports: Any) -> dict[str, Any]:
-    """How much there is to look at: reports, agencies, years, agencies seen in ≥ 2 years, provinces."""
-    row = _query(_panel(reports), """SELECT count(*) AS n_reports, count(DISTINCT agency) AS n_agencies,
+    """How much there is to look at: reports (copies counted once), agencies (by agency_id;
+    a report of unknown place is an agency of its own), years, agencies seen in ≥ 2 years,
+    provinces."""
+    row = _query(_panel(reports), """SELECT count(*) AS n_reports, count(DISTINCT cluster) AS n_agencies,
         count(DISTINCT year) AS n_years, min(year) AS year_min, max(year) AS year_max,
-        (SELECT count(*) FROM (SELECT agency FROM sel WHERE year IS NOT NULL GROUP BY agency
+        (SELECT count(*) FROM (SELECT cluster FROM sel WHERE year IS NOT NULL GROUP BY cluster
                                HAVING count(DISTINCT year) >= 2)) AS n_agencies_multi_year,
         count(DISTINCT province) FILTER (province <> '') AS n_provinces FROM sel""").iloc[0]
     out = {k: (None if pd.isna(v) else int(v)) for k, v in row.items()}
@@ -278,7 +376,7 @@ def coverage(reports: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- per report
-def report_quantities(tables: Any, applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
+def report_quantities(tables: Any, applicant: str = "total", derive_total: bool = False) -> pd.DataFrame:
     """One row per report (index ``report_id``, file order), the columns of
     :data:`QUANTITY_COLUMNS` (Float64, NA where the source has no value): section 三 of
     the ``applicant`` column (with ``derive_total`` an NA or absent 总计 is the sum of the
@@ -316,75 +414,121 @@ def report_table(tables: Any, columns: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- aggregation
+#: panel quantities of section 三 (applications): what a report's ``scope`` is about
+SECTION3 = frozenset([*SINGLE_ROWS, "withheld", "unavailable", "rejected", "other_handling", *REASON_ROWS,
+                      *(f"new__{a}" for a in APPLICANT_PARTS)])
+
+
+def _scope_of(name: str, pair: tuple[str, str], kind: str, scope: str) -> str:
+    """The scope a pooled figure uses: ``scope`` for quantities of section 三 (the scope
+    sentence is about applications), ``any`` for rates over reports (each report one trial)
+    and for sections 二 and 四 (which the scope of a report says nothing about)."""
+    if kind == "indicator":
+        return "any"
+    used = set(re.findall(r'"([^"]+)"', pair[0] + pair[1]))
+    return scope if used & SECTION3 else "any"
+
+
 def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[str, str], by: list[str],
-                  min_n: float, label: str, source_args=()) -> pd.DataFrame:
+                  min_n: float, label: str, source_args=(), scope: str = "own") -> pd.DataFrame:
     """Σnumerator / Σdenominator per group for each pair (over the reports where both are
-    known), with intervals and flags: the code behind rates, reason_shares, applicant_mix."""
+    known), with intervals and flags: the code behind rates, reason_shares, applicant_mix.
+
+    Indicator pairs (one trial per report) use every report and a Wilson interval; the
+    others use the reports of ``scope`` only and the clustered ratio interval, from sums per
+    agency (``GROUP BY group, cluster``) and then per group (Σ, Σ², Σ cross products)."""
     p = _panel(tables)
     src = _source(p, *source_args)
     keys, group = _group(by)
-    inner, outer = [], []
+    ckeys, cgroup = _group(by + ["cluster"])
+    inner, mid, outer = [], [], []
     for i, (num, den) in enumerate(pairs.values()):
-        inner += [f"{num} AS n{i}", f"{den} AS d{i}"]
-        ok = f"n{i} IS NOT NULL AND d{i} IS NOT NULL"
-        outer += [f"coalesce(sum(n{i}) FILTER ({ok}), 0) AS n{i}", f"coalesce(sum(d{i}) FILTER ({ok}), 0) AS d{i}",
-                  f"count(*) FILTER ({ok}) AS k{i}"]
-    sums = _query(p, f"SELECT {keys}{', '.join(outer)}, count(*) AS size FROM "
-                     f"(SELECT {keys}{', '.join(inner)} FROM sel) {group}", src)
+        name = list(pairs)[i]
+        in_scope = _scope_sql(_scope_of(name, pairs[name], kinds[name], scope))
+        inner += [f"{num} AS n{i}", f"{den} AS d{i}", f"({in_scope}) AS s{i}"]
+        ok = f"n{i} IS NOT NULL AND d{i} IS NOT NULL AND s{i}"
+        mid += [f"coalesce(sum(n{i}) FILTER ({ok}), 0) AS n{i}", f"coalesce(sum(d{i}) FILTER ({ok}), 0) AS d{i}",
+                f"count(*) FILTER ({ok}) AS k{i}", f"count(*) FILTER (NOT s{i}) AS o{i}",
+                f"count(*) FILTER ({ok} AND _derived) AS v{i}"]
+        outer += [f"coalesce(sum({e}), 0) AS {a}" for e, a in (
+            (f"n{i}", f"n{i}"), (f"d{i}", f"d{i}"), (f"n{i} * n{i}", f"qn{i}"), (f"d{i} * d{i}", f"qd{i}"),
+            (f"n{i} * d{i}", f"x{i}"), (f"k{i}", f"k{i}"), (f"o{i}", f"o{i}"), (f"v{i}", f"v{i}"))]
+        outer.append(f"count(*) FILTER (k{i} > 0) AS g{i}")
+    sums = _query(p, f"SELECT {keys}{', '.join(outer)}, coalesce(sum(size), 0) AS size FROM "
+                     f"(SELECT {ckeys}{', '.join(mid)}, count(*) AS size FROM "
+                     f"(SELECT {ckeys}_derived, {', '.join(inner)} FROM sel) {cgroup}) {group}", src)
     sums = _keys_typed(sums, by)
     parts = []
     for i, name in enumerate(pairs):
+        f = lambda c: sums[f"{c}{i}"].to_numpy(float)  # noqa: E731
         agg = sums[by].copy()
-        agg["numerator"] = sums[f"n{i}"].astype("Float64")
-        agg["denominator"] = sums[f"d{i}"].astype("Float64")
+        agg["numerator"] = pd.array(f("n"), dtype="Float64")
+        agg["denominator"] = pd.array(f("d"), dtype="Float64")
         agg["n_reports"] = sums[f"k{i}"].astype("int64")
-        agg["n_excluded"] = sums["size"].astype("int64") - agg["n_reports"]
+        agg["n_agencies"] = sums[f"g{i}"].astype("int64")
+        agg["n_other_scope"] = sums[f"o{i}"].astype("int64")
+        agg["n_excluded"] = sums["size"].astype("int64") - agg["n_reports"] - agg["n_other_scope"]
+        agg["n_derived"] = sums[f"v{i}"].astype("int64")
         agg["value"] = (agg["numerator"] / agg["denominator"].where(agg["denominator"] > 0)).astype("Float64")
-        if kinds[name] in ("proportion", "indicator"):
+        if kinds[name] == "indicator":
             low, high = wilson_interval(agg["numerator"], agg["denominator"])
+            agg["interval"], agg["scope"] = "wilson", "any"
+            small = gi.is_small(agg["n_reports"].to_numpy(), min_reports=min_n)
         else:
-            low = high = np.full(len(agg), np.nan)
+            _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("g"),
+                                                       proportion=kinds[name] == "proportion")
+            agg["interval"], agg["scope"] = "cluster", _scope_of(name, pairs[name], kinds[name], scope)
+            if kinds[name] == "proportion":   # a share above 1 (parts exceeding their 总计): no interval,
+                bad = (f("n") > f("d")) | (f("n") < 0)   # as Wilson gives none for k > n
+                low, high = np.where(bad, np.nan, low), np.where(bad, np.nan, high)
+            small = gi.is_small(agg["n_reports"].to_numpy(), agg["n_agencies"].to_numpy(), min_reports=min_n)
         agg["ci_low"], agg["ci_high"] = pd.array(low, dtype="Float64"), pd.array(high, dtype="Float64")
-        agg["small"] = (agg["denominator"].fillna(0) < min_n).astype(bool)
+        agg["small"] = np.asarray(small, dtype=bool).reshape(len(agg))
         agg[label] = name
         parts.append(agg[by + [label] + RATE_COLUMNS])
     return pd.concat(parts, ignore_index=True)
 
 
 def rates(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str] | str | None = ("year",), *,
-          min_n: float = 10, applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
+          min_n: float = 10, applicant: str = "total", derive_total: bool = False, scope: str = "own") -> pd.DataFrame:
     """Grouped rates, one row per group × metric (long format).
 
     ``metrics`` are names from :data:`RATES` (default: all). Columns: the ``by`` keys,
-    ``metric``, ``numerator``, ``denominator``, ``value``, ``ci_low``, ``ci_high`` (95 %
-    Wilson; NA for ratios), ``n_reports`` (reports behind the value), ``n_excluded``
-    (reports of the group without the values needed), ``small`` (denominator < ``min_n``)."""
+    ``metric``, ``numerator``, ``denominator``, ``value``, ``ci_low``, ``ci_high`` and
+    ``interval`` (``wilson`` for rates over reports; ``cluster``: the ratio estimator's
+    interval over agencies for pooled rates over applications; see the module docstring),
+    ``n_reports`` (reports behind the value), ``n_agencies`` (agencies behind it),
+    ``n_excluded`` (reports of the group and scope without the values needed),
+    ``n_other_scope`` (reports of another scope, not added in), ``n_derived`` (reports whose
+    总计 was derived; only with ``derive_total=True``), ``scope`` (``any`` for rates over
+    reports), ``small`` (:func:`gxlib.intervals.is_small` with ``min_n`` reports)."""
     by = _check_by(by)
     names = _names(metrics, RATES, "rate")
     out = _ratio_family(tables, {n: RATES[n].sql() for n in names}, {n: RATES[n].kind for n in names}, by, min_n,
-                        "metric", (applicant, derive_total))
+                        "metric", (applicant, derive_total), scope)
     return _ordered(out, "metric", names)
 
 
 def reason_shares(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
-                  rows: Sequence[str] = REASON_ROWS, derive_total: bool = True) -> pd.DataFrame:
+                  rows: Sequence[str] = REASON_ROWS, derive_total: bool = False, scope: str = "own") -> pd.DataFrame:
     """Share of （七）总计 handled by each sub-reason row; the columns of :func:`rates` with
     ``row`` instead of ``metric``. A report enters a row's share only where that row is
     present and known (the 2019 single （六） row and the 2021 rows have different bases)."""
     by = _check_by(by)
     rows = list(rows)
     out = _ratio_family(tables, {r: (f'"{r}"', '"handled"') for r in rows}, dict.fromkeys(rows, "proportion"), by,
-                        min_n, "row", ("total", derive_total))
+                        min_n, "row", ("total", derive_total), scope)
     return _ordered(out, "row")
 
 
 def applicant_mix(tables: Any, by: Sequence[str] | str | None = None, *, min_n: float = 10,
-                  derive_total: bool = True) -> pd.DataFrame:
+                  derive_total: bool = False, scope: str = "own") -> pd.DataFrame:
     """Share of 本年新收 (N) by applicant type: applicant N / 总计 N; the columns of
     :func:`rates` with ``applicant`` instead of ``metric``."""
     by = _check_by(by)
     out = _ratio_family(tables, {a: (f'"new__{a}"', '"new"') for a in APPLICANT_PARTS},
-                        dict.fromkeys(APPLICANT_PARTS, "proportion"), by, min_n, "applicant", ("total", derive_total))
+                        dict.fromkeys(APPLICANT_PARTS, "proportion"), by, min_n, "applicant",
+                        ("total", derive_total), scope)
     return _ordered(out, "applicant")
 
 
@@ -399,13 +543,23 @@ def _ordered(out: pd.DataFrame, column: str, names: list[str] | None = None) -> 
 
 
 def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str] | str | None = ("year",), *,
-            min_n: float = 10, applicant: str = "total", derive_total: bool = True) -> pd.DataFrame:
-    """Grouped volumes, one row per group × metric (long format).
+            min_n: float = 10, applicant: str = "total", derive_total: bool = False,
+            scope: str = "own") -> pd.DataFrame:
+    """Grouped volumes over the reports of ONE scope, one row per group × metric.
+
+    ``scope``: ``own`` (default: each body's own applications), ``area`` (government
+    reports that count their whole area), ``unknown`` (reports whose scope the text does
+    not settle) or ``any`` (only for groups that cannot overlap, such as one agency's
+    years).  Reports of the other scopes are never added in: they are counted in
+    ``n_other_scope``; :func:`volumes_by_scope` shows the three side by side.
 
     Columns: the ``by`` keys, ``metric``, ``unit`` (count / wan_yuan), ``total`` (sum over
     the reports with a value), ``mean`` with a 95 % t interval (``ci_low``, ``ci_high``;
     NA for fewer than two reports; clipped at 0), ``median``, ``n_reports``,
-    ``n_excluded`` (reports without a value), ``small`` (n_reports < ``min_n``)."""
+    ``n_agencies``, ``n_excluded`` (reports of the scope without a value),
+    ``n_other_scope``, ``n_derived`` (reports whose 总计 was derived, only with
+    ``derive_total=True``), ``scope``, ``small`` (:func:`gxlib.intervals.is_small`:
+    fewer than ``min_n`` reports)."""
     by = _check_by(by)
     names = _names(metrics, VOLUMES, "volume")
     p = _panel(tables)
@@ -413,9 +567,13 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str]
     keys, group = _group(by)
     stats = []
     for i, name in enumerate(names):
-        x = f'CAST("{VOLUMES[name][0]}" AS DOUBLE)'
+        sc = scope if VOLUMES[name][0] in SECTION3 else "any"
+        _scope_sql(scope)
+        x = f'CASE WHEN {_scope_sql(sc)} THEN CAST("{VOLUMES[name][0]}" AS DOUBLE) END'
         stats += [f"sum({x}) AS s{i}", f"avg({x}) AS m{i}", f"median({x}) AS med{i}", f"stddev_samp({x}) AS sd{i}",
-                  f"count({x}) AS c{i}"]
+                  f"count({x}) AS c{i}", f"count(DISTINCT CASE WHEN {x} IS NOT NULL THEN cluster END) AS g{i}",
+                  f"count(*) FILTER ({x} IS NOT NULL AND _derived) AS v{i}",
+                  f"count(*) FILTER (NOT ({_scope_sql(sc)})) AS o{i}"]
     sums = _keys_typed(_query(p, f"SELECT {keys}{', '.join(stats)}, count(*) AS size FROM sel {group}", src), by)
     parts = []
     for i, name in enumerate(names):
@@ -430,10 +588,29 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str]
             ci_low=pd.array(np.maximum(mean - half, 0.0), dtype="Float64"),
             ci_high=pd.array(mean + half, dtype="Float64"),
             median=pd.array(sums[f"med{i}"].to_numpy(float), dtype="Float64"),
-            n_reports=sums[f"c{i}"].astype("int64"), n_excluded=(sums["size"] - sums[f"c{i}"]).astype("int64"),
-            small=(n < min_n))
+            n_reports=sums[f"c{i}"].astype("int64"), n_agencies=sums[f"g{i}"].astype("int64"),
+            n_excluded=(sums["size"] - sums[f"o{i}"] - sums[f"c{i}"]).astype("int64"),
+            n_other_scope=sums[f"o{i}"].astype("int64"), n_derived=sums[f"v{i}"].astype("int64"),
+            scope=scope if VOLUMES[name][0] in SECTION3 else "any",
+            small=np.asarray(gi.is_small(n, min_reports=min_n), dtype=bool).reshape(len(sums)))
         parts.append(res[by + ["metric"] + VOLUME_COLUMNS])
     return _ordered(pd.concat(parts, ignore_index=True), "metric", names)
+
+
+def volumes_by_scope(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str] | str | None = ("year",),
+                     *, min_n: float = 10, derive_total: bool = False,
+                     scopes: Sequence[str] = ("own", "area", "unknown")) -> pd.DataFrame:
+    """:func:`volumes` once per scope, stacked (a ``scope`` column, ordered own, area,
+    unknown): own figures with the area reports beside them and the reports of unknown
+    scope shown, never added together.  Groups where a scope has no report at all are
+    left out of that scope's rows."""
+    parts = []
+    for sc in scopes:
+        v = volumes(tables, metrics, by, min_n=min_n, derive_total=derive_total, scope=sc)
+        parts.append(v[(v["n_reports"] + v["n_excluded"]) > 0])
+    out = pd.concat(parts, ignore_index=True)
+    out["scope"] = pd.Categorical(out["scope"], categories=list(scopes), ordered=True)
+    return out.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- data quality
@@ -517,7 +694,7 @@ def missing_values(tables: Any, limit: int | None = None) -> pd.DataFrame:
 
 def _missing(p: Panel, cols: str, limit: int | None) -> pd.DataFrame:
     lim = f" LIMIT {int(limit)}" if limit is not None else ""
-    query = (f"WITH sel AS (SELECT * FROM panel WHERE {p.condition()})"
+    query = (f"WITH sel AS (SELECT * FROM panel WHERE {p.condition()} AND {COUNTED})"
              + _na_query(f" SELECT {cols} FROM explained ORDER BY t, report_id, row, \"column\"{lim}"))
     df = p.con.execute(query).df()
     df["year"] = df["year"].astype("Int64")
@@ -538,7 +715,7 @@ def missing_summary(tables: Any) -> pd.DataFrame:
                                                                   n_reports=("report_id", "nunique"))
         return agg.reset_index().sort_values("n_cells", ascending=False, kind="stable")
     p = _panel(tables)
-    query = (f"WITH sel AS (SELECT * FROM panel WHERE {p.condition()})"
+    query = (f"WITH sel AS (SELECT * FROM panel WHERE {p.condition()} AND {COUNTED})"
              + _na_query(' SELECT "table", reason, count(*) AS n_cells, count(DISTINCT report_id) AS n_reports '
                          'FROM explained GROUP BY ALL ORDER BY "table", reason'))
     df = p.con.execute(query).df().astype({"table": "str", "reason": "str", "n_cells": "int64", "n_reports": "int64"})

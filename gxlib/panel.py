@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "GXLIB_PANEL_CACHE"
-PANEL_VERSION = 5  # 5: agency_id
+PANEL_VERSION = 6  # 6: agency_id, duplicate_of, scope, cluster, _derived
 TABLES = ("reports", "disclosure", "applications", "reviews", "checks")
 APPLICANT_PARTS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
                    "legal_service_org", "other_org")
@@ -72,12 +72,15 @@ def _sum(names) -> str:
     return "(" + " + ".join(f'"{n}"' for n in names) + ")"
 
 
-def panel_sql(applicant: str = "total", derive_total: bool = True) -> str:
+def panel_sql(applicant: str = "total", derive_total: bool = False) -> str:
     """One row per report of ``reports``: the report columns and the quantities of the
-    ``applicant`` column of section 三 (with ``derive_total`` a 总计 that is NA or absent
-    is the sum of the six applicant columns when all six are known), the review cells,
-    procurement (2019 layout) and fees (2021 layout), the new applications per applicant,
-    whether each table gave rows, and ``_dup`` (a cell given twice)."""
+    ``applicant`` column of section 三 (with ``derive_total``, off by default, a 总计 that
+    is NA or absent is the sum of the six applicant columns when all six are known, and
+    ``_derived`` marks the report), the review cells, procurement (2019 layout) and fees
+    (2021 layout), the new applications per applicant, whether each table gave rows,
+    ``_dup`` (a cell given twice), and from ``report_keys`` (:func:`add_report_keys`):
+    ``agency_id``, ``duplicate_of``, ``scope`` (own / area / NULL) and ``cluster`` (the
+    agency_id, or ``report:<report_id>`` when the agency is unknown)."""
     derive = applicant == "total" and derive_total
     cell = (f"coalesce(CASE WHEN n_own = 1 THEN v_own END, "
             f"CASE WHEN n_parts = {len(APPLICANT_PARTS)} AND k_parts = {len(APPLICANT_PARTS)} THEN s_parts END)"
@@ -101,6 +104,7 @@ WITH cells AS (
   GROUP BY report_id, row),
 app AS (
   SELECT report_id, bool_or(dup) AS dup, {rows}
+  , bool_or(v IS NOT NULL AND NOT (n_own = 1 AND v_own IS NOT NULL)) AS _derived
   FROM (SELECT *, {cell} AS v FROM cells) GROUP BY report_id),
 present AS (SELECT report_id, count(*) AS n FROM applications GROUP BY report_id),
 new AS (SELECT report_id, {news} FROM applications WHERE row = 'new' GROUP BY report_id),
@@ -118,9 +122,11 @@ dis AS (
     max(value) FILTER (item = 'procurement' AND measure = 'amount') AS pa,
     max(value) FILTER (item = 'fees' AND measure = 'amount') AS fa
   FROM disclosure GROUP BY report_id)
-SELECT r.report_id, r.source_file, r.agency, r.agency_id, r.year, r.template, r.province, r.prefecture, r.county,
+SELECT r.report_id, r.source_file, r.agency, r.year, r.template, r.province, r.prefecture, r.county,
   r.division_code, r.level, r.status, r.error, r.format,
-  app.* EXCLUDE (report_id, dup), {singles},
+  k.agency_id, k.duplicate_of, k.scope,
+  coalesce(k.agency_id, 'report:' || r.report_id) AS cluster,
+  app.* EXCLUDE (report_id, dup, _derived), coalesce(app._derived, false) AS _derived, {singles},
   {_sum(WITHHELD)} AS withheld, {_sum(UNAVAILABLE)} AS unavailable, {_sum(REJECTED)} AS rejected,
   coalesce("other", {_sum(OTHER_2021)}) AS other_handling,
   rev.* EXCLUDE (report_id, dup),
@@ -132,7 +138,7 @@ SELECT r.report_id, r.source_file, r.agency, r.agency_id, r.year, r.template, r.
   rev.report_id IS NOT NULL AS has_reviews,
   coalesce(app.dup, false) OR coalesce(rev.dup, false) OR coalesce(dis.dup, false) AS _dup,
   row_number() OVER (ORDER BY r.source_file, r.report_id) AS _row
-FROM reports r LEFT JOIN app USING (report_id) LEFT JOIN present USING (report_id) LEFT JOIN new USING (report_id)
+FROM reports r LEFT JOIN report_keys k USING (report_id) LEFT JOIN app USING (report_id) LEFT JOIN present USING (report_id) LEFT JOIN new USING (report_id)
   LEFT JOIN rev USING (report_id) LEFT JOIN dis USING (report_id)
 """
 
@@ -150,8 +156,8 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     with reading(d):
         for name in TABLES:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_lit(d.resolve() / (name + '.parquet'))})")
-        if (d / "agencies.parquet").is_file():  # (folders written before agencies.csv have none)
-            con.execute(f"CREATE VIEW agencies AS SELECT * FROM read_parquet({_lit(d.resolve() / 'agencies.parquet')})")
+        agencies_pq = d.resolve() / "agencies.parquet"
+        add_report_keys(con, str(agencies_pq) if agencies_pq.is_file() else None)
     cache = os.environ.get(CACHE_ENV) if cache_dir is None else cache_dir  # "": computed by the view
     if cache:
         path = prepare(d, cache)
@@ -159,6 +165,66 @@ def connect(data_dir: str | Path = "data/processed", cache_dir: str | Path | Non
     else:
         con.execute(f"CREATE VIEW panel AS {panel_sql()}")
     return con
+
+
+def add_report_keys(con, agencies_parquet: str | None = None, fill_ids: bool = False) -> None:
+    """Create ``report_keys`` (report_id, agency_id, duplicate_of, scope; empty text is
+    NULL) and ``agencies`` on a connection that has ``reports``.
+
+    The columns are read from ``reports`` when the export has them.  An export without
+    ``agency_id`` (made before agency identity was written out) gets it from
+    :func:`gxlib.agencies.assign` over its reports (so do tables in memory whose
+    ``agency_id`` column is empty throughout, ``fill_ids``), and ``agencies`` from
+    :func:`gxlib.agencies.agencies_table`; without ``duplicate_of`` no report is a copy;
+    without ``scope`` every report's scope is unknown (NULL), which the metrics count
+    and show, never add to either scope."""
+    cols = {row[0] for row in con.execute("DESCRIBE reports").fetchall()}
+
+    def col(name: str) -> str:
+        return f"nullif(trim(CAST(r.{name} AS VARCHAR)), '')" if name in cols else "CAST(NULL AS VARCHAR)"
+
+    computed = None
+    if fill_ids and "agency_id" in cols:
+        fill_ids = not con.execute("SELECT count(*) FROM reports WHERE nullif(trim(CAST(agency_id AS VARCHAR)), '') "
+                                   "IS NOT NULL").fetchone()[0]
+    if "agency_id" not in cols or fill_ids:
+        from . import agencies
+
+        rep = con.execute("SELECT report_id, agency, division_code, year FROM reports").df()
+        rep["year"] = rep["year"].astype("Int64")
+        rep["agency_id"] = agencies.assign(rep)
+        computed = rep
+        con.register("_ids", rep[["report_id", "agency_id"]].astype("str").where(rep[["report_id", "agency_id"]]
+                                                                                  .notna(), None))
+        con.execute("CREATE TEMP TABLE _agency_ids AS SELECT * FROM _ids")
+        con.unregister("_ids")
+        aid = "nullif(trim(i.agency_id), '')"
+        join = " LEFT JOIN _agency_ids i USING (report_id)"
+    else:
+        aid, join = col("agency_id"), ""
+    con.execute(f"CREATE TEMP VIEW report_keys AS SELECT r.report_id, {aid} AS agency_id, "
+                f"{col('duplicate_of')} AS duplicate_of, {col('scope')} AS scope FROM reports r{join}")
+    if agencies_parquet:
+        con.execute(f"CREATE VIEW agencies AS SELECT * FROM read_parquet({_lit(agencies_parquet)})")
+        return
+    from . import agencies
+
+    if computed is None:
+        computed = con.execute("SELECT r.report_id, r.agency, r.division_code, r.year, r.level, k.agency_id "
+                               "FROM reports r JOIN report_keys k USING (report_id)").df()
+    else:
+        computed = computed.merge(con.execute("SELECT report_id, level FROM reports").df(), on="report_id")
+    computed["year"] = pd_int(computed["year"])
+    table = agencies.agencies_table(computed)
+    con.register("_agencies", table.astype("object").where(table.notna(), None))
+    con.execute("CREATE TEMP TABLE agencies AS SELECT * FROM _agencies")
+    con.unregister("_agencies")
+
+
+def pd_int(values):
+    import pandas as pd
+
+    return pd.to_numeric(values, errors="coerce").astype("Int64")
 
 
 def of_frames(tables: Any):
@@ -185,6 +251,7 @@ def of_frames(tables: Any):
         con.execute(f"CREATE TABLE {name} AS SELECT *{exclude}, {year.rstrip(', ')}{seq} FROM _{name}"
                     if year else f"CREATE TABLE {name} AS SELECT *{seq} FROM _{name}")
         con.unregister(f"_{name}")
+    add_report_keys(con, fill_ids=True)
     con.execute(f"CREATE TABLE panel AS {panel_sql()}")
     return con
 
@@ -296,3 +363,12 @@ def load(data_dir: str | Path = "data/processed", *, checks: bool = False, na_ce
          cache_dir: str | Path | None = None) -> Panel:
     """The same as :func:`open` (kept for code that called it)."""
     return open(data_dir, cache_dir=cache_dir)
+
+
+def wide(data_dir: str | Path = "data/processed"):
+    """One row per report, one column per cell, the report's metadata, status and number
+    of checks: the same frame as :func:`gxlib.export.wide` (``gx export --wide`` writes it
+    as CSV, xlsx, Stata and Parquet)."""
+    from .export import wide as _wide
+
+    return _wide(data_dir)

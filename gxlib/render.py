@@ -18,6 +18,10 @@ The grid lives in a YAML file (default ``notebooks/render.yml``)::
 ``limit: N`` keeps the N values with the most reports (ties by value); the index says how
 many were left out and how to render one of them (``--only NAME`` matches any value, limit
 or not; ``-p agency=NAME`` makes a ``for_each: agency`` entry render just that value).
+``for_each: agency_id`` (the agency profiles) iterates over agency identities, not names: the
+two names of one body are one run, and one generic name written by bodies of several cities
+(市公共资源交易中心) is several; titles and file names show the display name from the
+``agencies`` table (copies, ``duplicate_of``, are not counted for ``limit``).
 Every run also gets ``data_dir`` (absolute).
 
 Runs execute in parallel in a process pool; each worker keeps one Jupyter kernel (``python3``)
@@ -112,11 +116,12 @@ class Result:
 
 
 # --------------------------------------------------------------------------- grid
-def slug(value: Any, limit: int = 40) -> str:
-    """A file-name-safe, collision-resistant rendering of ``value`` (keeps CJK letters)."""
+def slug(value: Any, limit: int = 40, key: Any = None) -> str:
+    """A file-name-safe, collision-resistant rendering of ``value`` (keeps CJK letters);
+    the digest is of ``key`` when given (a display name shown for an id)."""
     text = str(value)
     safe = re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE).strip("_")[:limit] or "x"
-    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]
+    digest = hashlib.sha1(str(text if key is None else key).encode("utf-8")).hexdigest()[:8]
     return f"{safe}-{digest}"
 
 
@@ -148,6 +153,25 @@ def _distinct(data_dir: Path, column: str, limit: int | None = None) -> tuple[li
         order = sorted(keys, key=lambda k: -int(counts[k]))   # stable: ties stay by value
         keys = sorted(order[:limit])
     return keys, int(len(counts))
+
+
+def _agency_values(data_dir: Path, limit: int | None = None) -> tuple[list[str], int, dict[str, str]]:
+    """``for_each: agency_id``: the agency_ids with the most reports (copies counted once,
+    reports of unknown place have no id), how many there are, and each id's display name
+    (``agencies.name``) for titles and file names."""
+    from .panel import connect
+
+    con = connect(data_dir, cache_dir="")
+    try:
+        counts = con.execute("SELECT agency_id, count(*) AS n FROM report_keys WHERE agency_id IS NOT NULL AND "
+                             "duplicate_of IS NULL GROUP BY agency_id ORDER BY n DESC, agency_id").fetchall()
+        names = dict(con.execute("SELECT agency_id, name FROM agencies").fetchall())
+    finally:
+        con.close()
+    keys = [k for k, _ in counts]
+    if limit is not None:
+        keys = keys[:limit]
+    return sorted(keys), len(counts), {k: str(names.get(k) or k) for k in keys}
 
 
 def _grid_file(config: str | Path) -> Path:
@@ -198,12 +222,15 @@ def expand_grid(config: str | Path, data_dir: str | Path,
         limit = entry.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"{config}: reports[{i}]: limit must be a whole number >= 0")
+        names: dict[str, str] = {}
         if param in overrides:
             values, total = [overrides[param]], 1
+        elif column == "agency_id":
+            values, total, names = _agency_values(data_dir, None if only else limit)
         else:
             values, total = _distinct(data_dir, column, None if only else limit)
-        expanded = [Job(str(notebook), f"{stem}__{column}-{slug(value)}", f"{title} · {value}",
-                        {**params, param: value}) for value in values]
+        expanded = [Job(str(notebook), f"{stem}__{column}-{slug(names.get(value, value), key=value)}",
+                        f"{title} · {names.get(value, value)}", {**params, param: value}) for value in values]
         jobs += [j for j in expanded if keep(j)]
         if not only and len(values) < total:
             omitted.append(Omitted(title, notebook.name, column, param, len(values), total))

@@ -62,7 +62,8 @@ def _fixture():
     ]
     reps, apps = [], []
     for rid, prov, code, new, granted, handled in specs:
-        reps.append(cf.report(rid, f"机关{rid}", 2022, province=prov, division_code=code))
+        # scope own: the maps pool one scope (own by default, as every application rate)
+        reps.append({**cf.report(rid, f"机关{rid}", 2022, province=prov, division_code=code), "scope": "own"})
         apps += cf.full_section3(rid, new=new, granted=granted, handled_total=handled,
                                  unavailable_not_held=handled - granted)
     return cf.tables(reps, applications=apps)

@@ -22,13 +22,17 @@ def five():
     r2 2020 A (2019 layout): all zero
     r3 2021 B: section 三 absent (no rows)
     r4 2021 B: N=0 C=3 G=3 P=3 F=0
-    r5 2021 B: 总计 of N is "/" (NA) but the six applicant cells are known (natural person 5)
+    r5 2021 B: 总计 of N is "/" (NA) but the six applicant cells are known (natural person 5;
+       the total is derived only with derive_total=True)
+    Every report is a department's own (scope own); the place is unknown, so no agency_id:
+    each report is an agency (cluster) of its own.
     """
     reports = [cf.report("r1", "甲局", 2020, "2021", province="A省"),
                cf.report("r2", "乙局", 2020, "2019", province="A省"),
                cf.report("r3", "丙局", 2021, "2021", province="B省", division_code="350128"),
                cf.report("r4", "丁局", 2021, "2021", province="B省"),
                cf.report("r5", "戊局", 2021, "2021", province="B省")]
+    reports = [{**r, "scope": "own"} for r in reports]
     apps = cf.full_section3("r1", new=10, carried_over=2, granted=4, partly_granted=2,
                             withheld_third_party=1, unavailable_not_held=2,
                             rejected_duplicate=1, other_misc=1, handled_total=11,
@@ -93,13 +97,13 @@ def test_t_quantile():
 
 # ----------------------------------------------------------------------------- quantities
 def test_report_quantities(five):
-    q = m.report_quantities(five)
+    q = m.report_quantities(five, derive_total=True)
     assert list(q.index) == ["r1", "r2", "r3", "r4", "r5"]
     assert q.loc["r1", "withheld"] == 1 and q.loc["r1", "other_handling"] == 1
     assert q.loc["r2", "other_handling"] == 0          # the 2019 single （六） row
     assert q.loc["r3"].isna().all()                    # absent tables are NA, never 0
     assert q.loc["r5", "new"] == 5                     # derived from the six applicant cells
-    assert pd.isna(m.report_quantities(five, derive_total=False).loc["r5", "new"])
+    assert pd.isna(m.report_quantities(five).loc["r5", "new"])   # off by default: as stated
     assert q.loc["r2", "procurement_amount"] == 30.5
     assert pd.isna(q.loc["r1", "procurement_amount"])  # 2021 layout: no procurement
     assert q.loc["r1", "fee_amount"] == 1.2
@@ -123,7 +127,7 @@ def test_one_na_part_makes_the_sum_na(five):
 
 # ----------------------------------------------------------------------------- rates
 def test_zero_application_by_year(five):
-    r = m.rates(five, ["zero_application", "zero_application_strict"], by="year")
+    r = m.rates(five, ["zero_application", "zero_application_strict"], by="year", derive_total=True)
     z20 = one(r, metric="zero_application", year=2020)
     assert (z20["numerator"], z20["denominator"], z20["n_reports"]) == (1, 2, 2)
     assert z20["value"] == 0.5 and z20["ci_low"] == approx(0.0945)
@@ -143,7 +147,7 @@ def test_zero_application_without_derived_totals(five):
 
 
 def test_outcome_rates_pooled(five):
-    r = m.rates(five, by=None)
+    r = m.rates(five, by=None, derive_total=True)
     # G+Pa: 6 + 0 + 3 + 5 = 14 over P: 11 + 0 + 3 + 5 = 19
     assert one(r, metric="substantive_disclosure_rate")["value"] == approx(14 / 19)
     assert one(r, metric="granted_rate")["value"] == approx(12 / 19)
@@ -153,10 +157,15 @@ def test_outcome_rates_pooled(five):
     assert one(r, metric="other_handling_rate")["value"] == approx(1 / 19)
     # F / (N + C): (1 + 0 + 0 + 0) / (12 + 0 + 3 + 5)
     assert one(r, metric="backlog_rate")["value"] == approx(1 / 20)
-    lo, hi = m.wilson_interval(14, 19)
+    # pooled over applications: the interval is clustered by agency (no agency_id here, so
+    # each report is its own cluster), not a Wilson interval on 14 of 19 applications
+    from gxlib import intervals as gi
+    ref = gi.pooled_rate([6, 0, 3, 5], [11, 0, 3, 5], ["r1", "r2", "r4", "r5"])
     row = one(r, metric="substantive_disclosure_rate")
-    assert (row["ci_low"], row["ci_high"]) == (approx(lo[0]), approx(hi[0]))
-    assert row["n_reports"] == 4 and row["n_excluded"] == 1 and not row["small"]
+    assert (row["ci_low"], row["ci_high"]) == (approx(ref.low), approx(ref.high))
+    assert row["interval"] == "cluster" and row["n_agencies"] == 4
+    assert row["n_reports"] == 4 and row["n_excluded"] == 1 and row["small"]   # 4 reports < 10
+    assert row["n_derived"] == 1                                               # r5's total
 
 
 def test_review_and_litigation(five):
@@ -170,8 +179,10 @@ def test_review_and_litigation(five):
     # (1 + 0) / ((2 + 1) − (0 + 1))
     assert (lit["numerator"], lit["denominator"]) == (1, 2)
     conv = one(r, metric="dispute_conversion_rate")
-    # (R_total + L1_total) / N = (4 + 2) / 10 (r2 adds 0/0); a ratio: no Wilson interval
-    assert conv["value"] == approx(0.6) and pd.isna(conv["ci_low"])
+    # (R_total + L1_total) / N = (4 + 2) / 10 (r2 adds 0/0); a ratio: a clustered interval,
+    # not clipped to [0, 1]
+    assert conv["value"] == approx(0.6) and conv["interval"] == "cluster"
+    assert conv["ci_low"] <= 0.6 <= conv["ci_high"]
 
 
 def test_empty_group_is_shown_not_hidden(five):
@@ -217,7 +228,7 @@ def test_duplicate_cells_raise(five):
 
 # ----------------------------------------------------------------------------- shares
 def test_reason_shares(five):
-    s = m.reason_shares(five)
+    s = m.reason_shares(five, derive_total=True)
     assert one(s, row="unavailable_not_held")["value"] == approx(2 / 19)
     other = one(s, row="other")                        # only r2 (2019 layout) has it: 0/0
     assert other["n_reports"] == 1 and pd.isna(other["value"])
@@ -226,7 +237,7 @@ def test_reason_shares(five):
 
 
 def test_applicant_mix(five):
-    mix = m.applicant_mix(five)
+    mix = m.applicant_mix(five, derive_total=True)
     # natural persons: 6 + 0 + 0 + 5 of N = 10 + 0 + 0 + 5 (r5's 总计 derived)
     assert one(mix, applicant="natural_person")["value"] == approx(11 / 15)
     assert one(mix, applicant="commercial_enterprise")["value"] == approx(4 / 15)
@@ -235,7 +246,7 @@ def test_applicant_mix(five):
 
 # ----------------------------------------------------------------------------- volumes
 def test_volumes(five):
-    v = m.volumes(five, ["applications_new", "procurement_amount", "fee_amount"], by="year")
+    v = m.volumes(five, ["applications_new", "procurement_amount", "fee_amount"], by="year", derive_total=True)
     n20 = one(v, metric="applications_new", year=2020)
     # 10 and 0: mean 5, sd 7.0711, t(1) = 12.706 -> half width 63.53, clipped at 0
     assert (n20["total"], n20["mean"], n20["n_reports"]) == (10, 5, 2)
@@ -257,7 +268,8 @@ def test_select(five):
     sub = m.select(five, agency="丁局")
     assert list(sub.reports["report_id"]) == ["r4"]
     assert set(sub.applications["report_id"]) == {"r4"} and set(sub.reviews["report_id"]) == {"r4"}
-    assert list(m.select(five, agency="350128").reports["report_id"]) == ["r3"]
+    with pytest.raises(ValueError, match="division code, not an agency"):
+        m.select(five, agency="350128")     # a county is no agency: region filters instead
     same = m.select(five, year_from=0, year_to=0, province="", level="")
     assert len(same.reports) == 5
 
@@ -329,8 +341,10 @@ def five_dir(five, tmp_path):
                "column": "total", "expected": "12", "observed": "13", "message": "x"},
               {"report_id": "r4", "rule": "cell_count", "section": "reviews", "row": None,
                "column": "review", "expected": "15", "observed": "0", "message": "unreadable"}]
-    t = cf.Tables(five.reports, five.disclosure, five.applications, five.reviews,
-                  cf.typed("checks", checks))
+    from gxlib import agencies
+
+    reports = five.reports.assign(agency_id=agencies.assign(five.reports))   # as gx parse writes it
+    t = cf.Tables(reports, five.disclosure, five.applications, five.reviews, cf.typed("checks", checks))
     store.write(t, tmp_path / "processed")
     return t, tmp_path / "processed"
 
@@ -366,12 +380,12 @@ def test_folder_panel_matches_the_long_tables(five_dir, tmp_path):
     for by in (["rule"], ["rule", "year"]):
         _same(m.check_counts(p, by=by), m.check_counts(t, by=by))
     _same(m.report_table(p), m.report_table(t))
-    q = m.report_quantities(p)
+    q = m.report_quantities(p, derive_total=True)
     assert q.loc["r3"].isna().all() and q.loc["r5", "new"] == 5   # NA stays NA; derived total
     # another applicant column or no derived totals: computed from the long tables
     _same(m.rates(p, ["zero_application"], applicant="natural_person"),
           m.rates(t, ["zero_application"], applicant="natural_person"))
-    _same(m.rates(p, by=None, derive_total=False), m.rates(t, by=None, derive_total=False))
+    _same(m.rates(p, by=None, derive_total=True), m.rates(t, by=None, derive_total=True))
 
 
 def test_gxlib_connect_answers_sql(five_dir):
@@ -379,9 +393,9 @@ def test_gxlib_connect_answers_sql(five_dir):
 
     con = gxlib.connect(five_dir[1])
     got = con.execute("SELECT year, sum(new) AS new FROM panel GROUP BY year ORDER BY year").fetchall()
-    assert got == [(2020, 10.0), (2021, 5.0)]   # r4 0, r5 5 (derived), r3 no table: NULL
+    assert got == [(2020, 10.0), (2021, 0.0)]   # r4 0, r5 NA as stated (no derived total), r3 no table
     got = con.execute("SELECT count(new) FROM panel WHERE year = 2021").fetchone()[0]
-    assert got == 2
+    assert got == 1
 
 
 def test_panel_selection(five_dir, tmp_path):

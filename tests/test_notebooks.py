@@ -89,7 +89,10 @@ def test_procurement_matches_the_tidy_table(runs, processed):
 
 def test_applications_without_requests(runs):
     f = runs["03_applications"].figures
-    assert f["applications_new_total"] == 0 and f["n_reports_with_section3"] == 5
+    # scope own: 3 seeds are own by rule, 2 say nothing on whose applications they count
+    # (unknown): shown apart, never added in
+    assert f["scope"] == "own" and f["n_reports_other_scope"] == 2
+    assert f["applications_new_total"] == 0 and f["n_reports_with_section3"] == 3
     assert f["substantive_disclosure_denominator"] == 0
     assert f["substantive_disclosure_rate"] is None       # 0/0 is undefined, not 0
 
@@ -100,9 +103,11 @@ def test_reviews(runs):
 
 
 def test_agency_profile_picks_an_agency(runs, processed):
+    from gxlib import agencies
+
     f = runs["05_agency_profile"].figures
-    agencies = set(gxlib.load(processed).reports["agency"])
-    assert f["agency"] in agencies and f["n_reports"] >= 1
+    ids = set(agencies.assign(gxlib.load(processed).reports).dropna())
+    assert f["agency"] in ids and f["n_reports"] >= 1      # keyed on agency_id, not a name
     assert runs["unknown_agency"].figures["n_reports"] == 0
 
 
@@ -118,7 +123,7 @@ def test_data_quality(runs, processed):
 def test_start_here_on_the_seeds(runs):
     f = runs["00_start_here"].figures
     assert f["n_reports"] == f["n_selected"] == f["duckdb_reports"] == 5
-    assert f["duckdb_new_applications"] == 0
+    assert f["duckdb_new_applications_own"] == f["duckdb_new_applications_unknown"] == 0
     assert f["granted_rate"] is None      # no application handled: 0/0 is undefined, not 0
 
 
@@ -143,7 +148,11 @@ def test_start_here_on_the_committed_corpus(tmp_path):
     a = sel.applications
     new = a[(a["row"] == "new") & (a["applicant"] == "total")]["value"].dropna()
     assert f["duckdb_reports"] == len(sel.reports)
-    assert f["duckdb_new_applications"] == pytest.approx(float(new.sum())) and new.sum() > 0
+    scope = sel.reports.set_index("report_id")["scope"].astype("str").fillna("unknown").replace("", "unknown")
+    by_scope = new.groupby(a.loc[new.index, "report_id"].astype("str").map(scope)).sum()
+    for sc in ("own", "area", "unknown"):     # one row per scope in the query, never added
+        assert f[f"duckdb_new_applications_{sc}"] == pytest.approx(float(by_scope.get(sc, 0.0))), sc
+    assert by_scope["own"] > 0 and by_scope["area"] > 0
     g = gm.rates(sel, ["granted_rate"], by="year").dropna(subset=["value"]).iloc[-1]
     assert f["granted_rate_last_year"] == g["year"]
     assert (f["granted_rate"], f["granted_rate_ci_low"], f["granted_rate_ci_high"]) == pytest.approx(

@@ -73,13 +73,20 @@ def test_load_grid_expands_for_each(grid, processed):
 
 
 def test_repo_grid_lists_every_notebook(tmp_path):
+    from gxlib import agencies as ga
+
     t = cf.seed_like()
+    codes = {"濉溪县公共资源交易中心": "340621", "市公共资源交易中心": "411700"}   # the seeds' own codes
+    t.reports = t.reports.assign(division_code=t.reports["agency"].map(codes).fillna(t.reports["division_code"])
+                                 .astype("str"))
+    t.reports = t.reports.assign(agency_id=ga.assign(t.reports))   # as gx parse writes it
     data = cf.write_processed(t, tmp_path / "p")
     jobs = render.load_grid(REPO / "notebooks" / "render.yml", data)
     stems = {Path(j.notebook).stem for j in jobs}
     assert {p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")} <= stems
-    agencies = {j.parameters.get("agency") for j in jobs} - {None}
-    assert agencies == set(t.reports["agency"])
+    # the profiles run per agency_id (reports of unknown place have none, so no profile)
+    profiles = {j.parameters.get("agency") for j in jobs if "agency" in j.parameters}
+    assert profiles == set(t.reports["agency_id"].dropna()) and profiles
     provinces = {j.parameters.get("province") for j in jobs} - {None}
     assert provinces == set(t.reports["province"]) - {""}
 
