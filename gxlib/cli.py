@@ -21,13 +21,14 @@ def _parse(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(raw)
     if not args.out:
         print(f"gx parse: writing to {out} (the default for {raw}; choose another with --out)", file=sys.stderr)
+    from .distributed import SchedulerError
     from .pipeline import run
     from .store import Busy
 
     try:
         result = run(raw, out=out, jobs=args.jobs, progress=False if args.no_progress else None,
-                     cache=not args.no_cache, wait=not args.no_wait)
-    except Busy as err:
+                     cache=not args.no_cache, wait=not args.no_wait, scheduler=args.scheduler)
+    except (Busy, SchedulerError) as err:
         print(f"gx parse: {err}", file=sys.stderr)
         return 3
     print(result.summary())
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="forget the result store in --out: read and parse every file")
     p.add_argument("--no-wait", action="store_true",
                    help="exit with an error instead of waiting when another gx parse writes --out")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (e.g. tcp://10.0.0.5:8786): parse the files on its cluster (needs gxlib[dask])")
     p.set_defaults(func=_parse)
     command = (argv if argv is not None else sys.argv[1:])[:1]
     if command == ["parse"]:  # gx parse imports nothing it does not need

@@ -26,7 +26,7 @@ STORE_EVERY = 2048  # reports stored per transaction
 RACY_NS = 2_000_000_000  # a file changed this close to the listing is hashed again next run
 # modules that do not change a parse result (left out of the fingerprint)
 DOWNSTREAM = {"__init__.py", "cli.py", "pipeline.py", "store.py", "listing.py", "metrics.py", "panel.py",
-              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py"}
+              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py", "distributed.py"}
 # packages whose version can change a parse result
 PACKAGES = ("cnloc", "pdfplumber", "pdfminer.six", "pypdf", "lxml", "python-docx", "charset-normalizer",
             "pyahocorasick", "rapidocr", "rapidocr-onnxruntime", "onnxruntime")
@@ -172,10 +172,15 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def _parse_files(batches, jobs: int):
+def _parse_files(batches, jobs: int, scheduler: str | None = None):
     """Parse each batch of files (see :func:`parse_batch`) in ``jobs`` worker processes and
     yield the results in order, a few batches per worker ahead at most. The one place
     where parsing is spread over processes."""
+    if scheduler:  # a Dask cluster: one file a task, in completion order
+        from .distributed import parse_files
+
+        yield from parse_files([task for batch in batches for task in batch], scheduler)
+        return
     if jobs <= 1:
         yield from map(parse_batch, batches)
         return
@@ -218,12 +223,13 @@ def _listing_digest(fp: str, raw_dir: Path, rels: list[str], stats: list[tuple],
 
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
-        cache: bool = True, wait: bool = True, say=None) -> RunResult:
+        cache: bool = True, wait: bool = True, say=None, scheduler: str | None = None) -> RunResult:
     """Parse every file under ``raw_dir`` into the tables in ``out`` (see the module doc).
 
     Without ``out`` the tables are made in a temporary folder and returned as pandas
     frames (``result.tables``). ``cache=False`` forgets the store: every file is parsed
-    again. ``wait=False``: raise :class:`gxlib.store.Busy` when another run writes ``out``."""
+    again. ``wait=False``: raise :class:`gxlib.store.Busy` when another run writes ``out``.
+    ``scheduler``: a Dask scheduler's address; the per-file work runs there (:mod:`gxlib.distributed`)."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
@@ -233,18 +239,19 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
         from .store import load
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say)
+            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say, scheduler)
             result.tables = load(tmp)
         return result
+    from .readers.ocr_cache import page_cache
     from .store import writer_lock
 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
-    with writer_lock(out, wait, say):
-        return _run_locked(raw_dir, out, jobs or os.cpu_count() or 1, progress, cache, say)
+    with writer_lock(out, wait, say), page_cache(out / ".gx" / "ocr"):  # OCR pages kept by content
+        return _run_locked(raw_dir, out, jobs or os.cpu_count() or 1, progress, cache, say, scheduler)
 
 
-def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say) -> RunResult:
+def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say, scheduler=None) -> RunResult:
     from .store import exporter_tag, read_state, remove_stale, verify
 
     t0 = time.perf_counter()
@@ -270,7 +277,7 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say)
         shutil.rmtree(out / ".gx", ignore_errors=True)
     store = ResultStore(out)
     try:
-        parsed = _update(store, raw_dir, listed, stats, listed_at, fp, jobs, progress)
+        parsed = _update(store, raw_dir, listed, stats, listed_at, fp, jobs, progress, scheduler)
         if parsed == 0 and state.get("generation") == store.generation() and verify(out, state.get("exports", {})):
             written, exports = False, state["exports"]
         else:
@@ -292,7 +299,7 @@ def _count_rows(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: int, progress) -> int:
+def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: int, progress, scheduler=None) -> int:
     """Bring the store to the inputs: parse the files whose key it lacks, forget the keys
     no longer listed. Returns the number of files parsed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -338,7 +345,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
 
     n = 0
     batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
-    for res in _parse_files(batches, jobs if len(todo) >= 2 * BATCH else 1):
+    for res in _parse_files(batches, jobs if len(todo) >= 2 * BATCH else 1, scheduler):
         keys = res["reports"].column("key").to_pylist()
         fresh = [k not in have and k not in current for k in keys]
         if not all(fresh):  # (a file changed back to bytes the store holds while listed)
