@@ -421,7 +421,7 @@ def ocr_step(raw: Path, images: Path, out: Path, n: int, seed: int, jobs: int, g
     print(f"  {files} scans, {pages} pages, --jobs {jobs}"
           + ("; fewer than 128 files: gx parses them in one process, so pages/s is one worker's" if one else ""))
     print(f"  wall time      {r['wall']:.1f} s")
-    print(f"  OCR pages/s    {pages / r['wall']:.3f} (wall, {jobs} workers)")
+    print(f"  OCR pages/s    {pages / r['wall']:.3f} (wall, {1 if one else jobs} worker process(es))")
     print(f"  CPU s/page     {r['cpu'] / pages:.2f}   ({r['cpu']:.1f} CPU-s for the whole gx process tree; aim <= 4)")
     print(f"  peak memory    {_mb(r['peak_tree_rss'])} summed over the gx process tree; largest single process "
           f"{_mb(r['max_single_rss'])}")

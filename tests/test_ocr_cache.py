@@ -108,3 +108,23 @@ def test_gx_parse_keeps_pages_in_the_output_folders_store(tmp_path):
     a, b = reports.loc["a.png", cols], reports.loc["b.png", cols]
     assert a.drop(["sha256"], errors="ignore").equals(b.drop(["sha256"], errors="ignore"))
     assert a["sha256"] == b["sha256"]
+
+
+def test_a_cell_read_again_on_its_own_is_kept_with_its_page(tmp_path):
+    """A doubtful cell is recognised again on its crop (no detection): that result is kept
+    in the page's record too, so the page read again calls the engine for nothing."""
+    needs_ocr()
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from gxlib.plotting import font_path
+
+    img = Image.new("L", (200, 80), 255)
+    ImageDraw.Draw(img).text((70, 20), "17", font=ImageFont.truetype(str(font_path()), 32), fill=0)
+    gray = np.asarray(img)
+    with ocr_cache.page_cache(tmp_path / "ocr") as cache:
+        crops: dict = {}
+        got = ocr._reread(gray, 32.0, crops, 0, 0, 200, 80)
+        assert got is not None and got[0] == "17" and cache.stats()["engine_calls"] == 1
+        assert ocr._reread(gray, 32.0, crops, 0, 0, 200, 80) == got
+        assert cache.stats()["engine_calls"] == 1

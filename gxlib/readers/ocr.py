@@ -614,7 +614,8 @@ def _ocr(img, **flags) -> dict:
         cache.engine_calls += 1
     res = engine()(img, use_cls=False, use_rec=True, **flags)
     words = getattr(res, "word_results", None) if flags.get("return_word_box") else None
-    return {"boxes": [[[float(x), float(y)] for x, y in box] for box in (res.boxes if res.boxes is not None else ())],
+    boxes = getattr(res, "boxes", None)  # (recognition alone, use_det=False, returns no boxes)
+    return {"boxes": [[[float(x), float(y)] for x, y in box] for box in (boxes if boxes is not None else ())],
             "txts": list(res.txts or ()), "scores": [float(s) for s in (res.scores or ())],
             "words": [[[t, float(sc), [[float(x), float(y)] for x, y in wb]] for t, sc, wb in ws or ()]
                       for ws in words] if words else None}
