@@ -19,7 +19,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,ocr]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ocr,dask]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install gxlib with its dependencies (and the test extra)

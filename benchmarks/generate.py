@@ -17,7 +17,12 @@ report is the same on every run and machine, and report ``idx`` can be re-create
 * numbers that satisfy the template's identities (six applicant columns sum to 总计;
   outcome rows sum to （七）总计; 一 + 二 = （七） + 四 per column; each section-四 block sums
   to its 总计), mostly small, about half of the reports with zero applications;
-* about 3 % damaged files: truncated mid-table, empty, binary garbage, a title-only page.
+* about 3 % damaged files: truncated mid-table, empty, binary garbage, a title-only page;
+* about 1 % scans (:data:`IMAGE_SHARE`, undamaged reports only): the report drawn on A4 pages
+  at 150 dpi (title, headings, a few paragraphs, the three tables as ruled grids with their
+  spans, in the CJK font), each page damaged like a scan (a 1-2° turn, blur, noise, JPEG) and
+  put into an image-only PDF, so ``gx parse`` reads them by OCR (~3 pages, ~4 CPU-s a page:
+  the share is kept small so that the benchmark takes minutes).
 
 The generated values of one report are returned by :func:`expected_cells` (or the whole
 spec by :func:`spec`); :func:`compare` checks a :func:`gxlib.parse_report` result against them.
@@ -40,7 +45,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-GEN_VERSION = 2
+GEN_VERSION = 3
 MARKER = ".gxbench.json"  # dot-file: gx parse never lists it
 SHAPES = ("lines", "pipes", "flat", "html")
 ENCODINGS = ("utf-8", "gbk")
@@ -49,6 +54,8 @@ SHAPE_WEIGHTS = (25, 30, 15, 30)
 DAMAGE_SHARE = 0.03
 ZERO_SHARE = 0.5
 GBK_SHARE = 0.25
+IMAGE_SHARE = 0.01  # undamaged reports published as scans (image-only PDF): OCR'd, ~4 CPU-s a page
+IMAGE_DPI = 150
 
 APPLICANTS = ("natural_person", "commercial_enterprise", "research_institution",
               "social_welfare_org", "legal_service_org", "other_org")
@@ -409,6 +416,10 @@ def spec(seed: int, idx: int, variant: int = 0) -> dict:
     if shape == "flat":
         has_title = True  # the capture tool always writes 标题:
     ext = "html" if shape == "html" else "txt"
+    # a scan: drawn from its own stream, so every other choice is the same with or without scans
+    image = damage is None and random.Random(f"gxbench:{seed}:{idx}:image").random() < IMAGE_SHARE
+    if image:
+        shape, encoding, ext = "image", "none", "pdf"
     rn = random.Random(f"gxbench:{seed}:{idx}:numbers:{variant}")
     zero = rn.random() < ZERO_SHARE
     apps = _applications(rn, template, zero)
@@ -819,6 +830,129 @@ def _write_html(s, blocks, rt) -> str:
 _WRITERS = {"lines": _write_lines, "pipes": _write_pipes, "flat": _write_flat, "html": _write_html}
 
 
+def _grid(rows: list[list[Cell]]) -> tuple[int, int, list[tuple[int, int, Cell]]]:
+    """A table with spans -> (columns, rows, [(grid row, grid column, cell)]), the way a
+    browser places cells (each row fills the first free slots left by the rowspans above)."""
+    taken: set[tuple[int, int]] = set()
+    placed = []
+    for r, row in enumerate(rows):
+        c = 0
+        for cell in row:
+            while (r, c) in taken:
+                c += 1
+            placed.append((r, c, cell))
+            for dr in range(cell.rowspan):
+                for dc in range(cell.colspan):
+                    taken.add((r + dr, c + dc))
+            c += cell.colspan
+    return max(c for _, c in taken) + 1, max(r for r, _ in taken) + 1, placed
+
+
+def _wrap(text: str, width: int, char: int) -> list[str]:
+    per = max(1, width // char)
+    return [text[i:i + per] for i in range(0, len(text), per)] or [""]
+
+
+class _Pages:
+    """A4 pages at IMAGE_DPI, written top to bottom; a block that does not fit starts a page."""
+
+    def __init__(self):
+        from PIL import ImageFont
+
+        from gxlib.plotting import font_path
+
+        self.w, self.h = int(8.27 * IMAGE_DPI), int(11.69 * IMAGE_DPI)
+        self.margin = int(0.6 * IMAGE_DPI)
+        self.text_font = ImageFont.truetype(str(font_path()), 24)
+        self.cell_font = ImageFont.truetype(str(font_path()), 20)
+        self.pages: list = []
+        self._new()
+
+    def _new(self):
+        from PIL import Image, ImageDraw
+
+        self.pages.append(Image.new("RGB", (self.w, self.h), "white"))
+        self.draw = ImageDraw.Draw(self.pages[-1])
+        self.y = self.margin
+
+    def text(self, t: str, indent: int = 0):
+        char = 25
+        for line in _wrap(t, self.w - 2 * self.margin - indent, char):
+            if self.y + 34 > self.h - self.margin:
+                self._new()
+            self.draw.text((self.margin + indent, self.y), line, font=self.text_font, fill="black")
+            self.y += 34
+        self.y += 6
+
+    def table(self, rows: list[list[Cell]]):
+        ncols, nrows, placed = _grid(rows)
+        width = self.w - 2 * self.margin
+        value_cols = {c for _, c, cell in placed if cell.value}
+        label_cols = [c for c in range(ncols) if c not in value_cols]
+        vw = 76 if label_cols else width // ncols
+        lw = (width - vw * len(value_cols)) // max(1, len(label_cols))
+        xs = [self.margin]
+        for c in range(ncols):
+            xs.append(xs[-1] + (vw if c in value_cols else lw))
+        char, line_h, pad = 21, 26, 8
+        heights = [line_h + 2 * pad] * nrows
+        for r, c, cell in placed:  # a row is as high as its tallest one-row cell
+            if cell.rowspan == 1:
+                n = len(_wrap(cell.text, xs[c + cell.colspan] - xs[c] - 2 * pad, char))
+                heights[r] = max(heights[r], n * line_h + 2 * pad)
+        for r, c, cell in placed:  # a cell spanning rows makes them high enough together
+            if cell.rowspan > 1:
+                n = len(_wrap(cell.text, xs[c + cell.colspan] - xs[c] - 2 * pad, char))
+                need = n * line_h + 2 * pad - sum(heights[r:r + cell.rowspan])
+                if need > 0:
+                    heights[r + cell.rowspan - 1] += need
+        # rows that are held together by a rowspan are not cut by a page break
+        groups, start, reach = [], 0, 0
+        for r in range(nrows):
+            reach = max([reach] + [r0 + cell.rowspan - 1 for r0, _, cell in placed if r0 == r])
+            if reach == r:
+                groups.append((start, r))
+                start, reach = r + 1, r + 1
+        top = {}
+        for a, b in groups:
+            if self.y + sum(heights[a:b + 1]) > self.h - self.margin:
+                self._new()
+            for r in range(a, b + 1):
+                top[r] = (len(self.pages) - 1, self.y)
+                self.y += heights[r]
+        for r, c, cell in placed:
+            page, y = top[r]
+            y1 = top[r + cell.rowspan - 1][1] + heights[r + cell.rowspan - 1]
+            draw = self.draw if page == len(self.pages) - 1 else __import__("PIL.ImageDraw").ImageDraw.Draw(self.pages[page])
+            draw.rectangle([xs[c], y, xs[c + cell.colspan], y1], outline="black", width=2)
+            lines = _wrap(cell.text, xs[c + cell.colspan] - xs[c] - 2 * pad, char)
+            ty = y + max(pad, (y1 - y - len(lines) * line_h) // 2)
+            for k, line in enumerate(lines):
+                draw.text((xs[c] + pad, ty + k * line_h), line, font=self.cell_font, fill="black")
+        self.y += 16
+
+
+def _write_image(s: dict, blocks, rt: random.Random) -> bytes:
+    """The report as a scan: drawn on A4 pages at IMAGE_DPI (text, then ruled tables with
+    their spans), each page damaged like a scan (a 1-2° turn, blur, noise, JPEG), put into
+    an image-only PDF (no text layer)."""
+    from benchmarks.ocr import damage, image_pdf
+
+    pages = _Pages()
+    if s["title"]:
+        pages.text(s["title"], indent=60)
+    kept_p = 0
+    for kind, v in blocks:
+        if kind == "table":
+            pages.table(v)
+        elif kind == "h":
+            pages.text(v)
+        elif kept_p < 3:  # a few paragraphs of narrative: the pages are about the tables
+            pages.text(v, indent=48)
+            kept_p += 1
+    return image_pdf([damage(pg, seed=rt.randrange(2**31)) for pg in pages.pages], IMAGE_DPI)
+
+
 def _title_only(s: dict, rt: random.Random) -> str:
     title = s["title"] or f"{s['agency']}{s['year']}年政府信息公开工作年度报告"
     if s["shape"] == "html":
@@ -841,6 +975,8 @@ def render(s: dict) -> bytes:
         return head + rt.randbytes(rt.randint(200, 20000))
     if s["damage"] == "title_only":
         return _title_only(s, rt).encode(enc)
+    if s["shape"] == "image":
+        return _write_image(s, _blocks(s, rt, False), rt)
     half = s["shape"] != "html" and rt.random() < 0.35
     text = _WRITERS[s["shape"]](s, _blocks(s, rt, half), rt)
     data = text.encode(enc)

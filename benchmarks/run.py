@@ -165,6 +165,8 @@ def measure(cmd: list[str], log_prefix: Path, interval: float = 0.1, timeout: fl
         "cmd": " ".join(cmd), "wall": wall, "rc": proc.returncode, "timed_out": timed_out,
         "peak_tree_rss": peak["tree"] if psutil is not None else None, "max_procs": peak["procs"],
         "max_single_rss": max_single,
+        # CPU of the launcher and every process it waited for (gx and its workers), from wait4
+        "cpu": ru.ru_utime + ru.ru_stime,
         "stdout": stdout, "stderr": stderr, "log": str(out_path),
     }
 
@@ -382,6 +384,54 @@ def _git_head() -> str:
         return "unknown"
 
 
+def ocr_step(raw: Path, images: Path, out: Path, n: int, seed: int, jobs: int, gx: list[str], logs: Path) -> dict:
+    """Link the scans of the generated set into ``images``, parse them alone with
+    ``gx parse`` (empty output folder, so no page is in the OCR page cache) and print OCR
+    pages/s (wall) and CPU-seconds a page (the whole process tree's CPU, as the kernel
+    counts it, over the pages: start-up, model loading and the table core included)."""
+    import pypdfium2 as pdfium
+
+    if images.exists():
+        shutil.rmtree(images)
+    images.mkdir(parents=True)
+    pages = files = 0
+    for idx in range(n):
+        s = gen.spec(seed, idx)
+        if s["shape"] != "image":
+            continue
+        dst = images / s["file"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(raw / s["file"], dst)
+        except OSError:
+            shutil.copyfile(raw / s["file"], dst)
+        pdf = pdfium.PdfDocument(str(dst))
+        pages += len(pdf)
+        pdf.close()
+        files += 1
+    if not files:
+        print("  no scans among the generated reports (raise --n)")
+        return {"files": 0, "pages": 0}
+    if out.exists():
+        shutil.rmtree(out)
+    r = measure(gx + ["parse", str(images), "--out", str(out), "--jobs", str(jobs), "--no-progress"], logs / "parse_ocr")
+    if r["rc"] != 0:
+        print(f"  gx parse exited {r['rc']}; last lines of {logs / 'parse_ocr'}.err:\n{_tail(r['stderr'])}")
+    one = files < 128  # (gx parse spreads files over workers 64 at a time, from 128 files up)
+    print(f"  {files} scans, {pages} pages, --jobs {jobs}"
+          + ("; fewer than 128 files: gx parses them in one process, so pages/s is one worker's" if one else ""))
+    print(f"  wall time      {r['wall']:.1f} s")
+    print(f"  OCR pages/s    {pages / r['wall']:.3f} (wall, {1 if one else jobs} worker process(es))")
+    print(f"  CPU s/page     {r['cpu'] / pages:.2f}   ({r['cpu']:.1f} CPU-s for the whole gx process tree; aim <= 4)")
+    print(f"  peak memory    {_mb(r['peak_tree_rss'])} summed over the gx process tree; largest single process "
+          f"{_mb(r['max_single_rss'])}")
+    if _gx_summary(r["stdout"]):
+        print(f"  gx said        {_gx_summary(r['stdout'])}")
+    return {"files": files, "pages": pages, "wall": r["wall"], "cpu": r["cpu"], "rc": r["rc"],
+            "pages_per_s": pages / r["wall"], "cpu_per_page": r["cpu"] / pages,
+            "peak_tree_rss": r["peak_tree_rss"], "max_single_rss": r["max_single_rss"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10000, help="number of reports (default 10000; the issue's figure is 100000)")
@@ -394,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render-timeout", type=float, default=1800,
                     help="stop gx render after this many seconds and say so (default 1800; 0 = no limit)")
     ap.add_argument("--no-fresh", action="store_true", help="skip the fresh full parse used to check incremental outputs")
+    ap.add_argument("--ocr-only", action="store_true",
+                    help="only the data step and the OCR step (gx parse on the generated scans alone)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="floor and incremental runs, each timed; the median is reported (default 3)")
     args = ap.parse_args(argv)
@@ -429,6 +481,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  reused the complete folder{restored}")
     print(f"  N = {n_files} files, total {size / 1e6:,.1f} MB")
     results.update(files=n_files, mb=size / 1e6)
+
+    # OCR: the generated scans alone ---------------------------------------------------------
+    print(f"\n[OCR] gx parse on the generated scans alone (image-only PDFs, {gen.IMAGE_SHARE:.0%} of the reports)")
+    results["ocr"] = ocr_step(raw, work / "raw_images", work / "out_images", args.n, args.seed, args.jobs, gx, logs)
+    if args.ocr_only:
+        (work / "results.json").write_text(json.dumps(results, indent=1))
+        print(f"\n(--ocr-only: figures also in {work / 'results.json'}; logs in {logs})")
+        return 0
 
     def gx_parse(src: Path, dst: Path, name: str, fresh: bool = True) -> dict:
         if fresh and dst.exists():

@@ -41,14 +41,15 @@ def _parse(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(raw)
     if not args.out:
         print(f"gx parse: writing to {out} (the default for {raw}; choose another with --out)", file=sys.stderr)
+    from .distributed import SchedulerError
     from .pipeline import run
     from .store import Busy
 
     try:
         result = run(raw, out=out, jobs=args.jobs, progress=False if args.no_progress else None,
                      cache=not args.no_cache, wait=not args.no_wait, max_file_memory=args.max_file_memory,
-                     file_timeout=args.file_timeout or None)
-    except Busy as err:
+                     file_timeout=args.file_timeout or None, scheduler=args.scheduler)
+    except (Busy, SchedulerError) as err:
         print(f"gx parse: {err}", file=sys.stderr)
         return 3
     print(result.summary())
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--file-timeout", type=_seconds, default=120.0, metavar="SECONDS",
                    help="seconds one file may take (0 = no limit; default 120); "
                         "a file over it is failed with that reason and the batch goes on")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="a Dask scheduler (e.g. tcp://10.0.0.5:8786): parse the files on its cluster (needs gxlib[dask])")
     p.set_defaults(func=_parse)
     command = (argv if argv is not None else sys.argv[1:])[:1]
     if command == ["parse"]:  # gx parse imports nothing it does not need

@@ -28,7 +28,7 @@ DEFAULT_FILE_TIMEOUT = 120.0  # seconds one file may take (gx parse --file-timeo
 RACY_NS = 2_000_000_000  # a file changed this close to the listing is hashed again next run
 # modules that do not change a parse result (left out of the fingerprint)
 DOWNSTREAM = {"__init__.py", "cli.py", "pipeline.py", "store.py", "listing.py", "metrics.py", "panel.py",
-              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py"}
+              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py", "distributed.py"}
 # packages whose version can change a parse result
 PACKAGES = ("cnloc", "pdfplumber", "pdfminer.six", "pypdf", "lxml", "python-docx", "charset-normalizer",
             "pyahocorasick", "rapidocr", "rapidocr-onnxruntime", "onnxruntime")
@@ -172,12 +172,18 @@ def to_arrow(results: list[tuple], fp: str) -> dict:
     return out
 
 
-def _parse_files(tasks: list, jobs: int, max_file_memory: int | None, file_timeout: float | None):
+def _parse_files(tasks: list, jobs: int, max_file_memory: int | None, file_timeout: float | None,
+                 scheduler: str | None = None):
     """``(task, compact result)`` of every file, parsed one file per task in ``jobs``
     worker processes (:func:`gxlib.workers.run`): each file under a memory cap and a time
     limit, a worker that dies costs the file it held (a ``failed`` row with the reason)
     and is replaced. Results come in the order the files finish. The one place where
     parsing is spread over processes."""
+    if scheduler:  # a Dask cluster (gx parse --scheduler): one file a task, in completion order
+        from .distributed import parse_files
+
+        yield from parse_files(tasks, scheduler)
+        return
     from . import workers
 
     for task, outcome in workers.run(parse_one, tasks, jobs=jobs, max_memory=max_file_memory,
@@ -214,14 +220,15 @@ def _listing_digest(fp: str, raw_dir: Path, rels: list[str], stats: list[tuple],
 
 def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progress: bool | None = None,
         cache: bool = True, wait: bool = True, say=None, max_file_memory: int | None = DEFAULT_MAX_FILE_MEMORY,
-        file_timeout: float | None = DEFAULT_FILE_TIMEOUT) -> RunResult:
+        file_timeout: float | None = DEFAULT_FILE_TIMEOUT, scheduler: str | None = None) -> RunResult:
     """Parse every file under ``raw_dir`` into the tables in ``out`` (see the module doc).
 
     Without ``out`` the tables are made in a temporary folder and returned as pandas
     frames (``result.tables``). ``cache=False`` forgets the store: every file is parsed
     again. ``wait=False``: raise :class:`gxlib.store.Busy` when another run writes ``out``.
     ``max_file_memory`` (bytes) and ``file_timeout`` (seconds) limit what one file may
-    take (None or 0: no limit); a file over a limit is ``failed`` with that reason."""
+    take (None or 0: no limit); a file over a limit is ``failed`` with that reason.
+    ``scheduler``: a Dask scheduler's address; the per-file work runs there (:mod:`gxlib.distributed`)."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"{raw_dir}: no such folder")
@@ -231,15 +238,16 @@ def run(raw_dir: Path, out: Path | None = None, jobs: int | None = None, progres
         from .store import load
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say, max_file_memory, file_timeout)
+            result = run(raw_dir, Path(tmp), jobs, progress, cache, wait, say, max_file_memory, file_timeout, scheduler)
             result.tables = load(tmp)
         return result
+    from .readers.ocr_cache import page_cache
     from .store import writer_lock
 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     out = Path(out)
-    with writer_lock(out, wait, say):
-        limits = (max_file_memory, file_timeout)
+    with writer_lock(out, wait, say), page_cache(out / ".gx" / "ocr"):  # OCR pages kept by content
+        limits = (max_file_memory, file_timeout, scheduler)
         return _run_locked(raw_dir, out, jobs or os.cpu_count() or 1, progress, cache, say, limits)
 
 

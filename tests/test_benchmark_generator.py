@@ -59,8 +59,8 @@ def test_files_written_streamed_into_the_named_folder(corpus):
 def test_every_shape_and_both_encodings(corpus):
     out, _, ids = corpus
     specs = [gen.spec(SEED, i) for i in ids]
-    assert {s["shape"] for s in specs} == set(gen.SHAPES)
-    assert {s["encoding"] for s in specs} == {"utf-8", "gbk"}
+    assert {s["shape"] for s in specs} - {"image"} == set(gen.SHAPES)  # (scans: 1 %, may be among them)
+    assert {s["encoding"] for s in specs} - {"none"} == {"utf-8", "gbk"}
     assert {s["template"] for s in specs} == {"2019", "2021"}
     assert {s["damage"] for s in specs if s["damage"]} == set(gen.DAMAGES)
     zero = sum(s["zero_applications"] for s in specs if not s["damage"])
@@ -69,6 +69,9 @@ def test_every_shape_and_both_encodings(corpus):
         if s["damage"]:
             continue
         data = (out / s["file"]).read_bytes()
+        if s["shape"] == "image":  # a scan: an image-only PDF
+            assert data.startswith(b"%PDF") and b"/Image" in data and b"/Font" not in data
+            continue
         if s["encoding"] == "gbk":
             with pytest.raises(UnicodeDecodeError):
                 data.decode("utf-8")

@@ -41,7 +41,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import Document, ReadError
+from . import Document, ReadError, ocr_cache
 from .html import clean_cell, grid_lines, is_value_text
 from .pdf import _PAGE_NUMBER
 
@@ -593,13 +593,51 @@ def read_image(img) -> Layout:
     """One page image (BGR array) -> its layout.  The text is read as it lies; the page's
     skew (from the detected boxes) is then taken out of the boxes' positions and of the
     image in which the ruling lines are looked for."""
-    import cv2
-
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         return Layout([], [])
-    # every flag given on every call: rapidocr keeps the last call's flags
-    result = engine()(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
+    cache = ocr_cache.current()
+    key = ocr_cache.image_key(img) if cache is not None else None
+    record = (cache.get(key) if cache is not None else None) or {"page": None, "crops": {}}
+    known = len(record["crops"]) + (record["page"] is not None)
+    try:
+        return _read_image(img, record)
+    finally:
+        if cache is not None and len(record["crops"]) + (record["page"] is not None) > known:
+            cache.put(key, record)
+
+
+def _ocr(img, **flags) -> dict:
+    """One engine call -> its result as plain data (what the page cache keeps); every flag
+    given on every call: rapidocr keeps the last call's flags."""
+    cache = ocr_cache.current()
+    if cache is not None:
+        cache.engine_calls += 1
+    res = engine()(img, use_cls=False, use_rec=True, **flags)
+    words = getattr(res, "word_results", None) if flags.get("return_word_box") else None
+    boxes = getattr(res, "boxes", None)  # (recognition alone, use_det=False, returns no boxes)
+    return {"boxes": [[[float(x), float(y)] for x, y in box] for box in (boxes if boxes is not None else ())],
+            "txts": list(res.txts or ()), "scores": [float(s) for s in (res.scores or ())],
+            "words": [[[t, float(sc), [[float(x), float(y)] for x, y in wb]] for t, sc, wb in ws or ()]
+                      for ws in words] if words else None}
+
+
+def _result(plain: dict):
+    """Plain data (see :func:`_ocr`) -> the engine's result shape read by :func:`_pieces`."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    return SimpleNamespace(boxes=[np.asarray(b, dtype=np.float64) for b in plain["boxes"]], txts=plain["txts"],
+                           scores=plain["scores"], word_results=plain["words"])
+
+
+def _read_image(img, record: dict) -> Layout:
+    import cv2
+
+    h, w = img.shape[:2]
+    if record["page"] is None:
+        record["page"] = _ocr(img, use_det=True, return_word_box=True)
+    result = _result(record["page"])
     pieces = _pieces(result) if result.txts else []
     if not pieces:
         return Layout([], [])
@@ -613,12 +651,12 @@ def read_image(img) -> Layout:
     heights = sorted(p.height for p in pieces)
     char = heights[len(heights) // 2]
     hs, vs = rulings(gray, char)
-    out = layout(pieces, hs, vs, ocr=True, reread=functools.partial(_reread, gray, char))
+    out = layout(pieces, hs, vs, ocr=True, reread=functools.partial(_reread, gray, char, record["crops"]))
     out.sure_text = any(ch.isalnum() and sc >= MIN_SCORE for p in pieces for ch, sc in zip(p.text, p.scores or ()))
     return out
 
 
-def _reread(gray, char: float, x0: float, y0: float, x1: float, y1: float):
+def _reread(gray, char: float, crops: dict, x0: float, y0: float, x1: float, y1: float):
     """Recognise one table cell on its own (no detection): its inside, clear of the rules.
     A cell without ink in its middle is blank (None: left as it is)."""
     import cv2
@@ -634,12 +672,15 @@ def _reread(gray, char: float, x0: float, y0: float, x1: float, y1: float):
     mx, my = (b - a) // 6, (d - c) // 6
     if int(ink[my:(d - c) - my, mx:(b - a) - mx].sum()) // 255 < max(6, int(char)):
         return None  # nothing written in the middle: a blank cell
-    res = engine()(cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR), use_det=False, use_cls=False, use_rec=True,
-                   return_word_box=False)
-    if not res.txts or not res.txts[0].strip():
+    crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+    key = ocr_cache.image_key(crop)  # (the page's record keeps its cells' results by their pixels)
+    if key not in crops:
+        crops[key] = _ocr(crop, use_det=False, return_word_box=False)
+    res = crops[key]
+    if not res["txts"] or not res["txts"][0].strip():
         return None
-    text = clean_cell(res.txts[0])
-    return text, [float(res.scores[0])] * len(text)
+    text = clean_cell(res["txts"][0])
+    return text, [float(res["scores"][0])] * len(text)
 
 
 def read_pages(images) -> tuple[list[Layout], int]:
