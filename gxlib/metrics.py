@@ -90,18 +90,9 @@ def _scope_sql(scope: str) -> str:
 # --------------------------------------------------------------------------- statistics
 def wilson_interval(k: Any, n: Any, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
     """95 % Wilson score interval for ``k`` successes out of ``n`` trials (element-wise);
-    NA where ``n`` is missing or ≤ 0, or ``k`` is not within ``0..n``."""
-    k = pd.array(np.atleast_1d(np.asarray(k, dtype=object)), dtype="Float64").to_numpy(float, na_value=np.nan)
-    n = pd.array(np.atleast_1d(np.asarray(n, dtype=object)), dtype="Float64").to_numpy(float, na_value=np.nan)
-    valid = (n > 0) & (k >= 0) & (k <= n)
-    n_safe = np.where(valid, n, 1.0)
-    p = np.where(valid, k / n_safe, 0.0)
-    denom = 1 + z**2 / n_safe
-    centre = (p + z**2 / (2 * n_safe)) / denom
-    half = z / denom * np.sqrt(p * (1 - p) / n_safe + z**2 / (4 * n_safe**2))
-    low = np.where(valid, np.clip(centre - half, 0.0, 1.0), np.nan)
-    high = np.where(valid, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return np.where(valid & (k == 0), 0.0, low), np.where(valid & (k == n), 1.0, high)
+    NA where ``n`` is missing or ≤ 0, or ``k`` is not within ``0..n``
+    (:func:`gxlib.intervals.wilson`, the one implementation)."""
+    return gi.wilson(k, n, z)
 
 
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,

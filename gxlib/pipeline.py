@@ -193,17 +193,6 @@ def _parse_files(tasks: list, jobs: int, max_file_memory: int | None, file_timeo
         yield task, outcome
 
 
-def _hash(path: str) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError:
-        return ""
-    return h.hexdigest()
-
-
 # ------------------------------------------------------------------------------- the run
 def _listing_digest(fp: str, raw_dir: Path, rels: list[str], stats: list[tuple], listed_at: int) -> str | None:
     """What the inputs look like (paths, stat, manifest, parser); None when some file was
@@ -307,7 +296,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     import pyarrow as pa
 
     from .parse import read_manifest
-    from .workers import FileTask
+    from .workers import FileTask, file_sha256
 
     manifest = read_manifest(raw_dir)
     known = store.known_files()
@@ -319,7 +308,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     unknown = [i for i, sha in enumerate(shas) if sha is None]
     if have and unknown:  # files the store may hold under a key: hash them to find out
         with ThreadPoolExecutor(max(2, jobs)) as ex:
-            for i, sha in zip(unknown, ex.map(_hash, [listed[i][1] for i in unknown])):
+            for i, sha in zip(unknown, ex.map(file_sha256, [listed[i][1] for i in unknown])):
                 shas[i] = sha
     current, todo = set(), []
     for i, (rel, path) in enumerate(listed):

@@ -545,7 +545,7 @@ def failed_result(task: FileTask, reason: str) -> dict:
     hashed here, in pieces), the manifest's fields, no table rows."""
     from .parse import REPORT_COLUMNS, _apply_manifest, report_id
 
-    sha = _sha256_of(task.path)
+    sha = file_sha256(task.path)
     report = {c: "" for c in REPORT_COLUMNS}
     report.update(report_id=report_id(task.source_file, sha), source_file=task.source_file, sha256=sha,
                   year=None, level="unknown", status="failed", error=reason,
@@ -557,7 +557,8 @@ def failed_result(task: FileTask, reason: str) -> dict:
     return {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
 
 
-def _sha256_of(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """sha256 of a file's bytes, read 1 MB at a time; empty when it cannot be read."""
     h = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
