@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -450,13 +451,26 @@ def test_refresh_asks_again_without_conditions_and_keeps_unchanged_files(tmp_pat
     assert s.pages["unchanged"] == 1
 
 
-def test_ctrl_c_leaves_a_consistent_manifest_and_a_rerun_goes_on(tmp_path):
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handler for the test (an earlier test's library may have left
+    another one installed in this process, as a browser or notebook client can)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_leaves_a_consistent_manifest_and_a_rerun_goes_on(tmp_path, python_ctrl_c):
     state = {"interrupt": True}
 
     def interrupting(req):
         if state["interrupt"]:
             state["interrupt"] = False
-            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while this answer is on its way
+            # the user presses Ctrl-C while this answer is on its way (sent to the main thread,
+            # as a terminal's Ctrl-C reaches the program waiting on the network there)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             return Reply(200, b"%PDF-1.4 third", {"Content-Type": "application/pdf"}, delay=0.3)
         return Reply(200, b"%PDF-1.4 third", {"Content-Type": "application/pdf"})
 

@@ -619,7 +619,7 @@ def _ocr(img, **flags) -> dict:
     return {"boxes": [[[float(x), float(y)] for x, y in box] for box in (boxes if boxes is not None else ())],
             "txts": list(res.txts or ()), "scores": [float(s) for s in (res.scores or ())],
             "words": [[[t, float(sc), [[float(x), float(y)] for x, y in wb]] for t, sc, wb in ws or ()]
-                      for ws in words] if words else None}
+                      for ws in words] if words and res.txts else None}  # (a blank page: (('', 1.0, None),))
 
 
 def _result(plain: dict):
