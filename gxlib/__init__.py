@@ -36,7 +36,7 @@ def parse_report(path: str | Path, manifest_row: dict | None = None) -> ReportRe
     from .store import frame
 
     path = Path(path)
-    res = parse_bytes(path.read_bytes(), path.name, manifest_row)
+    res = parse_bytes(path.read_bytes(), path.name, manifest_row, path)  # (a page finds the images saved beside it)
     return ReportResult(res["report"], *(frame(n, res[n]) for n in ("disclosure", "applications", "reviews", "checks")))
 
 
