@@ -299,7 +299,6 @@ def compare(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", FILES)
 def test_end_to_end_cells_match_golden(name):
-    pytest.importorskip("gxlib.parse")
     problems = compare(name)
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
@@ -311,7 +310,6 @@ def test_end_to_end_cells_match_golden(name):
     FILES,
 )
 def test_end_to_end_metadata_matches_golden(name):
-    pytest.importorskip("gxlib.parse")
     problems = compare_metadata(name)
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
@@ -320,7 +318,6 @@ def test_end_to_end_metadata_matches_golden(name):
 def test_end_to_end_no_gaps(name):
     """Stricter than the comparison above: every cell the document states (golden not
     null) comes out as a number, and the report is ``ok`` unless something is NA."""
-    pytest.importorskip("gxlib.parse")
     g = golden(name)
     res = parsed(name)
     gaps = []
