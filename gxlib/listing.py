@@ -2,6 +2,7 @@
 lists a folder before it imports anything heavy)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,3 +49,15 @@ def stat(path: str) -> tuple[int, int, int, int]:
     except OSError:
         return MISSING
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def sha256_of(path) -> str:
+    """sha256 of a file's bytes, read 1 MB at a time; empty when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()

@@ -25,7 +25,7 @@ placed are listed under the map with their number and rate, never dropped silent
 Rates come from :func:`gxlib.metrics.rates` grouped by province and division code, and are
 pooled per area by adding numerators and denominators (the same pooling ``rates`` does for
 any group), with the same Wilson interval (:func:`gxlib.metrics.wilson_interval`); every
-``tables`` object the metrics take works here (long ``Tables``, ``gxlib.panel.load`` or
+``tables`` object the metrics take works here (long ``Tables``, ``gxlib.panel.open`` or
 ``gxlib.panel.open``).  An area is hatched when fewer than ``min_n`` reports stand behind
 its value or its denominator is below ``min_n``; grey means no report.
 """

@@ -318,10 +318,6 @@ class Panel:
     def narrowed(self, condition: str) -> "Panel":
         return Panel(self.con, self.where + (condition,), self.data_dir)
 
-    def attach(self, checks: bool = False, na_cells: bool = False) -> "Panel":
-        """The same selection (checks and NA cells are read by the metrics that need them)."""
-        return self
-
     def count(self) -> int:
         return int(self.sql("SELECT count(*) AS n FROM sel")["n"].iloc[0])
 
@@ -357,18 +353,3 @@ def open(data_dir: str | Path = "data/processed", *, cache_dir: str | Path | Non
             if old != path:
                 old.unlink(missing_ok=True)
     return Panel(connect(d, cache_dir=cache), data_dir=str(d.resolve()))
-
-
-def load(data_dir: str | Path = "data/processed", *, checks: bool = False, na_cells: bool = False,
-         cache_dir: str | Path | None = None) -> Panel:
-    """The same as :func:`open` (kept for code that called it)."""
-    return open(data_dir, cache_dir=cache_dir)
-
-
-def wide(data_dir: str | Path = "data/processed"):
-    """One row per report, one column per cell, the report's metadata, status and number
-    of checks: the same frame as :func:`gxlib.export.wide` (``gx export --wide`` writes it
-    as CSV, xlsx, Stata and Parquet)."""
-    from .export import wide as _wide
-
-    return _wide(data_dir)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .listing import list_inputs, stat
+from .listing import list_inputs, sha256_of, stat
 
 BATCH = 256  # files whose results the parent turns into one set of Arrow tables
 STORE_EVERY = 2048  # reports stored per transaction
@@ -258,6 +258,8 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say,
     if digest is not None and state.get("listing") == digest and verify(out, state.get("exports", {})):
         return RunResult(state["counts"], state["n_checks"], len(rels), 0, time.perf_counter() - t0, size,
                          written=False)
+    import pyarrow.parquet as pq
+
     from .store import ResultStore
 
     if not cache:
@@ -272,20 +274,15 @@ def _run_locked(raw_dir: Path, out: Path, jobs: int, progress, cache: bool, say,
         else:
             written, exports = True, _export(store, out, say if progress else None, raw_dir)
         counts = dict(store.con.execute("SELECT status, count(*) FROM reports GROUP BY status").fetchall())
-        n_checks = state["n_checks"] if not written else _count_rows(out / "checks.parquet")
         from .store import write_state
+
+        n_checks = state["n_checks"] if not written else pq.ParquetFile(out / "checks.parquet").metadata.num_rows
 
         write_state(out, {"listing": digest, "generation": store.generation(), "exports": exports,
                           "counts": counts, "n_checks": n_checks, "fingerprint": fp, "exporter": exporter_tag()})
     finally:
         store.close()
     return RunResult(counts, n_checks, len(rels), parsed, time.perf_counter() - t0, size, written=written)
-
-
-def _count_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
 
 
 def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: int, progress, limits: tuple) -> int:
@@ -296,7 +293,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     import pyarrow as pa
 
     from .parse import read_manifest
-    from .workers import FileTask, file_sha256
+    from .workers import FileTask
 
     manifest = read_manifest(raw_dir)
     known = store.known_files()
@@ -308,7 +305,7 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
     unknown = [i for i, sha in enumerate(shas) if sha is None]
     if have and unknown:  # files the store may hold under a key: hash them to find out
         with ThreadPoolExecutor(max(2, jobs)) as ex:
-            for i, sha in zip(unknown, ex.map(file_sha256, [listed[i][1] for i in unknown])):
+            for i, sha in zip(unknown, ex.map(sha256_of, [listed[i][1] for i in unknown])):
                 shas[i] = sha
     current, todo = set(), []
     for i, (rel, path) in enumerate(listed):

@@ -24,6 +24,8 @@ from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
+from .listing import sha256_of, stat
+
 TABLES = ("reports", "disclosure", "applications", "reviews", "checks")  # kept per file in the store
 # exported: the five tables and agencies.csv (made from reports at export, gxlib.agencies)
 OUTPUTS = TABLES + ("agencies",)
@@ -372,14 +374,6 @@ def _csv_columns(name: str) -> str:
     return ", ".join(out)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_csv(con, name: str, source: str, target: Path) -> str:
     """Write one table's CSV (BOM, quoted header, rows) and return its sha256. DuckDB
     writes the rows; the BOM and the header are written first and the rows appended,
@@ -419,9 +413,9 @@ def export(con, out_dir: Path, sources: dict[str, str] | None = None, progress=N
         cols = ", ".join(_quoted(c) for c in _columns()[name])
         con.execute(f"COPY (SELECT {cols} FROM {source} ORDER BY {_order_by(name)}) TO '{stage / (name + '.parquet')}' "
                     "(FORMAT parquet, COMPRESSION zstd)")
-        record[f"{name}.parquet"] = _sha256(stage / f"{name}.parquet")
+        record[f"{name}.parquet"] = sha256_of(stage / f"{name}.parquet")
     (stage / "README.md").write_text(data_dictionary(), encoding="utf-8")
-    record["README.md"] = _sha256(stage / "README.md")
+    record["README.md"] = sha256_of(stage / "README.md")
     sizes = {f: [(stage / f).stat().st_size, sha] for f, sha in record.items()}
     swap_in(stage, out_dir)
     return sizes
@@ -455,17 +449,12 @@ def verify(out_dir: Path, recorded: dict) -> bool:
     """Every export is in OUT with the size and sha256 recorded when it was written."""
     if set(recorded) != set(EXPORTS):
         return False
-    for f, (size, sha) in recorded.items():
-        p = out_dir / f
-        try:
-            if p.stat().st_size != size:
-                return False
-        except OSError:
-            return False
+    if any(stat(str(out_dir / f))[0] != size for f, (size, _) in recorded.items()):
+        return False
     from concurrent.futures import ThreadPoolExecutor  # (hashlib lets go of the GIL)
 
     with ThreadPoolExecutor(2) as ex:
-        return all(ex.map(lambda f: _sha256(out_dir / f) == recorded[f][1], list(recorded)))
+        return all(ex.map(lambda f: sha256_of(out_dir / f) == recorded[f][1], list(recorded)))
 
 
 @contextlib.contextmanager

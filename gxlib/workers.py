@@ -35,7 +35,6 @@ its reason.
 from __future__ import annotations
 
 import collections
-import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -46,6 +45,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+
+from .listing import sha256_of
 
 GiB = 1 << 30
 DEFAULT_MAX_MEMORY = 2 * GiB   # per file, on top of what a worker holds when it starts
@@ -545,7 +546,7 @@ def failed_result(task: FileTask, reason: str) -> dict:
     hashed here, in pieces), the manifest's fields, no table rows."""
     from .parse import REPORT_COLUMNS, _apply_manifest, report_id
 
-    sha = file_sha256(task.path)
+    sha = sha256_of(task.path)
     report = {c: "" for c in REPORT_COLUMNS}
     report.update(report_id=report_id(task.source_file, sha), source_file=task.source_file, sha256=sha,
                   year=None, level="unknown", status="failed", error=reason,
@@ -555,18 +556,6 @@ def failed_result(task: FileTask, reason: str) -> dict:
     except Exception:  # noqa: BLE001 - a manifest row that does not resolve changes nothing here
         pass
     return {"report": report, "disclosure": [], "applications": [], "reviews": [], "checks": []}
-
-
-def file_sha256(path: str) -> str:
-    """sha256 of a file's bytes, read 1 MB at a time; empty when it cannot be read."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError:
-        return ""
-    return h.hexdigest()
 
 
 def parse_files(tasks: Iterable[FileTask], *, jobs: int | None = None,

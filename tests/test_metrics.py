@@ -402,7 +402,7 @@ def test_panel_selection(five_dir, tmp_path):
     from gxlib import panel
 
     t, folder = five_dir
-    sel = m.select(panel.open(folder, cache_dir=tmp_path / "c"), province="B省").attach(checks=True)
+    sel = m.select(panel.open(folder, cache_dir=tmp_path / "c"), province="B省")
     assert list(sel.reports["report_id"]) == ["r3", "r4", "r5"]
     assert list(sel.checks["report_id"]) == ["r4"]
     ref = m.select(t, province="B省")
