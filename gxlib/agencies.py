@@ -35,6 +35,7 @@ reports table whatever it is stored in.
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -274,25 +275,30 @@ def agencies_table(reports: pd.DataFrame) -> pd.DataFrame:
     r = r[r["agency_id"].notna() & (r["agency_id"].astype(str) != "")]
     if r.empty:
         return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "n_reports" else "str") for c in AGENCY_COLUMNS})
-    r = r.assign(year=pd.to_numeric(r["year"], errors="coerce").astype("Int64"))
-    rows = []
-    for aid, g in r.groupby("agency_id", sort=True):
-        g = g.sort_values(["year", "agency"], na_position="first")
-        code = aid.split(":", 1)[0]
-        latest = g.iloc[-1]
-        seen = []
-        for nm, gg in g.groupby("agency", sort=False):
-            ys = [int(y) for y in gg["year"].dropna()]
-            seen.append((min(ys) if ys else 0, f"{nm} ({_years_text(ys)})" if ys else str(nm)))
-        display = str(latest["agency"])
-        place = _place_name(code, latest["year"])
+    years = pd.to_numeric(r["year"], errors="coerce").astype("Int64")
+    levels = r["level"] if "level" in r else pd.Series([None] * len(r), index=r.index)
+    recs = sorted(zip(r["agency_id"].astype("str"), years.astype(object).where(years.notna(), None),
+                      r["agency"].astype(object).where(r["agency"].notna(), None),
+                      levels.astype(object).where(levels.notna(), None)),
+                  key=lambda t: (t[0], t[1] is not None, t[1] or 0, t[2] is not None, t[2] or ""))
+    rows = []  # one pass over the reports sorted by (agency_id, year, name): the last is the latest
+    for aid, group in itertools.groupby(recs, key=lambda t: t[0]):
+        g = list(group)
+        code, (_, latest_year, latest_name, latest_level) = aid.split(":", 1)[0], g[-1]
+        names: dict[str, list[int]] = {}
+        for _, y, nm, _ in g:
+            if nm is not None:
+                names.setdefault(nm, []).extend([] if y is None else [int(y)])
+        seen = [(min(ys) if ys else 0, f"{nm} ({_years_text(ys)})" if ys else str(nm)) for nm, ys in names.items()]
+        display = "" if latest_name is None else str(latest_name)
+        place = _place_name(code, latest_year)
         if place and place not in display:
             display = f"{display}（{place}）"
-        level = str(latest["level"]) if "level" in g and pd.notna(latest.get("level")) else ""
         rows.append({
             "agency_id": aid, "name": display, "names": "; ".join(t for _, t in sorted(seen)),
-            "years": _years_text([int(y) for y in g["year"].dropna()]), "division_code": code,
-            "level": level, "kind": canonical(aid.split(":", 1)[1])[1], "n_reports": len(g),
+            "years": _years_text([int(y) for _, y, _, _ in g if y is not None]), "division_code": code,
+            "level": "" if latest_level is None else str(latest_level), "kind": canonical(aid.split(":", 1)[1])[1],
+            "n_reports": len(g),
         })
     out = pd.DataFrame(rows, columns=AGENCY_COLUMNS)
     for c in AGENCY_COLUMNS:
