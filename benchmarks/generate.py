@@ -21,8 +21,10 @@ report is the same on every run and machine, and report ``idx`` can be re-create
 * about 1 % scans (:data:`IMAGE_SHARE`, undamaged reports only): the report drawn on A4 pages
   at 150 dpi (title, headings, a few paragraphs, the three tables as ruled grids with their
   spans, in the CJK font), each page damaged like a scan (a 1-2° turn, blur, noise, JPEG) and
-  put into an image-only PDF, so ``gx parse`` reads them by OCR (~3 pages, ~4 CPU-s a page:
-  the share is kept small so that the benchmark takes minutes).
+  put into an image-only PDF, so ``gx parse`` reads them by OCR (~3 pages, ~4-5 CPU-s a page).
+  ``--image-share`` sets the share; ``benchmarks.run`` generates its scale set without scans
+  (1 % of 100,000 reports is ~4 CPU-hours of OCR, which would make every scale figure an OCR
+  figure) and measures OCR on a set of scans of its own.
 
 The generated values of one report are returned by :func:`expected_cells` (or the whole
 spec by :func:`spec`); :func:`compare` checks a :func:`gxlib.parse_report` result against them.
@@ -371,8 +373,11 @@ def idx_of(path: str | Path) -> int:
     return int(Path(path).stem)
 
 
-def spec(seed: int, idx: int, variant: int = 0) -> dict:
+def spec(seed: int, idx: int, variant: int = 0, image_share: float = IMAGE_SHARE) -> dict:
     """Everything about report ``idx``: metadata, shape, encoding, damage and the values.
+
+    ``image_share``: the share of undamaged reports published as scans (a set generated
+    with another share differs only in which reports are scans).
 
     ``variant`` changes the numbers only (used to "edit" files for the incremental run);
     agency, year, layout, shape and encoding stay the same.
@@ -417,7 +422,7 @@ def spec(seed: int, idx: int, variant: int = 0) -> dict:
         has_title = True  # the capture tool always writes 标题:
     ext = "html" if shape == "html" else "txt"
     # a scan: drawn from its own stream, so every other choice is the same with or without scans
-    image = damage is None and random.Random(f"gxbench:{seed}:{idx}:image").random() < IMAGE_SHARE
+    image = damage is None and random.Random(f"gxbench:{seed}:{idx}:image").random() < image_share
     if image:
         shape, encoding, ext = "image", "none", "pdf"
     rn = random.Random(f"gxbench:{seed}:{idx}:numbers:{variant}")
@@ -1008,8 +1013,9 @@ def check_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def write_report(out: Path, seed: int, idx: int, variant: int = 0) -> tuple[str, int, dict]:
-    s = spec(seed, idx, variant)
+def write_report(out: Path, seed: int, idx: int, variant: int = 0,
+                 image_share: float = IMAGE_SHARE) -> tuple[str, int, dict]:
+    s = spec(seed, idx, variant, image_share)
     data = render(s)
     path = out / s["file"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -1019,12 +1025,12 @@ def write_report(out: Path, seed: int, idx: int, variant: int = 0) -> tuple[str,
     return s["file"], len(data), s
 
 
-def _write_range(args: tuple[str, int, int, int]) -> dict:
-    out, seed, start, stop = args
+def _write_range(args: tuple[str, int, int, int, float]) -> dict:
+    out, seed, start, stop, image_share = args
     out_p = Path(out)
     stats = {"files": 0, "bytes": 0, "shape": {}, "encoding": {}, "template": {}, "damage": {}, "zero": 0}
     for idx in range(start, stop):
-        _, n, s = write_report(out_p, seed, idx)
+        _, n, s = write_report(out_p, seed, idx, 0, image_share)
         stats["files"] += 1
         stats["bytes"] += n
         for k in ("shape", "encoding", "template"):
@@ -1060,13 +1066,16 @@ def write_marker(out_dir: str | Path, info: dict) -> None:
     os.replace(tmp, path)
 
 
-def generate(out_dir: str | Path, n: int, seed: int = 1, jobs: int = 1, progress: bool = False) -> dict:
-    """Write reports 0..n-1 into ``out_dir`` (streaming, in ``jobs`` processes).  Returns counts."""
+def generate(out_dir: str | Path, n: int, seed: int = 1, jobs: int = 1, progress: bool = False,
+             image_share: float = IMAGE_SHARE) -> dict:
+    """Write reports 0..n-1 into ``out_dir`` (streaming, in ``jobs`` processes), ``image_share``
+    of the undamaged ones as scans.  Returns counts."""
     out = check_out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, {"version": GEN_VERSION, "seed": seed, "n": n, "complete": False, "changed": {}})
+    write_marker(out, {"version": GEN_VERSION, "seed": seed, "n": n, "image_share": image_share, "complete": False,
+                       "changed": {}})
     step = 500
-    tasks = [(str(out), seed, a, min(n, a + step)) for a in range(0, n, step)]
+    tasks = [(str(out), seed, a, min(n, a + step), image_share) for a in range(0, n, step)]
     total: dict = {}
     t0 = time.perf_counter()
     if jobs <= 1 or len(tasks) == 1:
@@ -1086,14 +1095,15 @@ def generate(out_dir: str | Path, n: int, seed: int = 1, jobs: int = 1, progress
     if progress:
         print(file=sys.stderr)
     total["seconds"] = time.perf_counter() - t0
-    write_marker(out, {"version": GEN_VERSION, "seed": seed, "n": n, "complete": True, "changed": {},
+    write_marker(out, {"version": GEN_VERSION, "seed": seed, "n": n, "image_share": image_share, "complete": True, "changed": {},
                        "bytes": total.get("bytes", 0)})
     return total
 
 
-def is_complete(out_dir: str | Path, n: int, seed: int) -> bool:
+def is_complete(out_dir: str | Path, n: int, seed: int, image_share: float = IMAGE_SHARE) -> bool:
     m = read_marker(out_dir)
-    return bool(m and m.get("complete") and m.get("version") == GEN_VERSION and m.get("n") == n and m.get("seed") == seed)
+    return bool(m and m.get("complete") and m.get("version") == GEN_VERSION and m.get("n") == n and m.get("seed") == seed
+                and m.get("image_share", IMAGE_SHARE) == image_share)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1168,9 +1178,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=1000, help="number of reports (default 1000)")
     ap.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     ap.add_argument("--jobs", type=int, default=1, help="writer processes (default 1)")
+    ap.add_argument("--image-share", type=float, default=IMAGE_SHARE,
+                    help=f"share of undamaged reports written as scans (default {IMAGE_SHARE})")
     args = ap.parse_args(argv)
     try:
-        st = generate(args.out_dir, args.n, args.seed, jobs=args.jobs, progress=sys.stderr.isatty())
+        st = generate(args.out_dir, args.n, args.seed, jobs=args.jobs, progress=sys.stderr.isatty(),
+                      image_share=args.image_share)
     except ValueError as err:
         print(f"generate: {err}", file=sys.stderr)
         return 2

@@ -113,6 +113,24 @@ def test_deterministic_and_variants_change_numbers_only():
     assert gen.expected_cells(7, 123) == gen.cells_of(a)
 
 
+def test_the_image_share_changes_only_which_reports_are_scans(tmp_path):
+    """A set generated without scans (the scale benchmark's) is the default set with its
+    scans written as text or HTML; with share 1 every undamaged report is a scan."""
+    default = [gen.spec(SEED, i) for i in range(300)]
+    none = [gen.spec(SEED, i, 0, 0.0) for i in range(300)]
+    every = [gen.spec(SEED, i, 0, 1.0) for i in range(300)]
+    assert any(s["shape"] == "image" for s in default)
+    assert not any(s["shape"] == "image" for s in none)
+    assert all((s["shape"] == "image") == (s["damage"] is None) for s in every)
+    for d, n in zip(default, none):
+        if d["shape"] != "image":
+            assert n == d
+        assert (n["applications"], n["agency"], n["year"]) == (d["applications"], d["agency"], d["year"])
+    gen.generate(tmp_path / "raw", 5, SEED, image_share=0.0)
+    assert gen.is_complete(tmp_path / "raw", 5, SEED, image_share=0.0)
+    assert not gen.is_complete(tmp_path / "raw", 5, SEED)  # a set of another share is not reused
+
+
 def test_agencies_use_real_division_names():
     import csv
 
