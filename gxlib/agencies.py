@@ -405,7 +405,19 @@ def _quote(sentence: str, limit: int = 90) -> str:
 
 
 def infer_scope(text: str, kind: str, new_total=None, carried_total=None) -> tuple[str, str]:
-    """(scope, scope_source) of one report: ``own`` / ``area`` / ``""`` (not sure).
+    """(scope, scope_source) of one report: ``own`` / ``area`` / ``""`` (not sure); see
+    :func:`scope_and_claims`."""
+    scope, source, _ = scope_and_claims(text, kind, new_total, carried_total)
+    return scope, source
+
+
+def scope_and_claims(text: str, kind: str, new_total=None, carried_total=None
+                     ) -> tuple[str, str, tuple[str, int, str] | None]:
+    """(scope, scope_source, disagreement) of one report: ``own`` / ``area`` / ``""`` (not sure).
+    ``disagreement`` is the first claim sentence (scope, number, sentence) whose number is
+    not the table's 新收 total (nor 新收 + 上年结转) when no claim agrees with the table:
+    the text and the table say different numbers (parse.py makes it a ``claim_total``
+    check); None otherwise.
 
     ``text``: the report's text; ``kind``: :func:`agency_kind` of its body; ``new_total`` and
     ``carried_total``: the table's 一、本年新收 and 二、上年结转 总计 (None when unknown).
@@ -437,16 +449,16 @@ def infer_scope(text: str, kind: str, new_total=None, carried_total=None) -> tup
             note = " (the table's 新收 total is unknown)"
         else:
             note = ""
-        return cls, f"text: {_quote(sentence)}{note}"
+        return cls, f"text: {_quote(sentence)}{note}", None
     if len(scopes) > 1:
-        return "", "conflicting sentences: " + " / ".join(f"{c[0]}: {_quote(c[2], 50)}" for c in agree[:3])
+        return "", "conflicting sentences: " + " / ".join(f"{c[0]}: {_quote(c[2], 50)}" for c in agree[:3]), None
     if claims:
         cls, n, sentence = claims[0]
         return "", (f"text says {cls} ({_quote(sentence, 70)}: {n}) but the table's 新收 total is "
-                    f"{int(new_total)}: not sure which the table counts")
+                    f"{int(new_total)}: not sure which the table counts"), (cls, n, sentence)
     if kind in ("department", "government_office", "township"):
-        return "own", f"rule: a {kind.replace('_', ' ')} report with no sentence on a wider area"
-    return "", "no sentence says whose applications the table counts"
+        return "own", f"rule: a {kind.replace('_', ' ')} report with no sentence on a wider area", None
+    return "", "no sentence says whose applications the table counts", None
 
 
 #: data-dictionary descriptions of the columns this module defines, for the engine's
