@@ -468,8 +468,8 @@ COLUMN_DESCRIPTIONS = {
         "agency_id": "stable key of the body: its own division code + its name without the place, in its "
                      "规范 form (e.g. 320813:人民政府); empty when the place is unknown",
         "region_source": "where the division came from: name / body / manifest / alias; empty when unknown",
-        "scope": "whose applications the tables count: own (the body itself) / area (the whole 县/区/市); "
-                 "empty when the report does not say clearly",
+        "scope": "whose figures the tables count, every section alike: own (the body itself) / area (the whole "
+                 "县/区/市); empty when the report does not say clearly",
         "scope_source": "the sentence (quoted) or the rule that decided scope, or why it is empty",
         "duplicate_of": "report_id of the copy that is kept, when the same agency-year was parsed twice "
                         "(see the duplicate_report check); metrics count a report once",
