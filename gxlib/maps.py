@@ -189,7 +189,7 @@ def _pool(g: pd.DataFrame, kind: str, min_n: float) -> dict:
     else:
         n_c, d_c = per["numerator"].to_numpy(float), per["denominator"].to_numpy(float)
         _, lo, hi = gi.ratio_interval_from_sums(num, den, (n_c * n_c).sum(), (d_c * d_c).sum(), (n_c * d_c).sum(),
-                                                n_ag, proportion=kind == "proportion")
+                                                int((d_c != 0).sum()), proportion=kind == "proportion")
         if not (kind == "proportion" and (num > den or num < 0)):   # a share above 1: no interval (as rates)
             low, high = float(lo), float(hi)
         small = bool(gi.is_small(n_rep, n_ag, min_reports=min_n))
@@ -322,7 +322,8 @@ def choropleth(tables: Any, metric: str = "zero_application", level: str = "prov
     for row in data.areas.itertuples():
         area = areas[row.code]
         has = row.n_reports > 0 and not pd.isna(row.value)
-        face = cmap(norm(row.value)) if has else ("0.93" if row.n_reports + row.n_excluded == 0 else "0.8")
+        seen = row.n_reports + row.n_excluded + row.n_other_scope   # reports of another scope: not "no report"
+        face = cmap(norm(row.value)) if has else ("0.93" if seen == 0 else "0.8")
         hatch = "////" if (row.n_reports + row.n_excluded > 0 and row.small) else None
         for path in _patches(area.geometry):
             ax.add_patch(PathPatch(path, facecolor=face, edgecolor="0.45", linewidth=0.4,
@@ -380,7 +381,8 @@ def choropleth(tables: Any, metric: str = "zero_application", level: str = "prov
            else f"hatched: fewer than {small} reports" + (" or 5 agencies" if pooled else ""))
     ax.legend(handles=[Patch(facecolor="white", edgecolor="0.45", hatch="////", label=few),
                        Patch(facecolor="0.93", edgecolor="0.45", label=("无报告" if lang == "zh" else "no report")),
-                       Patch(facecolor="0.8", edgecolor="0.45", label=("有报告但无法计算" if lang == "zh" else "reports, rate undefined"))],
+                       Patch(facecolor="0.8", edgecolor="0.45", label=("有报告但无法计算（或只有其他范围的报告）" if lang == "zh"
+                                                                       else "reports, rate undefined (or only of another scope)"))],
               loc="lower left", fontsize=7, frameon=True)
     notes = [(f"边界：{SOURCE}，{VINTAGE}；n = 计入比率的报告数" if lang == "zh"
               else f"Boundaries: {SOURCE}, {VINTAGE_EN}; n = reports behind the rate")]

@@ -35,7 +35,9 @@ The rules that hold everywhere:
   variance ``G/(G−1) · Σ_c (num_c − R·den_c)² / (Σ den)²`` and a Student t quantile with
   G − 1 degrees of freedom, clipped to [0, 1] for a proportion (``interval = cluster``;
   :func:`gxlib.intervals.ratio_interval_from_sums`, fed by ``GROUP BY`` sums in SQL).
-  With fewer than two agencies the interval is NA.  Ratios that may exceed 1
+  G counts the agencies with a non-zero denominator: with fewer than two the interval is NA
+  (one agency's rate says nothing of the others', however many agencies had nothing to
+  decide).  Ratios that may exceed 1
   (dispute_conversion_rate) get the same interval, not clipped.
 * **Small is judged by reports and agencies**, never by applications
   (:func:`gxlib.intervals.is_small`): fewer than ``min_n`` reports, or (for pooled rates)
@@ -443,6 +445,7 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
             (f"n{i}", f"n{i}"), (f"d{i}", f"d{i}"), (f"n{i} * n{i}", f"qn{i}"), (f"d{i} * d{i}", f"qd{i}"),
             (f"n{i} * d{i}", f"x{i}"), (f"k{i}", f"k{i}"), (f"o{i}", f"o{i}"), (f"v{i}", f"v{i}"))]
         outer.append(f"count(*) FILTER (k{i} > 0) AS g{i}")
+        outer.append(f"count(*) FILTER (k{i} > 0 AND d{i} <> 0) AS h{i}")   # agencies with a denominator
     sums = _query(p, f"SELECT {keys}{', '.join(outer)}, coalesce(sum(size), 0) AS size FROM "
                      f"(SELECT {ckeys}{', '.join(mid)}, count(*) AS size FROM "
                      f"(SELECT {ckeys}_derived, {', '.join(inner)} FROM sel) {cgroup}) {group}", src)
@@ -464,7 +467,10 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
             agg["interval"], agg["scope"] = "wilson", "any"
             small = gi.is_small(agg["n_reports"].to_numpy(), min_reports=min_n)
         else:
-            _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("g"),
+            # G = the agencies with a denominator: when one agency alone has one (3 of its 8
+            # lawsuits corrected, the others none to decide) its residual is 0 by construction and
+            # the interval would have zero width; it is NA, as for a single agency
+            _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("h"),
                                                        proportion=kinds[name] == "proportion")
             agg["interval"], agg["scope"] = "cluster", _scope_of(name, pairs[name], kinds[name], scope)
             if kinds[name] == "proportion":   # a share above 1 (parts exceeding their 总计): no interval,

@@ -76,11 +76,12 @@ def test_province_rates_pool_numerators_and_denominators():
     fj = a.loc["350000"]
     assert (fj["numerator"], fj["denominator"], fj["n_reports"]) == (40.0, 60.0, 5)
     assert fj["value"] == pytest.approx(40 / 60)
-    # the interval is clustered by agency, as metrics.rates gives any group: five agencies
-    # (30/40, 5/10, 0/0, 1/2, 4/8), R = 2/3, Σ(num − R·den)² = 15.78, var = 5/4 · 15.78 / 60²,
-    # t(4) = 2.776: 0.667 ± 0.205, much wider than Wilson on 40 of 60 applications
+    # the interval is clustered by agency, as metrics.rates gives any group: five agencies,
+    # four with applications (30/40, 5/10, 1/2, 4/8; 0/0 has no denominator), R = 2/3,
+    # Σ(num − R·den)² = 15.78, var = 4/3 · 15.78 / 60², t(3) = 3.182: 0.667 ± 0.243, much
+    # wider than Wilson on 40 of 60 applications
     assert (fj["interval"], fj["n_agencies"]) == ("cluster", 5)
-    assert (fj["ci_low"], fj["ci_high"]) == pytest.approx((0.46120, 0.87213), abs=2e-4)
+    assert (fj["ci_low"], fj["ci_high"]) == pytest.approx((0.42342, 0.90991), abs=2e-4)
     low, high = gm.wilson_interval(np.array([40.0]), np.array([60.0]))
     assert fj["ci_high"] - fj["ci_low"] > 1.5 * (high[0] - low[0])
     whole = gm.rates(gm.select(_fixture(), province="福建省"), ["granted_rate"], by=None).iloc[0]

@@ -295,3 +295,25 @@ def test_section_4_rates_use_one_scope(county_all_sections):
     assert (a["numerator"], a["denominator"], a["scope"]) == (3, 9, "area")
     with pytest.raises(ValueError, match="never"):
         m.rates(county_all_sections, ["review_correction_rate"], scope="all")
+
+
+def test_one_agency_with_a_denominator_has_no_interval():
+    """2025 on the corpus: one 平潭 body decided 8 lawsuits (3 corrected); the 13 other own
+    reports had none. Its residual is 0 by construction, so the clustered interval would be
+    [0.375, 0.375]: it is NA, as for one agency. A second agency with cases gives one."""
+    reports = [_report(f"r{i}", f"某县{i}局", 2025, scope="own", agency_id=f"340100:{i}局") for i in range(4)]
+    revs = cf.review_rows("r0", litigation_direct__total=8, litigation_direct__corrected=3,
+                          litigation_direct__upheld=5)
+    for rid in ("r1", "r2", "r3"):
+        revs += cf.review_rows(rid)
+    apps = [row for r in reports for row in cf.full_section3(r["report_id"], new=1, granted=1, handled_total=1)]
+    t = _with_ids(cf.tables(reports, [], apps, revs), reports)
+    r = _one(m.rates(t, ["litigation_correction_rate"], by=None), metric="litigation_correction_rate")
+    assert (r["numerator"], r["denominator"], r["n_agencies"]) == (3, 8, 4)
+    assert pd.isna(r["ci_low"]) and pd.isna(r["ci_high"])
+    revs2 = [x for x in revs if x["report_id"] != "r1"] + cf.review_rows(
+        "r1", litigation_direct__total=4, litigation_direct__corrected=1, litigation_direct__upheld=3)
+    t2 = _with_ids(cf.tables(reports, [], apps, revs2), reports)
+    r2 = _one(m.rates(t2, ["litigation_correction_rate"], by=None), metric="litigation_correction_rate")
+    assert r2["value"] == pytest.approx(4 / 12)
+    assert r2["ci_low"] < 4 / 12 < r2["ci_high"]
