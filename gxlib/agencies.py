@@ -70,6 +70,32 @@ def name_variants() -> dict[str, tuple[str, str]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def successions() -> dict[str, str]:
+    """``gxlib/data/division_successions.csv`` as {old code: new code}: a division that
+    became another under a new code as a whole (洪泽县 320829 -> 洪泽区 320813 in 2016), so
+    its bodies are the same bodies.  Only one-to-one successions belong there; a division
+    split or merged into several ends its bodies' ids."""
+    path = files("gxlib.data").joinpath("division_successions.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        out = {r["old_code"].strip(): r["new_code"].strip() for r in csv.DictReader(fh)}
+    for old, new in out.items():
+        if not (len(old) == len(new) == 6 and old.isdigit() and new.isdigit()) or old == new:
+            raise ValueError(f"division_successions.csv: bad row {old!r} -> {new!r}")
+    return out
+
+
+def latest_code(code: str) -> str:
+    """``code`` followed through :func:`successions` to the code its division has now."""
+    seen = {code}
+    while code in successions():
+        code = successions()[code]
+        if code in seen:
+            raise ValueError(f"division_successions.csv: a cycle through {code}")
+        seen.add(code)
+    return code
+
+
 def _clean(name) -> str:
     if name is None or (not isinstance(name, str) and pd.isna(name)):
         return ""
@@ -185,12 +211,15 @@ def agency_id(name, division_code, year) -> str | None:
     True
     >>> agency_id("市公共资源交易中心", "", 2024) is None
     True
+
+    A division that became another as a whole keeps its bodies (``division_successions.csv``):
+    洪泽县人民政府 (320829, 2015) is ``320813:人民政府``, as 洪泽区人民政府 is.
     """
     parts = split_name(name, division_code, year)
     if parts is None:
         return None
     code, rest = parts
-    return f"{code}:{canonical(rest)[0]}"
+    return f"{latest_code(code)}:{canonical(rest)[0]}"
 
 
 def agency_kind(name, division_code="", year=None) -> str:

@@ -180,8 +180,10 @@ def test_the_name_gives_the_body_its_own_division():
 
 
 def test_division_codes_are_year_aware():
-    # 洪泽县 (320829) became 洪泽区 (320813) in 2016: each year's code and name
-    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320829:人民政府"
+    # 洪泽县 (320829) became 洪泽区 (320813) in 2016: the 2015 code and name are read in 2015's
+    # division data (the place 洪泽县 removed), then the code follows its succession
+    assert agencies.split_name("洪泽县人民政府", "320829", 2015) == ("320829", "人民政府")
+    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320813:人民政府"
     assert agencies.agency_id("洪泽区人民政府", "320813", 2023) == "320813:人民政府"
 
 
@@ -446,3 +448,28 @@ def test_corpus_claims_that_differ_from_the_table(name, said, table):
     r = parse_bytes(corpus_file(name).read_bytes(), name)
     claim = [(c["expected"], c["observed"]) for c in r["checks"] if c["rule"] == "claim_total"]
     assert claim == [(said, table)]
+
+
+# --------------------------------------------------------------------------- successions
+def test_a_division_that_became_another_keeps_its_bodies():
+    """洪泽县 (320829) became 淮安市洪泽区 (320813) in 2016 (gxlib/data/division_successions.csv):
+    its government and departments are the same bodies, one agency_id each across the change."""
+    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320813:人民政府"
+    assert agencies.agency_id("淮安市洪泽县人民政府", "320829", 2015) == agencies.agency_id(
+        "淮安市洪泽区人民政府", "320813", 2024)
+    assert agencies.agency_id("洪泽县财政局", "320829", 2015) == agencies.agency_id("洪泽区财政局", "320813", 2020)
+    reports = pd.DataFrame({"report_id": ["a", "b", "c"], "agency": ["洪泽县人民政府", "洪泽区人民政府", "淮安市人民政府"],
+                            "division_code": ["320829", "320813", "320800"], "year": [2015, 2023, 2024],
+                            "level": ["county", "county", "prefecture"]})
+    table = agencies.agencies_table(reports.assign(agency_id=agencies.assign(reports))).set_index("agency_id")
+    assert table.loc["320813:人民政府", "names"] == "洪泽县人民政府 (2015); 洪泽区人民政府 (2023)"
+    assert table.loc["320813:人民政府", "n_reports"] == 2 and "320800:人民政府" in table.index
+    # a division with no succession keeps its code
+    assert agencies.agency_id("淮安市人民政府", "320800", 2015) == "320800:人民政府"
+
+
+def test_successions_file_is_one_to_one_codes():
+    succ = agencies.successions()
+    assert succ["320829"] == "320813"
+    assert all(len(a) == len(b) == 6 and a != b for a, b in succ.items())
+    assert len(set(succ)) == len(succ)
