@@ -71,6 +71,32 @@ def name_variants() -> dict[str, tuple[str, str]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def successions() -> dict[str, str]:
+    """``gxlib/data/division_successions.csv`` as {old code: new code}: a division that
+    became another under a new code as a whole (洪泽县 320829 -> 洪泽区 320813 in 2016), so
+    its bodies are the same bodies.  Only one-to-one successions belong there; a division
+    split or merged into several ends its bodies' ids."""
+    path = files("gxlib.data").joinpath("division_successions.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        out = {r["old_code"].strip(): r["new_code"].strip() for r in csv.DictReader(fh)}
+    for old, new in out.items():
+        if not (len(old) == len(new) == 6 and old.isdigit() and new.isdigit()) or old == new:
+            raise ValueError(f"division_successions.csv: bad row {old!r} -> {new!r}")
+    return out
+
+
+def latest_code(code: str) -> str:
+    """``code`` followed through :func:`successions` to the code its division has now."""
+    seen = {code}
+    while code in successions():
+        code = successions()[code]
+        if code in seen:
+            raise ValueError(f"division_successions.csv: a cycle through {code}")
+        seen.add(code)
+    return code
+
+
 def _clean(name) -> str:
     if name is None or (not isinstance(name, str) and pd.isna(name)):
         return ""
@@ -186,12 +212,15 @@ def agency_id(name, division_code, year) -> str | None:
     True
     >>> agency_id("市公共资源交易中心", "", 2024) is None
     True
+
+    A division that became another as a whole keeps its bodies (``division_successions.csv``):
+    洪泽县人民政府 (320829, 2015) is ``320813:人民政府``, as 洪泽区人民政府 is.
     """
     parts = split_name(name, division_code, year)
     if parts is None:
         return None
     code, rest = parts
-    return f"{code}:{canonical(rest)[0]}"
+    return f"{latest_code(code)}:{canonical(rest)[0]}"
 
 
 def agency_kind(name, division_code="", year=None) -> str:
@@ -411,7 +440,19 @@ def _quote(sentence: str, limit: int = 90) -> str:
 
 
 def infer_scope(text: str, kind: str, new_total=None, carried_total=None) -> tuple[str, str]:
-    """(scope, scope_source) of one report: ``own`` / ``area`` / ``""`` (not sure).
+    """(scope, scope_source) of one report: ``own`` / ``area`` / ``""`` (not sure); see
+    :func:`scope_and_claims`."""
+    scope, source, _ = scope_and_claims(text, kind, new_total, carried_total)
+    return scope, source
+
+
+def scope_and_claims(text: str, kind: str, new_total=None, carried_total=None
+                     ) -> tuple[str, str, tuple[str, int, str] | None]:
+    """(scope, scope_source, disagreement) of one report: ``own`` / ``area`` / ``""`` (not sure).
+    ``disagreement`` is the first claim sentence (scope, number, sentence) whose number is
+    not the table's 新收 total (nor 新收 + 上年结转) when no claim agrees with the table:
+    the text and the table say different numbers (parse.py makes it a ``claim_total``
+    check); None otherwise.
 
     ``text``: the report's text; ``kind``: :func:`agency_kind` of its body; ``new_total`` and
     ``carried_total``: the table's 一、本年新收 and 二、上年结转 总计 (None when unknown).
@@ -443,16 +484,16 @@ def infer_scope(text: str, kind: str, new_total=None, carried_total=None) -> tup
             note = " (the table's 新收 total is unknown)"
         else:
             note = ""
-        return cls, f"text: {_quote(sentence)}{note}"
+        return cls, f"text: {_quote(sentence)}{note}", None
     if len(scopes) > 1:
-        return "", "conflicting sentences: " + " / ".join(f"{c[0]}: {_quote(c[2], 50)}" for c in agree[:3])
+        return "", "conflicting sentences: " + " / ".join(f"{c[0]}: {_quote(c[2], 50)}" for c in agree[:3]), None
     if claims:
         cls, n, sentence = claims[0]
         return "", (f"text says {cls} ({_quote(sentence, 70)}: {n}) but the table's 新收 total is "
-                    f"{int(new_total)}: not sure which the table counts")
+                    f"{int(new_total)}: not sure which the table counts"), (cls, n, sentence)
     if kind in ("department", "government_office", "township"):
-        return "own", f"rule: a {kind.replace('_', ' ')} report with no sentence on a wider area"
-    return "", "no sentence says whose applications the table counts"
+        return "own", f"rule: a {kind.replace('_', ' ')} report with no sentence on a wider area", None
+    return "", "no sentence says whose applications the table counts", None
 
 
 #: data-dictionary descriptions of the columns this module defines, for the engine's
@@ -462,8 +503,8 @@ COLUMN_DESCRIPTIONS = {
         "agency_id": "stable key of the body: its own division code + its name without the place, in its "
                      "规范 form (e.g. 320813:人民政府); empty when the place is unknown",
         "region_source": "where the division came from: name / body / manifest / alias; empty when unknown",
-        "scope": "whose applications the tables count: own (the body itself) / area (the whole 县/区/市); "
-                 "empty when the report does not say clearly",
+        "scope": "whose figures the tables count, every section alike: own (the body itself) / area (the whole "
+                 "县/区/市); empty when the report does not say clearly",
         "scope_source": "the sentence (quoted) or the rule that decided scope, or why it is empty",
         "duplicate_of": "report_id of the copy that is kept, when the same agency-year was parsed twice "
                         "(see the duplicate_report check); metrics count a report once",

@@ -32,7 +32,9 @@ Two kinds of rate, two kinds of interval:
     says so (``extended``).
 
   With fewer than two clusters there is no between-agency variation to learn from: the
-  interval is NA (never a zero-width interval around one agency's figure).
+  interval is NA (never a zero-width interval around one agency's figure).  G counts the
+  clusters with a non-zero denominator: when one agency alone decided any case, its
+  residual is 0 by construction whatever the others' zeros, so that is one agency too.
 
 * **small**: judged by the number of reports and of agencies behind a figure, never by the
   number of applications (:func:`is_small`): one agency with 500 applications is small.
@@ -166,10 +168,11 @@ def ratio_interval_from_sums(sum_num, sum_den, ss_num, ss_den, s_cross, n_cluste
 def ratio_interval(num_c, den_c, proportion: bool = True) -> tuple[float, float, float]:
     """Combined ratio estimator over clusters with its linearised design variance (see the
     module docstring).  ``num_c``, ``den_c``: the clusters' sums.  Returns
-    ``(estimate, low, high)``; (estimate, NA, NA) with fewer than two clusters."""
+    ``(estimate, low, high)``; (estimate, NA, NA) with fewer than two clusters with a
+    non-zero denominator."""
     n, d = np.asarray(num_c, dtype=float), np.asarray(den_c, dtype=float)
     R, lo, hi = ratio_interval_from_sums(n.sum(), d.sum(), (n * n).sum(), (d * d).sum(), (n * d).sum(),
-                                         len(n), proportion)
+                                         int((d != 0).sum()), proportion)
     return float(R), float(lo), float(hi)
 
 

@@ -22,12 +22,19 @@ placed are listed under the map with their number and rate, never dropped silent
   not 福州市's).  It is listed, and also drawn on its own with the outline of the county
   whose code it uses.
 
-Rates come from :func:`gxlib.metrics.rates` grouped by province and division code, and are
-pooled per area by adding numerators and denominators (the same pooling ``rates`` does for
-any group), with the same Wilson interval (:func:`gxlib.metrics.wilson_interval`); every
-``tables`` object the metrics take works here (long ``Tables``, ``gxlib.panel.open`` or
-``gxlib.panel.open``).  An area is hatched when fewer than ``min_n`` reports stand behind
-its value or its denominator is below ``min_n``; grey means no report.
+Rates come from :func:`gxlib.metrics.rates` grouped by province, division code and agency
+(``cluster``), with its scope rule (``scope="own"`` by default: an area's whole-area and
+unknown-scope reports are counted in ``n_other_scope``, never pooled with its bodies' own
+reports; rates over reports use every report).  They are pooled per area by adding
+numerators and denominators (the same pooling ``rates`` does for any group), with the
+interval ``rates`` gives such a group: Wilson on k of n reports for rates over reports
+(zero-application), and for pooled rates over applications the ratio estimator's interval
+clustered by agency, from the per-agency sums (:func:`gxlib.intervals.ratio_interval_from_sums`,
+the one implementation ``rates`` uses).  Every ``tables`` object the metrics take works here
+(long ``Tables`` or ``gxlib.panel.open``).  An area is hatched when
+its figure is small as ``rates`` judges it (:func:`gxlib.intervals.is_small`: fewer than
+``min_n`` reports, or for pooled rates fewer than five agencies); grey means no report of
+the scope.
 """
 from __future__ import annotations
 
@@ -53,10 +60,10 @@ LEVELS = ("province", "prefecture")
 #: simplification tolerance (degrees) per level: ~5 km for a map of China, ~1 km inside a province
 TOLERANCE = {"province": 0.05, "prefecture": 0.01, "zone": 0.005}
 MUNICIPALITY_PARTS = {"500100": "重庆市（市辖区）", "500200": "重庆市（县）"}
-AREA_COLUMNS = ["code", "name", "n_reports", "n_excluded", "numerator", "denominator", "value",
-                "ci_low", "ci_high", "small"]
-UNPLACED_COLUMNS = ["division_code", "name", "reason", "n_reports", "n_excluded", "numerator",
-                    "denominator", "value", "ci_low", "ci_high", "small"]
+AREA_COLUMNS = ["code", "name", "n_reports", "n_agencies", "n_excluded", "n_other_scope", "numerator",
+                "denominator", "value", "ci_low", "ci_high", "interval", "small"]
+UNPLACED_COLUMNS = ["division_code", "name", "reason", "n_reports", "n_agencies", "n_excluded", "n_other_scope",
+                    "numerator", "denominator", "value", "ci_low", "ci_high", "interval", "small"]
 
 
 # --------------------------------------------------------------------------- boundaries
@@ -158,26 +165,46 @@ class MapData:
     areas: pd.DataFrame        # AREA_COLUMNS, one row per area of the map (no report: n 0)
     unplaced: pd.DataFrame     # UNPLACED_COLUMNS, the reports the map cannot show
     min_n: float
+    scope: str = "own"         # the scope of the pooled rates (rates over reports: every report)
 
 
-def _pool(g: pd.DataFrame, kind: str) -> dict:
+def _pool(g: pd.DataFrame, kind: str, min_n: float) -> dict:
+    """One area's figure from the rows of ``rates(by=[province, division_code, cluster])``:
+    the agencies' sums are added per agency first (an agency may write under two codes of the
+    area), then pooled with the interval and the ``small`` rule of :func:`gxlib.metrics.rates`."""
+    from . import intervals as gi
     from .metrics import wilson_interval
 
-    num, den = float(g["numerator"].sum()), float(g["denominator"].sum())
+    used = g[g["n_reports"] > 0]
+    per = used.groupby("cluster", sort=False)[["numerator", "denominator"]].sum()
+    num, den = float(per["numerator"].sum()), float(per["denominator"].sum())
+    n_rep, n_ag = int(g["n_reports"].sum()), len(per)
     value = num / den if den > 0 else np.nan
-    if kind in ("proportion", "indicator") and den > 0:
-        low, high = wilson_interval(np.array([num]), np.array([den]))
-        low, high = float(low[0]), float(high[0])
+    low = high = np.nan
+    if kind == "indicator":
+        if den > 0:
+            lo, hi = wilson_interval(np.array([num]), np.array([den]))
+            low, high = float(lo[0]), float(hi[0])
+        small = bool(gi.is_small(n_rep, min_reports=min_n))
     else:
-        low = high = np.nan
-    return {"n_reports": int(g["n_reports"].sum()), "n_excluded": int(g["n_excluded"].sum()),
-            "numerator": num, "denominator": den, "value": value, "ci_low": low, "ci_high": high}
+        n_c, d_c = per["numerator"].to_numpy(float), per["denominator"].to_numpy(float)
+        _, lo, hi = gi.ratio_interval_from_sums(num, den, (n_c * n_c).sum(), (d_c * d_c).sum(), (n_c * d_c).sum(),
+                                                int((d_c != 0).sum()), proportion=kind == "proportion")
+        if not (kind == "proportion" and (num > den or num < 0)):   # a share above 1: no interval (as rates)
+            low, high = float(lo), float(hi)
+        small = bool(gi.is_small(n_rep, n_ag, min_reports=min_n))
+    return {"n_reports": n_rep, "n_agencies": n_ag, "n_excluded": int(g["n_excluded"].sum()),
+            "n_other_scope": int(g["n_other_scope"].sum()), "numerator": num, "denominator": den,
+            "value": value, "ci_low": low, "ci_high": high, "interval": "wilson" if kind == "indicator" else "cluster",
+            "small": small}
 
 
 def area_rates(tables: Any, metric: str = "zero_application", level: str = "province",
-               province: str | None = None, *, min_n: float = 10) -> MapData:
+               province: str | None = None, *, min_n: float = 10, scope: str = "own") -> MapData:
     """The rate ``metric`` per area of a ``level`` map (a prefecture map needs
-    ``province``), with the reports that cannot be placed."""
+    ``province``), with the reports that cannot be placed; ``scope`` as in
+    :func:`gxlib.metrics.rates` (own by default; reports of another scope are counted in
+    ``n_other_scope``, never pooled)."""
     from . import metrics as gm
 
     if level not in LEVELS:
@@ -186,7 +213,7 @@ def area_rates(tables: Any, metric: str = "zero_application", level: str = "prov
         raise ValueError("a prefecture map needs the province (name or code)")
     prov = province_code(province) if level == "prefecture" else ""
     kind = gm.RATES[metric].kind
-    r = gm.rates(tables, [metric], by=["province", "division_code"], min_n=min_n)
+    r = gm.rates(tables, [metric], by=["province", "division_code", "cluster"], min_n=min_n, scope=scope)
     r = r.assign(division_code=r["division_code"].astype("str").where(r["division_code"].notna(), ""),
                  province=r["province"].astype("str").where(r["province"].notna(), ""))
     for col in ("numerator", "denominator"):
@@ -208,20 +235,17 @@ def area_rates(tables: Any, metric: str = "zero_application", level: str = "prov
     by_area = {a: g for a, g in r[r["area"] != ""].groupby("area")}
     empty = r.iloc[0:0]
     for code, a in areas.items():
-        pooled = _pool(by_area.get(code, empty), kind)
-        rows.append({"code": code, "name": a.name, **pooled,
-                     "small": pooled["n_reports"] < min_n or pooled["denominator"] < min_n})
+        pooled = _pool(by_area.get(code, empty), kind, min_n)
+        rows.append({"code": code, "name": a.name, **pooled})
     area_frame = pd.DataFrame(rows, columns=AREA_COLUMNS)
     out = []
     for (code, reason), g in r[r["area"] == ""].groupby(["division_code", "reason"], sort=True):
-        pooled = _pool(g, kind)
-        other = int(g["n_other_scope"].sum()) if "n_other_scope" in g else 0
-        if pooled["n_reports"] + pooled["n_excluded"] + other == 0:   # reports of another scope
-            continue                                                 # (area, unknown) are listed too
-        out.append({"division_code": code, "name": _name_of(code, g), "reason": reason, **pooled,
-                    "small": pooled["n_reports"] < min_n or pooled["denominator"] < min_n})
+        pooled = _pool(g, kind, min_n)
+        if pooled["n_reports"] + pooled["n_excluded"] + pooled["n_other_scope"] == 0:   # reports of another
+            continue                                                 # scope (area, unknown) are listed too
+        out.append({"division_code": code, "name": _name_of(code, g), "reason": reason, **pooled})
     unplaced = pd.DataFrame(out, columns=UNPLACED_COLUMNS)
-    return MapData(metric, level, prov, area_frame, unplaced, min_n)
+    return MapData(metric, level, prov, area_frame, unplaced, min_n, scope)
 
 
 def _name_of(code: str, g: pd.DataFrame) -> str:
@@ -273,7 +297,7 @@ def unplaced_note(data: MapData, lang: str = "zh", limit: int = 4) -> str:
 
 def choropleth(tables: Any, metric: str = "zero_application", level: str = "province",
                province: str | None = None, *, min_n: float = 10, lang: str = "zh", ax=None,
-               title: str | None = None, data: MapData | None = None):
+               title: str | None = None, data: MapData | None = None, scope: str = "own"):
     """Draw the map; returns ``(figure, MapData)``.  Show ``MapData.unplaced`` under it
     (:func:`unplaced_table`); the figure's footnote names the boundaries' vintage and the
     first codes that are not on the map."""
@@ -286,7 +310,7 @@ def choropleth(tables: Any, metric: str = "zero_application", level: str = "prov
     from . import metrics as gm
     from .plotting import label as cb_label
 
-    data = data or area_rates(tables, metric, level, province, min_n=min_n)
+    data = data or area_rates(tables, metric, level, province, min_n=min_n, scope=scope)
     areas = boundaries(level)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 6.6 if level == "province" else 6.2))
@@ -298,7 +322,8 @@ def choropleth(tables: Any, metric: str = "zero_application", level: str = "prov
     for row in data.areas.itertuples():
         area = areas[row.code]
         has = row.n_reports > 0 and not pd.isna(row.value)
-        face = cmap(norm(row.value)) if has else ("0.93" if row.n_reports + row.n_excluded == 0 else "0.8")
+        seen = row.n_reports + row.n_excluded + row.n_other_scope   # reports of another scope: not "no report"
+        face = cmap(norm(row.value)) if has else ("0.93" if seen == 0 else "0.8")
         hatch = "////" if (row.n_reports + row.n_excluded > 0 and row.small) else None
         for path in _patches(area.geometry):
             ax.add_patch(PathPatch(path, facecolor=face, edgecolor="0.45", linewidth=0.4,
@@ -351,13 +376,22 @@ def choropleth(tables: Any, metric: str = "zero_application", level: str = "prov
         title = f"{cb_label('metric', metric, lang)} · {where} · {by[0] if lang == 'zh' else by[1]}"
     ax.set_title(title)
     small = int(min_n)
-    ax.legend(handles=[Patch(facecolor="white", edgecolor="0.45", hatch="////",
-                             label=(f"斜线：报告数或分母少于 {small}" if lang == "zh" else f"hatched: fewer than {small} reports or denominator < {small}")),
+    pooled = kind != "indicator"
+    few = (f"斜线：报告少于 {small} 份" + ("或机关少于 5 个" if pooled else "") if lang == "zh"
+           else f"hatched: fewer than {small} reports" + (" or 5 agencies" if pooled else ""))
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="0.45", hatch="////", label=few),
                        Patch(facecolor="0.93", edgecolor="0.45", label=("无报告" if lang == "zh" else "no report")),
-                       Patch(facecolor="0.8", edgecolor="0.45", label=("有报告但无法计算" if lang == "zh" else "reports, rate undefined"))],
+                       Patch(facecolor="0.8", edgecolor="0.45", label=("有报告但无法计算（或只有其他范围的报告）" if lang == "zh"
+                                                                       else "reports, rate undefined (or only of another scope)"))],
               loc="lower left", fontsize=7, frameon=True)
     notes = [(f"边界：{SOURCE}，{VINTAGE}；n = 计入比率的报告数" if lang == "zh"
               else f"Boundaries: {SOURCE}, {VINTAGE_EN}; n = reports behind the rate")]
+    other = int(data.areas["n_other_scope"].sum() + data.unplaced["n_other_scope"].sum())
+    if pooled:
+        notes.append(f"统计范围：{'本机关（own）' if data.scope == 'own' else data.scope}；其他范围（全地区、范围不明）的报告 {other} 份"
+                     "未计入，从不相加；区间按机关聚类" if lang == "zh" else
+                     f"Scope: {data.scope}; {other} reports of another scope (whole-area, unknown) not added in; "
+                     "intervals clustered by agency")
     note = unplaced_note(data, lang)
     if note:
         notes.append(note)
@@ -378,7 +412,8 @@ def unplaced_table(data: MapData, lang: str = "zh") -> pd.DataFrame:
     u["small"] = ["是" if s and lang == "zh" else ("yes" if s else "") for s in u["small"]]
     cols = {"division_code": ("区划代码", "division code"), "name": ("名称", "name"),
             "reason": ("未上图原因", "why not on the map"), "n_reports": ("报告数", "reports"),
-            "n_excluded": ("未计入", "left out (NA)"), "numerator": ("分子", "numerator"),
+            "n_agencies": ("机关数", "agencies"), "n_excluded": ("未计入", "left out (NA)"),
+            "n_other_scope": ("其他范围报告", "other scope"), "interval": ("区间", "interval"), "numerator": ("分子", "numerator"),
             "denominator": ("分母", "denominator"), "value": ("比率", "rate"),
             "ci_low": ("95%下限", "95% low"), "ci_high": ("95%上限", "95% high"),
             "small": ("样本过少", "small")}

@@ -20,9 +20,12 @@ The rules that hold everywhere:
   (``scope="own"`` by default, or ``"area"``, or ``"unknown"`` for the reports whose scope
   the text does not settle).  The reports of the other scopes are never added in: their
   number is in ``n_other_scope``, and :func:`volumes_by_scope` gives own, area and unknown
-  side by side.  Rates over reports (zero-application: each report one trial) use every
-  report (``scope = any``).  ``scope="any"`` is allowed for groups that cannot overlap (one
-  agency's years), never for a region's total.
+  side by side.  A report's scope describes its tables, all of them: an area report's
+  review, litigation, procurement and fee figures are the area's too, so the volumes and
+  pooled rates of every section (二 procurement and fees, 三 applications, 四 reviews and
+  lawsuits) use one scope.  Only rates over reports (zero-application: each report one
+  trial, nothing added) use every report (``scope = any``).  ``scope="any"`` is allowed for
+  groups that cannot overlap (one agency's years), never for a region's total.
 * **Honest intervals.**  Rates over reports (zero-application) get a 95 % Wilson score
   interval on k of n reports (``interval = wilson``).  Pooled rates over applications
   (granted / handled …) do not treat each application as an independent trial: one body's
@@ -32,7 +35,9 @@ The rules that hold everywhere:
   variance ``G/(G−1) · Σ_c (num_c − R·den_c)² / (Σ den)²`` and a Student t quantile with
   G − 1 degrees of freedom, clipped to [0, 1] for a proportion (``interval = cluster``;
   :func:`gxlib.intervals.ratio_interval_from_sums`, fed by ``GROUP BY`` sums in SQL).
-  With fewer than two agencies the interval is NA.  Ratios that may exceed 1
+  G counts the agencies with a non-zero denominator: with fewer than two the interval is NA
+  (one agency's rate says nothing of the others', however many agencies had nothing to
+  decide).  Ratios that may exceed 1
   (dispute_conversion_rate) get the same interval, not clipped.
 * **Small is judged by reports and agencies**, never by applications
   (:func:`gxlib.intervals.is_small`): fewer than ``min_n`` reports, or (for pooled rates)
@@ -48,7 +53,6 @@ G 予以公开, Pa 部分公开, D Σ不予公开, U Σ无法提供, X Σ不予�
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,12 +70,14 @@ __all__ = ["GROUP_KEYS", "RATES", "VOLUMES", "QUANTITY_COLUMNS", "Rate", "applic
            "similar_agencies", "status_counts", "t_quantile", "table_gaps", "volumes", "volumes_by_scope",
            "wilson_interval", "agency_name", "scope_counts", "SCOPES"]
 
-#: report columns a metric may be grouped by.
+#: report columns a metric may be grouped by (``cluster``: the agency_id, or ``report:<id>``
+#: when the agency is unknown; grouping by it gives the per-agency sums a pooled interval
+#: is made of, as the maps use them).
 GROUP_KEYS = ("year", "province", "prefecture", "county", "level", "template", "agency", "agency_id",
-              "division_code")
+              "division_code", "cluster")
 FILTERS = ("year_from", "year_to", "province", "prefecture", "county", "level", "template", "agency")
 Z95 = 1.959963984540054
-_ = (APPLICATION_ROWS, REVIEW_CELLS)  # (the panel's columns, re-exported)
+_ = (APPLICATION_ROWS, REVIEW_CELLS, SINGLE_ROWS)  # (the panel's columns, re-exported)
 #: the scopes a volume or a pooled rate can use (one at a time; see the module docstring)
 SCOPES = ("own", "area", "unknown", "any")
 #: a report counted by the metrics: not a copy of another
@@ -405,19 +411,13 @@ def report_table(tables: Any, columns: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- aggregation
-#: panel quantities of section 三 (applications): what a report's ``scope`` is about
-SECTION3 = frozenset([*SINGLE_ROWS, "withheld", "unavailable", "rejected", "other_handling", *REASON_ROWS,
-                      *(f"new__{a}" for a in APPLICANT_PARTS)])
-
 
 def _scope_of(name: str, pair: tuple[str, str], kind: str, scope: str) -> str:
-    """The scope a pooled figure uses: ``scope`` for quantities of section 三 (the scope
-    sentence is about applications), ``any`` for rates over reports (each report one trial)
-    and for sections 二 and 四 (which the scope of a report says nothing about)."""
-    if kind == "indicator":
-        return "any"
-    used = set(re.findall(r'"([^"]+)"', pair[0] + pair[1]))
-    return scope if used & SECTION3 else "any"
+    """The scope a pooled figure uses: ``scope`` (a report's scope describes all its
+    tables, sections 二, 三 and 四 alike), except ``any`` for rates over reports (each
+    report one trial; nothing is added)."""
+    _scope_sql(scope)  # an invalid scope is an error whatever the metric
+    return "any" if kind == "indicator" else scope
 
 
 def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[str, str], by: list[str],
@@ -445,6 +445,7 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
             (f"n{i}", f"n{i}"), (f"d{i}", f"d{i}"), (f"n{i} * n{i}", f"qn{i}"), (f"d{i} * d{i}", f"qd{i}"),
             (f"n{i} * d{i}", f"x{i}"), (f"k{i}", f"k{i}"), (f"o{i}", f"o{i}"), (f"v{i}", f"v{i}"))]
         outer.append(f"count(*) FILTER (k{i} > 0) AS g{i}")
+        outer.append(f"count(*) FILTER (k{i} > 0 AND d{i} <> 0) AS h{i}")   # agencies with a denominator
     sums = _query(p, f"SELECT {keys}{', '.join(outer)}, coalesce(sum(size), 0) AS size FROM "
                      f"(SELECT {ckeys}{', '.join(mid)}, count(*) AS size FROM "
                      f"(SELECT {ckeys}_derived, {', '.join(inner)} FROM sel) {cgroup}) {group}", src)
@@ -466,7 +467,10 @@ def _ratio_family(tables: Any, pairs: dict[str, tuple[str, str]], kinds: dict[st
             agg["interval"], agg["scope"] = "wilson", "any"
             small = gi.is_small(agg["n_reports"].to_numpy(), min_reports=min_n)
         else:
-            _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("g"),
+            # G = the agencies with a denominator: when one agency alone has one (3 of its 8
+            # lawsuits corrected, the others none to decide) its residual is 0 by construction and
+            # the interval would have zero width; it is NA, as for a single agency
+            _, low, high = gi.ratio_interval_from_sums(f("n"), f("d"), f("qn"), f("qd"), f("x"), f("h"),
                                                        proportion=kinds[name] == "proportion")
             agg["interval"], agg["scope"] = "cluster", _scope_of(name, pairs[name], kinds[name], scope)
             if kinds[name] == "proportion":   # a share above 1 (parts exceeding their 总计): no interval,
@@ -536,9 +540,11 @@ def _ordered(out: pd.DataFrame, column: str, names: list[str] | None = None) -> 
 def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str] | str | None = ("year",), *,
             min_n: float = 10, applicant: str = "total", derive_total: bool = False,
             scope: str = "own") -> pd.DataFrame:
-    """Grouped volumes over the reports of ONE scope, one row per group × metric.
+    """Grouped volumes over the reports of ONE scope, one row per group × metric, for
+    every section alike (applications, reviews and lawsuits, procurement and fees: a
+    report's scope describes all its tables).
 
-    ``scope``: ``own`` (default: each body's own applications), ``area`` (government
+    ``scope``: ``own`` (default: each body's own figures), ``area`` (government
     reports that count their whole area), ``unknown`` (reports whose scope the text does
     not settle) or ``any`` (only for groups that cannot overlap, such as one agency's
     years).  Reports of the other scopes are never added in: they are counted in
@@ -558,8 +564,7 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str]
     keys, group = _group(by)
     stats = []
     for i, name in enumerate(names):
-        sc = scope if VOLUMES[name][0] in SECTION3 else "any"
-        _scope_sql(scope)
+        sc = scope
         x = f'CASE WHEN {_scope_sql(sc)} THEN CAST("{VOLUMES[name][0]}" AS DOUBLE) END'
         stats += [f"sum({x}) AS s{i}", f"avg({x}) AS m{i}", f"median({x}) AS med{i}", f"stddev_samp({x}) AS sd{i}",
                   f"count({x}) AS c{i}", f"count(DISTINCT CASE WHEN {x} IS NOT NULL THEN cluster END) AS g{i}",
@@ -582,7 +587,7 @@ def volumes(tables: Any, metrics: Sequence[str] | None = None, by: Sequence[str]
             n_reports=sums[f"c{i}"].astype("int64"), n_agencies=sums[f"g{i}"].astype("int64"),
             n_excluded=(sums["size"] - sums[f"o{i}"] - sums[f"c{i}"]).astype("int64"),
             n_other_scope=sums[f"o{i}"].astype("int64"), n_derived=sums[f"v{i}"].astype("int64"),
-            scope=scope if VOLUMES[name][0] in SECTION3 else "any",
+            scope=scope,
             small=np.asarray(gi.is_small(n, min_reports=min_n), dtype=bool).reshape(len(sums)))
         parts.append(res[by + ["metric"] + VOLUME_COLUMNS])
     return _ordered(pd.concat(parts, ignore_index=True), "metric", names)

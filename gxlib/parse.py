@@ -111,8 +111,8 @@ def parse_rows(data: bytes, source_file: str, manifest_row: dict | None = None, 
     report.update(title=m.title, agency=m.agency, year=m.year, year_source=m.year_source,
                   published=m.published, template=tables.template or "")
     _apply_manifest(report, manifest_row, text)
-    _apply_scope(report, text, tables.applications)
-    checks = list(tables.checks)
+    claim = _apply_scope(report, text, tables.applications)
+    checks = list(tables.checks) + claim
     checks += rules.application_checks(tables.applications)
     checks += rules.review_checks(tables.reviews)
     present = [s for s in ("disclosure", "applications", "reviews") if getattr(tables, s)]
@@ -147,13 +147,23 @@ def _no_tables_reason(text: str, m: metamod.Meta) -> str:
     return "not a government information-disclosure annual report (no title, no statistical tables)"
 
 
-def _apply_scope(report: dict, text: str, applications: list[dict]) -> None:
-    """``scope`` (own / area / empty) and ``scope_source``: see :func:`agencies.infer_scope`."""
+def _apply_scope(report: dict, text: str, applications: list[dict]) -> list[Check]:
+    """``scope`` (own / area / empty) and ``scope_source`` (:func:`agencies.scope_and_claims`);
+    returns a ``claim_total`` check when the text's number of applications is not the
+    table's 新收 总计 (the document disagrees with itself, or they count different bodies)."""
     totals = {r["row"]: r["value"] for r in applications
               if r["applicant"] == "total" and r["row"] in ("new", "carried_over")}
     kind = agencies.agency_kind(report["agency"], report["division_code"], report["year"])
-    report["scope"], report["scope_source"] = agencies.infer_scope(
+    report["scope"], report["scope_source"], claim = agencies.scope_and_claims(
         text, kind, totals.get("new"), totals.get("carried_over"))
+    if claim is None:
+        return []
+    cls, n, sentence = claim
+    table = int(totals["new"])
+    return [Check("claim_total", "applications", "new", "total", str(n), str(table),
+                  f"the text says {n} applications ({agencies._quote(sentence, 70)}) but the table's "
+                  f"本年新收 总计 is {table}: the report disagrees with itself, or the two count different "
+                  f"bodies ({'own' if cls == 'own' else 'whole area'} in the text); scope left empty")]
 
 
 def _apply_manifest(report: dict, row: dict | None, text: str) -> None:

@@ -272,7 +272,7 @@ def sufficiency_note(cov: Mapping[str, Any], lang: str = "zh", *, min_reports: i
 def scope_note(counts: Mapping[str, int], scope: str = "own", lang: str = "zh") -> str:
     """Which scope the volumes and application rates use, and what stays beside them
     (``counts``: :func:`gxlib.metrics.scope_counts`); Markdown."""
-    names = {"own": t("本机关（own：各机关自己收到的申请）", "own (each body's own applications)", lang),
+    names = {"own": t("本机关（own：各机关自己的申请和案件）", "own (each body's own applications and cases)", lang),
              "area": t("全地区（area：政府报告统计的全县/全区/全市申请）",
                        "whole area (area: a government report counting its whole county/district/city)", lang),
              "unknown": t("范围不明（报告文字无法判断）", "unknown scope (the text does not settle it)", lang),
@@ -282,12 +282,14 @@ def scope_note(counts: Mapping[str, int], scope: str = "own", lang: str = "zh") 
     beside = "；".join(f"{names[k]} {counts.get(k, 0)} 份" for k in others) if lang == "zh" else \
         "; ".join(f"{names[k]}: {counts.get(k, 0)}" for k in others)
     dup = counts.get("duplicates", 0)
-    return t(f"**统计范围：{names[scope]}**，{counts.get(scope, 0)} 份报告。申请数量和按申请计算的比例只加总这一范围的报告，"
-             f"其他范围的报告单独列出、从不加进来（{beside}），以免同一批申请被算两次。"
+    return t(f"**统计范围：{names[scope]}**，{counts.get(scope, 0)} 份报告。各部分的数量（申请、复议诉讼、采购和收费）"
+             f"和比例（零申请率这种按报告计算的比例除外）只加总这一范围的报告，"
+             f"其他范围的报告单独列出、从不加进来（{beside}），以免同一批申请或案件被算两次。"
              + (f"另有 {dup} 份重复报告（同一机关同一年度的另一份副本）只计一次。" if dup else ""),
-             f"**Scope: {names[scope]}**, {counts.get(scope, 0)} reports. Application volumes and rates over "
-             f"applications add the reports of this scope only; the other reports are shown apart and never "
-             f"added in ({beside}), so no application is counted twice."
+             f"**Scope: {names[scope]}**, {counts.get(scope, 0)} reports. The volumes of every section (applications, "
+             f"reviews and lawsuits, procurement and fees) and the rates (except rates over reports such as "
+             f"zero-application) add the reports of this scope only; the other reports are shown apart and never "
+             f"added in ({beside}), so no application or case is counted twice."
              + (f" {dup} duplicate reports (another copy of the same agency and year) are counted once." if dup
                 else ""), lang)
 

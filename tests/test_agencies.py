@@ -180,8 +180,10 @@ def test_the_name_gives_the_body_its_own_division():
 
 
 def test_division_codes_are_year_aware():
-    # 洪泽县 (320829) became 洪泽区 (320813) in 2016: each year's code and name
-    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320829:人民政府"
+    # 洪泽县 (320829) became 洪泽区 (320813) in 2016: the 2015 code and name are read in 2015's
+    # division data (the place 洪泽县 removed), then the code follows its succession
+    assert agencies.split_name("洪泽县人民政府", "320829", 2015) == ("320829", "人民政府")
+    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320813:人民政府"
     assert agencies.agency_id("洪泽区人民政府", "320813", 2023) == "320813:人民政府"
 
 
@@ -411,3 +413,63 @@ def test_carry_over_links_the_two_hongze_names(hongze):
     # a report marked as a copy continues nothing
     r["duplicate_of"] = [None, "x"]
     assert checks.carry_over_by_agency(r, carried).empty
+
+
+# --------------------------------------------------------------------------- claim vs table
+#: 平潭综合实验区农业农村局 2024 (pingtan_depts/nyn_2024.txt), the application sentence and the
+#: tables as the page gives them (cells flattened: "3000000" is seven one-digit cells).
+PINGTAN_NYN_2024 = '标题: 平潭综合实验区农业农村局2024年政府信息公开工作年度报告\n发布机构: 平潭综合实验区农业农村局\n（二）规范依申请公开。2024年，我局共收到政府信息公开申请3份，其中法人申请1件、自然人申请2件，均依法予以办结。全年按时办结申请3件，办结率100%，未发生因依申请公开印发的行政复议和行政诉讼。二、主动公开政府信息情况第二十条第（一）项 信息内容本年制发件数本年废止件现行有效件数规范性文件100第二十条第（五）项信息内容本年处理决定数量行政许可1323第二十条第（六）项信息内容本年处理决定数量行政处罚57行政强制0第二十条第（八）项信息内容本年收费金额（单位：万元）行政事业性收费0三、收到和处理政府信息公开申请情况（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）申请人情况自然人法人或其他组织总计商业企业科研机构社会公益组织法律服务机构其他一、本年新收政府信息公开申请数量3000000二、上年结转政府信息公开申请数量0000000三、本年度办理结果（一）予以公开1000000（二）部分公开（区分处理的，只计这一情形，不计其他情形）0000000（三）不予公开1.属于国家秘密00000002.其他法律行政法规禁止公开00000003.危及“三安全一稳定”00000004.保护第三方合法权益20000005.属于三类内部事务信息00000006.属于四类过程性信息00000007.属于行政执法案卷00000008.属于行政查询事项0000000（四）无法提供1.本机关不掌握相关政府信息00000002.没有现成信息需要另行制作00000003.补正后申请内容仍不明确0000000（五）不予处理1.信访举报投诉类申请00000002.重复申请00000003.要求提供公开出版物00000004.无正当理由大量反复申请00000005.要求行政机关确认或重新出具已获取信息0000000（六）其他处理1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请00000002.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请00000003.其他0000000（七）总计3000000四、结转下年度继续办理0000000四、政府信息公开行政复议、行政诉讼情况行政复议行政诉讼结果维持结果纠正其他结果尚未审结总计未经复议直接起诉复议后起诉结果维持结果纠正其他结果尚未审结总计结果维持结果纠正其他结果尚未审结总计000000000000000'
+
+
+def test_a_claim_that_differs_from_the_table_total_is_a_check():
+    """The text says 3 applications, the table's 新收 row is 自然人 3 and 总计 0 (seven digits
+    for seven cells: the only split). The document disagrees with itself: the total stays as
+    stated, the scope is left empty, and checks.csv says so twice (claim_total, row_sum)."""
+    r = parse_bytes(PINGTAN_NYN_2024.encode("utf-8"), "pingtan_depts/nyn_2024.txt")
+    new = {a["applicant"]: a["value"] for a in r["applications"] if a["row"] == "new"}
+    assert (new["natural_person"], new["total"]) == (3, 0)
+    assert r["report"]["scope"] == ""
+    claim = [c for c in r["checks"] if c["rule"] == "claim_total"]
+    assert [(c["row"], c["column"], c["expected"], c["observed"]) for c in claim] == [("new", "total", "3", "0")]
+    assert "我局共收到政府信息公开申请3份" in claim[0]["message"]
+    assert any(c["rule"] == "row_sum" and c["row"] == "new" and c["expected"] == "3" for c in r["checks"])
+
+
+def test_a_claim_equal_to_the_table_total_is_no_check():
+    text = PINGTAN_NYN_2024.replace("3000000", "3000003", 1)
+    r = parse_bytes(text.encode("utf-8"), "nyn.txt")
+    assert r["report"]["scope"] == "own"
+    assert not [c for c in r["checks"] if c["rule"] == "claim_total"]
+
+
+@pytest.mark.parametrize("name, said, table", [("pingtan_depts/nyn_2024.txt", "3", "0"),
+                                               ("pingtan_depts/nyn_2025.txt", "1", "0")])
+def test_corpus_claims_that_differ_from_the_table(name, said, table):
+    r = parse_bytes(corpus_file(name).read_bytes(), name)
+    claim = [(c["expected"], c["observed"]) for c in r["checks"] if c["rule"] == "claim_total"]
+    assert claim == [(said, table)]
+
+
+# --------------------------------------------------------------------------- successions
+def test_a_division_that_became_another_keeps_its_bodies():
+    """洪泽县 (320829) became 淮安市洪泽区 (320813) in 2016 (gxlib/data/division_successions.csv):
+    its government and departments are the same bodies, one agency_id each across the change."""
+    assert agencies.agency_id("洪泽县人民政府", "320829", 2015) == "320813:人民政府"
+    assert agencies.agency_id("淮安市洪泽县人民政府", "320829", 2015) == agencies.agency_id(
+        "淮安市洪泽区人民政府", "320813", 2024)
+    assert agencies.agency_id("洪泽县财政局", "320829", 2015) == agencies.agency_id("洪泽区财政局", "320813", 2020)
+    reports = pd.DataFrame({"report_id": ["a", "b", "c"], "agency": ["洪泽县人民政府", "洪泽区人民政府", "淮安市人民政府"],
+                            "division_code": ["320829", "320813", "320800"], "year": [2015, 2023, 2024],
+                            "level": ["county", "county", "prefecture"]})
+    table = agencies.agencies_table(reports.assign(agency_id=agencies.assign(reports))).set_index("agency_id")
+    assert table.loc["320813:人民政府", "names"] == "洪泽县人民政府 (2015); 洪泽区人民政府 (2023)"
+    assert table.loc["320813:人民政府", "n_reports"] == 2 and "320800:人民政府" in table.index
+    # a division with no succession keeps its code
+    assert agencies.agency_id("淮安市人民政府", "320800", 2015) == "320800:人民政府"
+
+
+def test_successions_file_is_one_to_one_codes():
+    succ = agencies.successions()
+    assert succ["320829"] == "320813"
+    assert all(len(a) == len(b) == 6 and a != b for a, b in succ.items())
+    assert len(set(succ)) == len(succ)

@@ -76,15 +76,42 @@ def test_province_rates_pool_numerators_and_denominators():
     fj = a.loc["350000"]
     assert (fj["numerator"], fj["denominator"], fj["n_reports"]) == (40.0, 60.0, 5)
     assert fj["value"] == pytest.approx(40 / 60)
+    # the interval is clustered by agency, as metrics.rates gives any group: five agencies,
+    # four with applications (30/40, 5/10, 1/2, 4/8; 0/0 has no denominator), R = 2/3,
+    # Σ(num − R·den)² = 15.78, var = 4/3 · 15.78 / 60², t(3) = 3.182: 0.667 ± 0.243, much
+    # wider than Wilson on 40 of 60 applications
+    assert (fj["interval"], fj["n_agencies"]) == ("cluster", 5)
+    assert (fj["ci_low"], fj["ci_high"]) == pytest.approx((0.42342, 0.90991), abs=2e-4)
     low, high = gm.wilson_interval(np.array([40.0]), np.array([60.0]))
-    assert (fj["ci_low"], fj["ci_high"]) == pytest.approx((low[0], high[0]))
+    assert fj["ci_high"] - fj["ci_low"] > 1.5 * (high[0] - low[0])
+    whole = gm.rates(gm.select(_fixture(), province="福建省"), ["granted_rate"], by=None).iloc[0]
+    assert (fj["ci_low"], fj["ci_high"]) == pytest.approx((whole["ci_low"], whole["ci_high"]))  # one implementation
     assert fj["small"]                                    # 60 applications, but 5 reports < 10
     assert a.loc["420000", "value"] == 1.0 and a.loc["500000", "value"] == pytest.approx(7 / 20)
     assert a.loc["110000", "n_reports"] == 0 and pd.isna(a.loc["110000", "value"])
     assert d.unplaced.empty
     small = {m: gmaps.area_rates(_fixture(), "granted_rate", "province", min_n=m)
              .areas.set_index("code").loc["350000", "small"] for m in (5, 6)}
-    assert small == {5: False, 6: True}                   # too few reports, or too small a denominator
+    assert small == {5: False, 6: True}                   # too few reports (5 agencies is enough)
+
+
+def test_map_pools_one_scope_and_lists_the_rest():
+    """A whole-province report (area: 900 of 1000 granted) is not pooled with the bodies' own
+    reports; it is counted in n_other_scope, and drawn alone with scope="area"."""
+    t = _fixture()
+    extra = cf.tables([{**cf.report("ar", "福建省人民政府", 2022, province="福建省", division_code="350000"),
+                        "scope": "area"}],
+                      applications=cf.full_section3("ar", new=1000, granted=900, handled_total=1000,
+                                                    unavailable_not_held=100))
+    t.reports = pd.concat([t.reports, extra.reports], ignore_index=True)
+    t.applications = pd.concat([t.applications, extra.applications], ignore_index=True)
+    fj = gmaps.area_rates(t, "granted_rate", "province", min_n=1).areas.set_index("code").loc["350000"]
+    assert (fj["numerator"], fj["denominator"], fj["n_reports"], fj["n_other_scope"]) == (40.0, 60.0, 5, 1)
+    area = gmaps.area_rates(t, "granted_rate", "province", min_n=1, scope="area").areas.set_index("code")
+    assert (area.loc["350000", "numerator"], area.loc["350000", "denominator"]) == (900.0, 1000.0)
+    assert pd.isna(area.loc["350000", "ci_low"])          # one agency: no interval
+    zero = gmaps.area_rates(t, "zero_application", "province", min_n=1).areas.set_index("code").loc["350000"]
+    assert (zero["denominator"], zero["interval"]) == (6.0, "wilson")   # rates over reports: every report
 
 
 def test_prefecture_map_lists_what_it_cannot_place():
@@ -149,4 +176,9 @@ def test_maps_of_the_committed_corpus():
     assert u.loc["350128", "n_reports"] > 100 and 0 < u.loc["350128", "value"] < 1
     js = gmaps.area_rates(gm.select(scan, province="江苏省"), "review_correction_rate", "prefecture",
                           "江苏省").areas.set_index("code")
-    assert js.loc["320800", "n_reports"] == 3 and js.loc["320800", "denominator"] > 0
+    # 淮安市's three reports: 淮安市人民政府 2024 and 洪泽区 2023 count their whole area,
+    # 淮安市洪泽区人民政府 2024's scope is unknown: none is pooled as own, all three are counted
+    assert js.loc["320800", "n_reports"] == 0 and js.loc["320800", "n_other_scope"] == 3
+    area = gmaps.area_rates(gm.select(scan, province="江苏省"), "review_correction_rate", "prefecture",
+                            "江苏省", scope="area").areas.set_index("code")
+    assert area.loc["320800", "n_reports"] == 2 and area.loc["320800", "denominator"] > 0

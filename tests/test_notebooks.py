@@ -77,14 +77,17 @@ def test_zero_application_rate_is_five_of_five(runs):
 
 def test_procurement_matches_the_tidy_table(runs, processed):
     t = gxlib.load(processed)
-    ids = t.reports.loc[t.reports["template"].astype("str") == "2019", "report_id"]
+    layout = t.reports["template"].astype("str") == "2019"
+    ids = t.reports.loc[layout, "report_id"]
+    own = t.reports.loc[layout & (t.reports["scope"].astype("str") == "own"), "report_id"]
     d = t.disclosure
-    amount = d[(d["item"] == "procurement") & (d["measure"] == "amount")
-               & d["report_id"].isin(ids)]["value"].dropna()
+    amount = d[(d["item"] == "procurement") & (d["measure"] == "amount")]
     f = runs["02_procurement"].figures
-    assert f["n_reports_2019_layout"] == len(ids)
-    assert f["n_procurement_reports"] == len(amount)
-    assert f["procurement_amount_total"] == pytest.approx(float(amount.sum()))
+    assert f["scope"] == "own" and f["n_reports_2019_layout"] == len(ids)
+    # the amounts of the own reports only; the others are counted apart, never added in
+    assert f["n_procurement_reports"] == len(amount[amount["report_id"].isin(own)]["value"].dropna())
+    assert f["n_procurement_reports_other_scope"] == len(ids) - len(own) > 0
+    assert f["procurement_amount_total"] == pytest.approx(float(amount[amount["report_id"].isin(own)]["value"].sum()))
 
 
 def test_applications_without_requests(runs):
@@ -100,6 +103,7 @@ def test_applications_without_requests(runs):
 def test_reviews(runs):
     f = runs["04_review_litigation"].figures
     assert f["reviews_total"] == 0 and f["review_correction_rate"] is None
+    assert f["scope"] == "own" and f["n_reports_other_scope"] == 2     # as 03: the seeds of unknown scope
 
 
 def test_agency_profile_picks_an_agency(runs, processed):

@@ -220,3 +220,100 @@ def test_a_share_above_one_gets_no_interval():
     mix = _one(m.applicant_mix(t), applicant="natural_person")
     assert (mix["numerator"], mix["denominator"]) == (575, 571)
     assert pd.isna(mix["ci_low"]) and pd.isna(mix["ci_high"])
+
+
+@pytest.fixture()
+def county_all_sections():
+    """One county in 2020 (template 2019: procurement in section 二) with figures in every
+    section: the government's area report counts the whole county (reviews 9, corrected 3;
+    direct lawsuits 4; procurement 12 projects, 800.5 万元); two departments report their own
+    (reviews 2 + 3, corrected 1 + 0; lawsuits 1 + 0; procurement 5 + 2 projects, 120 + 35.5 万元)
+    and one report's scope is unknown (reviews 6, procurement 1 project, 10 万元)."""
+    specs = [  # id, agency, scope, agency_id, new, review total, corrected, lawsuits, projects, amount
+        ("gov", "某县人民政府", "area", "340100:人民政府", 300, 9, 3, 4, 12, 800.5),
+        ("d1", "某县财政局", "own", "340100:财政局", 40, 2, 1, 1, 5, 120.0),
+        ("d2", "某县教育局", "own", "340100:教育局", 25, 3, 0, 0, 2, 35.5),
+        ("u", "某县某中心", "", "340100:某中心", 7, 6, 2, 0, 1, 10.0)]
+    reps, disc, apps, revs = [], [], [], []
+    for rid, agency, scope, aid, new, rv, corr, lit, projects, amount in specs:
+        reps.append(_report(rid, agency, 2020, scope=scope, agency_id=aid, template="2019"))
+        apps += cf.full_section3(rid, "2019", new=new, granted=new, handled_total=new)
+        revs += cf.review_rows(rid, review__total=rv, review__corrected=corr, review__upheld=rv - corr,
+                               litigation_direct__total=lit, litigation_direct__upheld=lit)
+        disc += [{"report_id": rid, "item": "procurement", "measure": "projects", "value": projects,
+                  "unit": "count", "raw": str(projects)},
+                 {"report_id": rid, "item": "procurement", "measure": "amount", "value": amount,
+                  "unit": "wan_yuan", "raw": str(amount)}]
+    return _with_ids(cf.tables(reps, disc, apps, revs), reps)
+
+
+def _with_ids(t, reports):
+    t.reports = t.reports.assign(agency_id=pd.array([r["agency_id"] for r in reports], dtype="str"),
+                                 duplicate_of=pd.array([""] * len(reports), dtype="str"))
+    return t
+
+
+SECTION_VOLUMES = ["reviews_total", "litigation_direct_total", "procurement_projects", "procurement_amount"]
+
+
+def test_section_4_and_procurement_totals_use_one_scope(county_all_sections):
+    """Issue 23: an area report's review, lawsuit and procurement figures are its area's, as
+    its applications are: the regional total under the default scope is the departments' own
+    sum exactly, the area figure and the unknown one stand beside it, never added."""
+    t = county_all_sections
+    own = m.volumes(t, SECTION_VOLUMES, by="year").set_index("metric")
+    assert own["total"].astype(float).to_dict() == {"reviews_total": 5.0, "litigation_direct_total": 1.0,
+                                                    "procurement_projects": 7.0, "procurement_amount": 155.5}
+    assert set(own["scope"]) == {"own"} and set(own["n_reports"]) == {2} and set(own["n_other_scope"]) == {2}
+    beside = m.volumes_by_scope(t, SECTION_VOLUMES, by="year")
+    got = {(str(s), str(k)): float(v) for s, k, v in zip(beside["scope"], beside["metric"], beside["total"])}
+    assert got == {("own", "reviews_total"): 5, ("own", "litigation_direct_total"): 1,
+                   ("own", "procurement_projects"): 7, ("own", "procurement_amount"): 155.5,
+                   ("area", "reviews_total"): 9, ("area", "litigation_direct_total"): 4,
+                   ("area", "procurement_projects"): 12, ("area", "procurement_amount"): 800.5,
+                   ("unknown", "reviews_total"): 6, ("unknown", "litigation_direct_total"): 0,
+                   ("unknown", "procurement_projects"): 1, ("unknown", "procurement_amount"): 10}
+    everything = m.volumes(t, SECTION_VOLUMES, by="year", scope="any").set_index("metric")
+    assert everything.loc["reviews_total", "total"] == 20         # only when asked for, and labelled
+    assert everything.loc["reviews_total", "scope"] == "any"
+    with pytest.raises(ValueError, match="never"):
+        m.volumes(t, ["reviews_total"], scope="own+area")
+
+
+def test_section_4_rates_use_one_scope(county_all_sections):
+    """纠错率 (corrected / reviews decided) and dispute conversion pool own reports only;
+    zero-application, a rate over reports, still counts every report once."""
+    r = m.rates(county_all_sections, ["review_correction_rate", "dispute_conversion_rate", "zero_application"],
+                by=None).set_index("metric")
+    assert (r.loc["review_correction_rate", "numerator"], r.loc["review_correction_rate", "denominator"]) == (1, 5)
+    assert r.loc["review_correction_rate", "scope"] == "own"
+    assert r.loc["review_correction_rate", "n_other_scope"] == 2
+    assert r.loc["review_correction_rate", "interval"] == "cluster"
+    assert (r.loc["dispute_conversion_rate", "numerator"], r.loc["dispute_conversion_rate", "denominator"]) == (6, 65)
+    assert (r.loc["zero_application", "denominator"], r.loc["zero_application", "scope"]) == (4, "any")
+    a = m.rates(county_all_sections, ["review_correction_rate"], by=None, scope="area").iloc[0]
+    assert (a["numerator"], a["denominator"], a["scope"]) == (3, 9, "area")
+    with pytest.raises(ValueError, match="never"):
+        m.rates(county_all_sections, ["review_correction_rate"], scope="all")
+
+
+def test_one_agency_with_a_denominator_has_no_interval():
+    """2025 on the corpus: one 平潭 body decided 8 lawsuits (3 corrected); the 13 other own
+    reports had none. Its residual is 0 by construction, so the clustered interval would be
+    [0.375, 0.375]: it is NA, as for one agency. A second agency with cases gives one."""
+    reports = [_report(f"r{i}", f"某县{i}局", 2025, scope="own", agency_id=f"340100:{i}局") for i in range(4)]
+    revs = cf.review_rows("r0", litigation_direct__total=8, litigation_direct__corrected=3,
+                          litigation_direct__upheld=5)
+    for rid in ("r1", "r2", "r3"):
+        revs += cf.review_rows(rid)
+    apps = [row for r in reports for row in cf.full_section3(r["report_id"], new=1, granted=1, handled_total=1)]
+    t = _with_ids(cf.tables(reports, [], apps, revs), reports)
+    r = _one(m.rates(t, ["litigation_correction_rate"], by=None), metric="litigation_correction_rate")
+    assert (r["numerator"], r["denominator"], r["n_agencies"]) == (3, 8, 4)
+    assert pd.isna(r["ci_low"]) and pd.isna(r["ci_high"])
+    revs2 = [x for x in revs if x["report_id"] != "r1"] + cf.review_rows(
+        "r1", litigation_direct__total=4, litigation_direct__corrected=1, litigation_direct__upheld=3)
+    t2 = _with_ids(cf.tables(reports, [], apps, revs2), reports)
+    r2 = _one(m.rates(t2, ["litigation_correction_rate"], by=None), metric="litigation_correction_rate")
+    assert r2["value"] == pytest.approx(4 / 12)
+    assert r2["ci_low"] < 4 / 12 < r2["ci_high"]
