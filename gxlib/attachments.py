@@ -123,3 +123,47 @@ def merge_pages(reports: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
         name = link["source_file"].rsplit("/", 1)[-1]
         out.loc[out.index[p], "error"] = f"no statistical tables on the page: the report is its attachment {name}"
     return out
+
+
+IMAGE_COLUMNS = ["report_id", "source_file", "page_report_id", "page_file"]
+
+
+def page_images(reports: pd.DataFrame, manifest: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
+    """Image files that a page read as part of itself: their tables are the page's, so the
+    image's own report is a copy of the page's (counted once, with the page).
+
+    The HTML reader OCRs the ``<img>`` of a page from the copies saved beside it
+    (:func:`gxlib.readers.ocr.with_page_images`); the same image files are inputs of their
+    own and give reports with (some of) the same tables. An image belongs to a page when
+    the manifest says so (its ``parent`` is the page's ``url``) or, without a manifest row,
+    when it sits where a browser saves a page's images (``PAGE_files/`` or ``PAGE/`` beside
+    ``PAGE.html``). Only a page whose text came from OCR (``text_source`` ``ocr``: it read
+    images) claims them; a page that read none leaves them to :func:`page_attachments`.
+    Columns: :data:`IMAGE_COLUMNS`."""
+    from .readers import IMAGE_SUFFIXES
+
+    rows = reports.to_dict("records")
+    pages = {_text(r["source_file"]).replace("\\", "/"): r for r in rows
+             if _text(r.get("text_source")) == "ocr"
+             and _text(r["source_file"]).lower().endswith((".html", ".htm", ".shtml"))}
+    if not pages:
+        return pd.DataFrame(columns=IMAGE_COLUMNS, dtype="str")
+    m = _manifest_frame(manifest) if manifest is not None else _manifest_frame(pd.DataFrame())
+    files = [f.replace("\\", "/") for f in m["file"]]
+    page_by_url = {u: f for f, u in zip(files, m["url"]) if f in pages and u}
+    parent_page = {f: page_by_url.get(p) for f, p in zip(files, m["parent"]) if p}
+    out = []
+    for r in rows:
+        src = _text(r["source_file"]).replace("\\", "/")
+        if Path(src).suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        page = parent_page.get(src)
+        if page is None and src not in parent_page:  # no manifest row: a browser's saved page
+            base, _, sub = src.rpartition("/")[0].rpartition("/")
+            stem = sub.removesuffix("_files")
+            prefix = f"{base}/{stem}" if base else stem
+            page = next((prefix + ext for ext in (".html", ".htm", ".shtml") if stem and prefix + ext in pages), None)
+        if page is not None:
+            out.append({"report_id": _text(r["report_id"]), "source_file": src,
+                        "page_report_id": _text(pages[page]["report_id"]), "page_file": page})
+    return pd.DataFrame(out, columns=IMAGE_COLUMNS, dtype="str")

@@ -388,16 +388,29 @@ def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
         say("agencies, duplicates and carry-over between years")
     reports = con.execute("SELECT report_id, source_file, sha256, title, published, error, agency, division_code, "
                           "year, level, status, format, text_source FROM reports ORDER BY source_file, report_id").df()
-    if raw_dir is not None:  # pages whose report is their attachment (gx fetch's manifest)
-        from .attachments import merge_pages, page_attachments
+    checks_out: list = []
+    if raw_dir is not None:  # pages whose report is their attachment (gx fetch's manifest), images a page read
+        from .attachments import merge_pages, page_attachments, page_images
 
         reports = merge_pages(reports, page_attachments(reports, raw_dir))
         page_of = reports.pop("duplicate_of").astype("str").replace("", None)
+        images = page_images(reports, raw_dir)
+        at = dict(zip(reports["report_id"], reports.index))
+        for img in images.to_dict("records"):
+            if pd.notna(page_of.loc[at[img["report_id"]]]):
+                continue
+            page_of.loc[at[img["report_id"]]] = img["page_report_id"]
+            checks_out.append(pd.DataFrame([{
+                "report_id": img["report_id"], "rule": "duplicate_report", "section": "report", "row": "", "column": "",
+                "expected": img["page_report_id"], "observed": img["report_id"],
+                "message": f"an image of the page {img['page_file']}, which read it by OCR: its tables are that "
+                           f"report's ({img['page_report_id']}); metrics count them once, with the page"}]))
     else:
         page_of = pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
     reports["agency_id"] = assign(reports)
-    checks_out: list = []
-    reports["duplicate_of"] = page_of.where(page_of.notna(), _duplicates(con, reports, find_duplicates, checks_out))
+    rest = reports[page_of.isna()]  # a copy of its page (or its attachment) is no candidate of another
+    reports["duplicate_of"] = page_of.where(page_of.notna(),
+                                            _duplicates(con, rest, find_duplicates, checks_out).reindex(reports.index))
     carried = con.sql("SELECT report_id, row, applicant, value FROM applications "
                       "WHERE row IN ('carried_over', 'carried_forward')").to_arrow_table()
     carry = carry_over_by_agency(reports, carried)

@@ -238,3 +238,30 @@ def test_gx_parse_reads_the_images_saved_beside_a_page(tmp_path):
     d = _csv(out, "disclosure")
     got = {(i, m): v for i, m, v in d.loc[d["report_id"] == rid, ["item", "measure", "value"]].values}
     assert got[("licensing", "decisions")] == "1263" and got[("penalty", "decisions")] == "418"
+    # the image is also an input of its own: its report is a copy of the page's, counted once
+    img = "www.example.gov.cn/page_files/t2.png"
+    assert r.loc[img, "duplicate_of"] == rid
+    c = _csv(out, "checks")
+    mine = c[(c["report_id"] == r.loc[img, "report_id"]) & (c["rule"] == "duplicate_report")]
+    assert len(mine) == 1 and "page.html" in mine["message"].iloc[0] and mine["expected"].iloc[0] == rid
+    assert pd.isna(r.loc["www.example.gov.cn/page.html", "duplicate_of"]) or r.loc["www.example.gov.cn/page.html", "duplicate_of"] == ""
+
+
+def test_images_a_page_read_are_copies_of_the_page():
+    """By the manifest (parent = the page's url) or by where a browser saves a page's
+    images; only a page that read images by OCR claims them; other images stay reports."""
+    from gxlib.attachments import page_images
+
+    reports = pd.DataFrame({
+        "report_id": ["p1", "i1", "i2", "p2", "i3", "i4"],
+        "source_file": ["a/page.html", "a/page_files/t.png", "a/x/scan.jpg", "b/plain.html", "b/plain_files/t.png",
+                        "c/alone.png"],
+        "status": ["ok", "partial", "ok", "ok", "ok", "ok"],
+        "text_source": ["ocr", "ocr", "ocr", "html", "ocr", "ocr"]})
+    manifest = pd.DataFrame({"file": ["a/page.html", "a/x/scan.jpg"], "url": ["https://s/p", "https://s/x.jpg"],
+                             "parent": ["", "https://s/p"], "status": ["ok", "ok"]})
+    got = page_images(reports, manifest)
+    assert got.to_dict("records") == [
+        {"report_id": "i1", "source_file": "a/page_files/t.png", "page_report_id": "p1", "page_file": "a/page.html"},
+        {"report_id": "i2", "source_file": "a/x/scan.jpg", "page_report_id": "p1", "page_file": "a/page.html"}]
+    assert page_images(reports.assign(text_source="html")).empty
