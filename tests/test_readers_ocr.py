@@ -236,6 +236,22 @@ def test_broken_identity_is_na_when_a_term_reads_again_unsure_or_otherwise(total
     assert _cell(t, "reviews", "litigation_direct", "upheld") == 2
 
 
+def test_broken_identity_with_a_term_read_blank_is_na_blank_included():
+    # the OCR missed 行政复议's 结果纠正 "1": blank, read as 0, 3 + 0 + 0 + 1 != 5; every
+    # number read twice alike, but a blank cannot be: the row is not taken as printed
+    lines = _report_lines()
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("3 | 1 | 0 | 1 | 5 | "))
+    lines[i] = lines[i].replace("3 | 1 | 0 | 1 | 5 | ", "3 |  | 0 | 1 | 5 | ", 1)
+    t = _parse(lines, [_flag(ln) for ln in lines], second=lambda text: (text, 0.99))
+    assert [_cell(t, "reviews", "review", o) for o in ("upheld", "corrected", "other", "pending", "total")] == \
+        [None] * 5
+    unsure = next(c for c in t.checks if c.rule == "ocr_uncertain")
+    assert (unsure.section, unsure.row) == ("reviews", "review")
+    assert "review/corrected was read blank" in unsure.message
+    assert not [c for c in t.checks if c.rule == "ocr_identity_as_printed"]
+    assert _cell(t, "reviews", "litigation_direct", "total") == 3
+
+
 def test_text_that_is_not_ocrd_is_not_held():
     lines = _report_lines()
     t = _parse(lines, lines, all_ocr=False)  # shadow = text: nothing was OCR'd

@@ -927,24 +927,33 @@ def hold(tables, shadow: str, explicit: bool, all_ocr: bool = True, refs: str | 
     rows = {r["row"] for r in tables.applications}
     failing = rules.application_checks(tables.applications) + rules.review_checks(tables.reviews)
     index = {(s, r[a], r[b]): (s, i) for s, (a, b) in _KEYS.items() for i, r in enumerate(getattr(tables, s))}
-    ocrd = {id(c): [t for t in identity_terms(c, rows) if origin.get(t) == "sure"] for c in failing}
-    failing = [c for c in failing if ocrd[id(c)]]  # nothing OCR'd in it: the parser records the identity as usual
+    terms = {id(c): [t for t in identity_terms(c, rows) if t in origin] for c in failing}
+    # the terms made NA when the identity is not as printed: the OCR'd ones; in a document
+    # read wholly by OCR also the blank ones (a blank cell may be a digit the OCR missed)
+    ocrd = {id(c): [t for t in terms[id(c)] if origin[t] == "sure" or (all_ocr and origin[t] == "text")]
+            for c in failing}
+    failing = [c for c in failing if any(origin[t] == "sure" for t in terms[id(c)])]
+    # (nothing OCR'd in it: the parser records the identity as usual)
     if not failing:
         return tables
     ref_of = _refs(refs, explicit) if refs and cells else {}
     seen: dict[tuple, str | None] = {}
 
     def doubt(t) -> str | None:
-        """Why the OCR'd term ``t`` may have been misread (None: read twice alike, sure)."""
+        """Why the term ``t`` may have been misread (None: not OCR'd, or read twice alike)."""
         if t not in seen:
             s, i = index[t]
-            seen[t] = _second_read(getattr(tables, s)[i]["raw"], cells.get(ref_of.get(t)) if cells else None)
+            raw = getattr(tables, s)[i]["raw"]
+            if origin[t] == "sure":
+                seen[t] = _second_read(raw, cells.get(ref_of.get(t)) if cells else None)
+            else:  # a number of a text layer, or a blank cell (on an OCR'd page, or not)
+                seen[t] = None if raw.strip() else "was read blank (a digit may have been missed)"
         return seen[t]
 
-    # the printed values stand only where every OCR'd term of the identity was read twice alike
-    # (the failure is the document's); a term of any identity that is not so is NA, and so is
-    # every OCR'd term of an identity sharing a term with it
-    kept = {id(c) for c in failing if all(doubt(t) is None for t in ocrd[id(c)])}
+    # the printed values stand only where every term of the identity is an OCR'd number read
+    # twice alike (the failure is the document's, not the OCR's); the OCR'd terms of any other
+    # failing identity are NA, and so are those of an identity sharing a term with one
+    kept = {id(c) for c in failing if all(doubt(t) is None for t in terms[id(c)])}
     while True:
         na = {t for c in failing if id(c) not in kept for t in ocrd[id(c)]}
         lost = {id(c) for c in failing if id(c) in kept and na & set(ocrd[id(c)])}
@@ -1007,7 +1016,7 @@ def _second_read(raw: str, cell: CellRead | None) -> str | None:
     from ..tables import normalize
 
     if cell is None or normalize(cell.text).strip() != raw.strip():
-        return "has no cell of its own to be read again in"
+        return "has no OCR'd table cell of its own to be read again in"
     if not cell.page_read or cell.again is None:
         return "was read twice already, differently (blank or not a number on the page)"
     if cell.score < CONFIRM_SCORE:
