@@ -226,7 +226,9 @@ def test_misread_read_differently_on_its_own_crop_is_still_na():
     assert _cell(t, "applications", "granted", "natural_person") == 12
 
 
-@pytest.mark.parametrize("total_again", [("6", 0.93), ("5", 0.99)])
+# read alike but less surely (the scores of the one misread seen read alike twice: "451" for
+# 454 at 100 dpi, 0.976 then 0.965), or read otherwise
+@pytest.mark.parametrize("total_again", [("6", 0.965), ("5", 0.99)])
 def test_broken_identity_is_na_when_a_term_reads_again_unsure_or_otherwise(total_again):
     lines = _review_total_printed_as(_report_lines(), "6")
     t = _parse(lines, [_flag(ln) for ln in lines], second=lambda text: total_again if text == "6" else (text, 0.99))
