@@ -378,7 +378,7 @@ class CellRead:
     text: str
     score: float
     page_read: bool
-    again: object = None
+    again: object = field(default=None, compare=False)  # (a cell is its reads, not how to read it again)
 
 
 def layout(pieces: list[Piece], horizontal, vertical, *, ocr: bool, tol: float | None = None,
