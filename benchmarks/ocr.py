@@ -8,9 +8,10 @@ JPEG at quality 55-70, a little noise; the seed makes it repeatable), and the pa
 into an image-only PDF.  That PDF is parsed by ``gxlib.parse_report`` (so the OCR path of
 the PDF reader, the table core and the trust step all run) and every cell is compared with
 the golden file.  Printed per file: pages, CPU seconds per page, cells right / NA with a
-check naming it (and how many of those belong to an identity the document itself breaks:
-they are NA whatever the OCR read) / wrong without such a check; then the totals and OCR
-pages per second.
+check naming it (and how many of those belong to an identity the document itself breaks)
+/ wrong without such a check, and the broken identities whose printed cells were kept
+(every term read twice alike: ``ocr_identity_as_printed``); then the totals and OCR pages
+per second.
 
 The helpers :func:`damage`, :func:`page_images` and :func:`image_pdf` are also used by the
 tests (tests/test_readers_ocr.py) to build their inputs.
@@ -126,8 +127,8 @@ def score(result, name: str) -> dict:
 
 
 def document_broken(name: str) -> set[tuple[str, str, str]]:
-    """Cells that are terms of an identity the document itself breaks (golden values):
-    the trust step leaves them NA whatever the OCR read."""
+    """Cells that are terms of an identity the document itself breaks (golden values): the
+    trust step keeps them only where every term was read twice alike, else they are NA."""
     from gxlib import checks as rules
     from gxlib.readers.ocr import identity_terms
 
@@ -160,9 +161,9 @@ def main(argv=None) -> int:
         return 1
     ocr.engine()  # model loading is not part of the per-page figure
     totals = {"pages": 0, "cpu": 0.0, "wall": 0.0, "cells": 0, "right": 0, "na_named": 0, "na_silent": 0,
-              "wrong_named": 0, "wrong_silent": 0, "na_document": 0}
+              "wrong_named": 0, "wrong_silent": 0, "na_document": 0, "as_printed": 0}
     print(f"{'file':22} {'pages':>5} {'cpu s/page':>10} {'cells':>6} {'right':>6} {'NA+check':>8} "
-          f"{'(doc)':>5} {'wrong+check':>11} {'silent':>6}")
+          f"{'(doc)':>5} {'wrong+check':>11} {'silent':>6} {'as printed':>10}")
     for name in names:
         images = [im if args.clean else damage(im, seed=args.seed * 1000 + k)
                   for k, im in enumerate(page_images(corpus / name, args.dpi))]
@@ -175,14 +176,16 @@ def main(argv=None) -> int:
         tmp.unlink()
         s = score(res, name)
         silent = s["wrong_silent"] + s["na_silent"]
+        s["as_printed"] = int((res.checks["rule"] == "ocr_identity_as_printed").sum()) if len(res.checks) else 0
         print(f"{name:22} {len(images):5d} {cpu / len(images):10.2f} {s['cells']:6d} {s['right']:6d} "
-              f"{s['na_named']:8d} {s['na_document']:5d} {s['wrong_named']:11d} {silent:6d}   text_source={res.report.get('text_source')}")
+              f"{s['na_named']:8d} {s['na_document']:5d} {s['wrong_named']:11d} {silent:6d} {s['as_printed']:10d}"
+              f"   text_source={res.report.get('text_source')}")
         for line in s["wrong"]:
             print("    ", line)
         totals["pages"] += len(images)
         totals["cpu"] += cpu
         totals["wall"] += wall
-        for k in ("cells", "right", "na_named", "na_silent", "wrong_named", "wrong_silent", "na_document"):
+        for k in ("cells", "right", "na_named", "na_silent", "wrong_named", "wrong_silent", "na_document", "as_printed"):
             totals[k] += s[k]
     t = totals
     print(f"total: {t['pages']} pages, {t['cpu'] / t['pages']:.2f} CPU s/page, "
@@ -191,7 +194,8 @@ def main(argv=None) -> int:
           f"NA with a check {t['na_named']} (of which {t['na_document']} in identities the document itself breaks; "
           f"right of the rest {100 * t['right'] / max(1, t['cells'] - t['na_document']):.2f}%), "
           f"wrong but flagged {t['wrong_named']}, "
-          f"wrong or NA without a check {t['wrong_silent'] + t['na_silent']}")
+          f"wrong or NA without a check {t['wrong_silent'] + t['na_silent']}; "
+          f"broken identities kept as printed (ocr_identity_as_printed) {t['as_printed']}")
     return 0
 
 
