@@ -142,12 +142,13 @@ def page_images(reports: pd.DataFrame, manifest: pd.DataFrame | str | Path | Non
     Columns: :data:`IMAGE_COLUMNS`."""
     from .readers import IMAGE_SUFFIXES
 
-    rows = reports.to_dict("records")
-    pages = {_text(r["source_file"]).replace("\\", "/"): r for r in rows
-             if _text(r.get("text_source")) == "ocr"
-             and _text(r["source_file"]).lower().endswith((".html", ".htm", ".shtml"))}
-    if not pages:
+    src = reports["source_file"].astype("str").str.replace("\\", "/").str.lower()
+    is_page = (reports["text_source"].astype("str") == "ocr") & src.str.endswith((".html", ".htm", ".shtml"))
+    is_image = src.str.endswith(tuple(IMAGE_SUFFIXES))
+    if not is_page.any() or not is_image.any():  # (checked on columns: a folder has 10^5 reports or more)
         return pd.DataFrame(columns=IMAGE_COLUMNS, dtype="str")
+    pages = {_text(r["source_file"]).replace("\\", "/"): r for r in reports[is_page].to_dict("records")}
+    rows = reports[is_image].to_dict("records")
     m = _manifest_frame(manifest) if manifest is not None else _manifest_frame(pd.DataFrame())
     files = [f.replace("\\", "/") for f in m["file"]]
     page_by_url = {u: f for f, u in zip(files, m["url"]) if f in pages and u}
@@ -155,8 +156,6 @@ def page_images(reports: pd.DataFrame, manifest: pd.DataFrame | str | Path | Non
     out = []
     for r in rows:
         src = _text(r["source_file"]).replace("\\", "/")
-        if Path(src).suffix.lower() not in IMAGE_SUFFIXES:
-            continue
         page = parent_page.get(src)
         if page is None and src not in parent_page:  # no manifest row: a browser's saved page
             base, _, sub = src.rpartition("/")[0].rpartition("/")

