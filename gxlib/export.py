@@ -41,7 +41,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 
 STATA_NAME_MAX = 32      # characters in a Stata variable name
 STATA_LABEL_MAX = 80     # characters in a Stata variable label
@@ -168,6 +167,8 @@ def wide(data_dir: str | Path = "data/processed") -> pd.DataFrame:
     """One row per report (in ``reports`` order): the metadata columns, ``n_checks`` and
     one float column per cell (NA where the report has no such cell or it is uncertain).
     Coded metadata columns stay categoricals of codebook codes."""
+    import pandas as pd
+
     import gxlib
 
     t = gxlib.load(data_dir)
@@ -200,6 +201,8 @@ def wide(data_dir: str | Path = "data/processed") -> pd.DataFrame:
 def variables(panel: pd.DataFrame) -> pd.DataFrame:
     """The variables sheet: name, table, row and column codes, unit, Chinese and English
     label, for every column of ``panel`` (a :func:`wide` frame)."""
+    import pandas as pd
+
     cellvars = {v.name: v for v in cell_variables()}
     rows = []
     for c in panel.columns:
@@ -214,6 +217,8 @@ def variables(panel: pd.DataFrame) -> pd.DataFrame:
 
 def _plain(panel: pd.DataFrame) -> pd.DataFrame:
     """Codes as plain strings, NA as empty text (for CSV and Excel)."""
+    import pandas as pd
+
     out = panel.copy()
     for c in out.columns:
         if isinstance(out[c].dtype, pd.CategoricalDtype) or out[c].dtype == "str" or out[c].dtype == object:
@@ -224,6 +229,8 @@ def _plain(panel: pd.DataFrame) -> pd.DataFrame:
 def _stata_frame(panel: pd.DataFrame) -> tuple[pd.DataFrame, dict, list[str]]:
     """The frame Stata gets: coded metadata as integers 1..n with value labels (the
     codebook's Chinese labels), years as floats (Stata missing for NA), text as str."""
+    import pandas as pd
+
     from .store import codes, label
 
     df = panel.copy()
@@ -297,6 +304,8 @@ def write_wide(data_dir: str | Path = "data/processed", out_dir: str | Path = "w
 
 def _write_xlsx(panel: pd.DataFrame, labels: pd.DataFrame, path: Path) -> None:
     """Sheet ``data`` (a frozen header row) and sheet ``variables``."""
+    import pandas as pd
+
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         panel.to_excel(xw, sheet_name="data", index=False)
         labels.to_excel(xw, sheet_name="variables", index=False)
