@@ -265,3 +265,42 @@ def test_images_a_page_read_are_copies_of_the_page():
         {"report_id": "i1", "source_file": "a/page_files/t.png", "page_report_id": "p1", "page_file": "a/page.html"},
         {"report_id": "i2", "source_file": "a/x/scan.jpg", "page_report_id": "p1", "page_file": "a/page.html"}]
     assert page_images(reports.assign(text_source="html")).empty
+
+
+def test_copies_are_found_the_same_whatever_the_batch_size():
+    """The export looks for copies a batch of whole groups at a time (memory flat in N):
+    one report per batch gives the same duplicate_of and check rows as one batch."""
+    import duckdb
+
+    from gxlib.checks import find_duplicates
+    from gxlib.pipeline import _duplicates
+
+    cells = [(f"row{i}", "total", float(10 + i)) for i in range(25)]  # 25 non-zero cells
+    apps = []
+    for rid, shift in (("a1", 0), ("a2", 0), ("b1", 0), ("b2", 1), ("c1", 0), ("c2", 0), ("d1", 0)):
+        apps += [(rid, row, col, v + shift) for row, col, v in cells]
+    reports = pd.DataFrame({
+        "report_id": ["a1", "a2", "b1", "b2", "c1", "c2", "d1"],
+        "agency_id": ["320813:人民政府", "320813:人民政府", "350128:公安局", "350128:公安局", "", "", "350128:公安局"],
+        "year": [2023, 2023, 2024, 2024, 2024, 2024, 2023],
+        "status": ["ok", "partial", "ok", "ok", "ok", "ok", "ok"],
+        "source_file": ["a1.txt", "a2.html", "b1.txt", "b2.txt", "c1.txt", "c2.txt", "d1.txt"],
+        "sha256": ["s1", "s2", "s3", "s4", "same", "same", "s7"],
+        "format": ["text", "html", "text", "text", "text", "text", "text"],
+        "text_source": ["text", "html", "text", "text", "text", "text", "text"]})
+    con = duckdb.connect()
+    con.register("_apps", pd.DataFrame(apps, columns=["report_id", "row", "applicant", "value"]))
+    con.execute("CREATE TABLE applications AS SELECT * FROM _apps")
+    con.execute("CREATE TABLE disclosure (report_id VARCHAR, item VARCHAR, measure VARCHAR, value DOUBLE)")
+    con.execute("CREATE TABLE reviews (report_id VARCHAR, proceeding VARCHAR, outcome VARCHAR, value DOUBLE)")
+    results = []
+    for chunk in (1, 2048):
+        rows: list = []
+        dup = _duplicates(con, reports, find_duplicates, rows, chunk=chunk)
+        checks = pd.concat(rows, ignore_index=True).sort_values(["report_id", "rule"]).reset_index(drop=True)
+        results.append((dup.fillna("").tolist(), checks))
+    (dup1, checks1), (dup2, checks2) = results
+    assert dup1 == dup2 == ["", "a1", "", "", "", "c1", ""]
+    pd.testing.assert_frame_equal(checks1, checks2)
+    assert checks1[["report_id", "rule"]].values.tolist() == [
+        ["a2", "duplicate_report"], ["b2", "same_agency_year"], ["c2", "duplicate_report"]]
