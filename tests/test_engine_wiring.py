@@ -4,13 +4,6 @@ checks keyed on the agency, all through the engine (``pipeline.run``), with real
 (the 洪泽区 reports of 2023 and 2024) and a real PDF (tests/fixtures/kirogov_2.pdf)."""
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
-import time
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -18,12 +11,10 @@ import gxlib
 from gxlib import pipeline, store
 
 from conftest import ROOT
+from hostile_batch import HELD, build_batch, hooked, kill_when_written
 from test_agencies import HONGZE_2023_HEAD, HONGZE_2023_TABLE, HONGZE_2024_HEAD, HONGZE_2024_TABLE, _page
 
-sys.path.insert(0, str(ROOT))
-
 FIXTURES = ROOT / "tests" / "fixtures"
-MiB = 1 << 20
 
 
 def _csv(out, name):
@@ -127,53 +118,15 @@ def test_exports_list_agencies_and_verify(hongze_out):
 # --------------------------------------------------------------------------- issue 26
 # `gx parse` itself over the seeds and hostile files: one file per task in the worker pool,
 # each under a memory cap and a time limit; a worker killed mid-batch costs its file only.
-SLOW, HELD = "slow.txt", "held.txt"
-
-
-def _hooked(real):
-    """The pipeline's per-file work with two test hooks by file name: one file sleeps past
-    the time limit, one writes its worker's pid and waits to be killed by the test."""
-    def work(task):
-        name = Path(task.path).name
-        if name == SLOW:
-            time.sleep(60)
-        if name == HELD:
-            Path(task.path + ".pid").write_text(str(os.getpid()))
-            time.sleep(60)
-        return real(task)
-    return work
 
 
 def test_gx_parse_of_a_hostile_batch_gives_every_file_its_true_reason(tmp_path, monkeypatch):
-    from benchmarks import hostile
     from gxlib import cli
 
     raw = tmp_path / "raw"
-    expect = hostile.build(raw, [n for n in hostile.HOSTILE if n != "bomb_2gib.docx"])
-    (raw / "bomb.docx").write_bytes(hostile.docx_bomb(512 * MiB))
-    expect["bomb.docx"] = "word/document.xml inflates to 512 MB (limit 64 MB): not read"
-    (raw / SLOW).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
-    expect[SLOW] = "took longer than 3 s (limit): not read"
-    (raw / HELD).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
-    expect[HELD] = "the parser process died while reading this file: killed by signal 9"
-    seeds = sorted(p.name for p in raw.glob("0*.txt"))
-    assert len(seeds) == 5
-    monkeypatch.setattr(pipeline, "parse_one", _hooked(pipeline.parse_one))
-    killed = []
-
-    def killer():
-        pidfile = raw / (HELD + ".pid")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if pidfile.exists() and pidfile.read_text():
-                pid = int(pidfile.read_text())
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.01)
-
-    th = threading.Thread(target=killer)
-    th.start()
+    expect, seeds = build_batch(raw)
+    monkeypatch.setattr(pipeline, "parse_one", hooked(pipeline.parse_one))
+    th, killed = kill_when_written(raw / (HELD + ".pid"), 60)
     out = tmp_path / "out"
     try:
         rc = cli.main(["parse", str(raw), "--out", str(out), "--jobs", "2", "--file-timeout", "3",

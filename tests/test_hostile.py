@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import sys
-import threading
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repo, not an installed package
     sys.path.insert(0, str(ROOT))
 from benchmarks import hostile  # noqa: E402
+from hostile_batch import HELD, SLOW, build_batch, hooked, kill_when_written  # noqa: E402
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -160,47 +158,12 @@ def test_a_file_over_the_size_limit_is_not_read(tmp_path):
 # ---------------------------------------------------------------------------------------
 # the batch: seeds + hostile files through the worker pool
 
-SLOW = "slow.txt"
-HELD = "held.txt"
-
-
-def batch_work(task: workers.FileTask) -> dict:
-    """The pipeline's per-file work, with two test hooks by file name: one file sleeps
-    past the time limit, one is held until the test kills its worker."""
-    name = Path(task.path).name
-    if name == SLOW:
-        time.sleep(60)
-    if name == HELD:
-        Path(task.path + ".pid").write_text(str(os.getpid()))
-        time.sleep(60)
-    return workers.parse_file(task)
-
-
 def test_a_hostile_batch_gives_every_file_its_true_reason(tmp_path):
     raw = tmp_path / "raw"
-    expect = hostile.build(raw, [n for n in hostile.HOSTILE if n != "bomb_2gib.docx"])
-    (raw / "bomb.docx").write_bytes(hostile.docx_bomb(512 * MiB))
-    expect["bomb.docx"] = "word/document.xml inflates to 512 MB (limit 64 MB): not read"
-    (raw / SLOW).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
-    expect[SLOW] = "took longer than 3 s (limit): not read"
-    (raw / HELD).write_text("某县2023年政府信息公开工作年度报告", encoding="utf-8")
-    expect[HELD] = "the parser process died while reading this file: killed by signal 9"
-    seeds = sorted(p.name for p in raw.glob("0*.txt"))
-    assert len(seeds) == 5
-
-    def killer():
-        pidfile = raw / (HELD + ".pid")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if pidfile.exists() and pidfile.read_text():
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-                return
-            time.sleep(0.01)
-
-    th = threading.Thread(target=killer)
-    th.start()
+    expect, seeds = build_batch(raw)
+    th, _ = kill_when_written(raw / (HELD + ".pid"), 30)
     tasks = [workers.FileTask(str(p), p.name) for p in sorted(raw.iterdir())]
-    rows = list(workers.parse_files(tasks, jobs=2, timeout=3, max_memory=512 * MiB, func=batch_work))
+    rows = list(workers.parse_files(tasks, jobs=2, timeout=3, max_memory=512 * MiB, func=hooked(workers.parse_file)))
     th.join()
     reports = {r["report"]["source_file"]: r["report"] for r in rows}
     assert sorted(reports) == sorted(t.source_file for t in tasks)  # every file, once

@@ -4,9 +4,7 @@ Limits are small here (1 s, a few hundred MB) so the suite stays quick."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -15,6 +13,8 @@ import pytest
 from gxlib import workers
 from gxlib.readers import ReadError
 from gxlib.workers import Failure
+
+from hostile_batch import kill_when_written
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process limits are Linux here")
 
@@ -105,20 +105,7 @@ def test_a_worker_killed_mid_batch_loses_only_the_file_it_held(tmp_path):
     """kill -9 of the worker process while it holds a file, as the OOM killer would."""
     pidfile = tmp_path / "pid"
     tasks = [("ok", i) for i in range(1, 6)] + [("hold", str(pidfile))] + [("ok", i) for i in range(6, 40)]
-    killed = []
-
-    def killer():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if pidfile.exists() and pidfile.read_text():
-                pid = int(pidfile.read_text())
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.01)
-
-    th = threading.Thread(target=killer)
-    th.start()
+    th, killed = kill_when_written(pidfile, 20)
     got = outcomes(tasks, jobs=2, timeout=30)
     th.join()
     assert killed
