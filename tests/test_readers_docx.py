@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import gxlib
 from gxlib.readers import Document, ReadError, read
 
 docx = pytest.importorskip("docx")
@@ -137,8 +138,6 @@ def test_never_crashes_on_damaged_docx(data):
 
 
 def test_parse_report_marks_legacy_doc_failed(tmp_path):
-    gxlib = pytest.importorskip("gxlib")
-    pytest.importorskip("gxlib.parse")
     path = tmp_path / "old.doc"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     res = gxlib.parse_report(path)

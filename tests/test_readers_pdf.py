@@ -11,6 +11,7 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import gxlib
 from gxlib.readers import Document, ReadError, read
 from gxlib.readers import pdf as pdf_reader
 
@@ -207,8 +208,6 @@ def test_never_crashes_on_damaged_pdf(data):
 
 
 def test_parse_report_marks_a_scan_failed_with_the_reason(tmp_path):
-    gxlib = pytest.importorskip("gxlib")
-    pytest.importorskip("gxlib.parse")
     path = tmp_path / "scan.pdf"
     path.write_bytes(build_pdf([{"image": True}]))
     res = gxlib.parse_report(path)
