@@ -21,7 +21,9 @@ LINK_COLUMNS = ["page_report_id", "page_file", "report_id", "source_file", "titl
 _RANK = {"ok": 0, "partial": 1}
 
 
-def _manifest_frame(manifest: pd.DataFrame | str | Path) -> pd.DataFrame:
+def manifest_frame(manifest: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """The raw folder's manifest (a frame, the folder or the file) as text columns, with
+    ``file``, ``url``, ``parent`` and ``status`` always present."""
     if isinstance(manifest, (str, Path)):
         path = Path(manifest)
         if path.is_dir():
@@ -53,7 +55,7 @@ def page_attachments(reports: pd.DataFrame, manifest: pd.DataFrame | str | Path,
     When a page links several attachments with tables, the one kept is the first with
     status ``ok`` (else ``partial``) in manifest order; the others stay reports of their
     own (the duplicates rule decides between them).  Columns: :data:`LINK_COLUMNS`."""
-    m = _manifest_frame(manifest)
+    m = manifest_frame(manifest)
     m = m[(m["file"] != "") & (m["status"].isin(["ok", ""]))]
     if reports.empty or m.empty:
         return pd.DataFrame(columns=LINK_COLUMNS, dtype="str")
@@ -142,14 +144,14 @@ def page_images(reports: pd.DataFrame, manifest: pd.DataFrame | str | Path | Non
     Columns: :data:`IMAGE_COLUMNS`."""
     from .readers import IMAGE_SUFFIXES
 
-    src = reports["source_file"].astype("str").str.replace("\\", "/").str.lower()
-    is_page = (reports["text_source"].astype("str") == "ocr") & src.str.endswith((".html", ".htm", ".shtml"))
-    is_image = src.str.endswith(tuple(IMAGE_SUFFIXES))
+    lower = reports["source_file"].astype("str").str.replace("\\", "/").str.lower()
+    is_page = (reports["text_source"].astype("str") == "ocr") & lower.str.endswith((".html", ".htm", ".shtml"))
+    is_image = lower.str.endswith(tuple(IMAGE_SUFFIXES))
     if not is_page.any() or not is_image.any():  # (checked on columns: a folder has 10^5 reports or more)
         return pd.DataFrame(columns=IMAGE_COLUMNS, dtype="str")
     pages = {_text(r["source_file"]).replace("\\", "/"): r for r in reports[is_page].to_dict("records")}
     rows = reports[is_image].to_dict("records")
-    m = _manifest_frame(manifest) if manifest is not None else _manifest_frame(pd.DataFrame())
+    m = manifest_frame(pd.DataFrame() if manifest is None else manifest)
     files = [f.replace("\\", "/") for f in m["file"]]
     page_by_url = {u: f for f, u in zip(files, m["url"]) if f in pages and u}
     parent_page = {f: page_by_url.get(p) for f, p in zip(files, m["parent"]) if p}

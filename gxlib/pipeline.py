@@ -385,15 +385,14 @@ def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
                           "year, level, status, format, text_source FROM reports ORDER BY source_file, report_id").df()
     checks_out: list = []
     if raw_dir is not None:  # pages whose report is their attachment (gx fetch's manifest), images a page read
-        from .attachments import merge_pages, page_attachments, page_images
+        from .attachments import manifest_frame, merge_pages, page_attachments, page_images
 
-        reports = merge_pages(reports, page_attachments(reports, raw_dir))
+        manifest = manifest_frame(raw_dir)
+        reports = merge_pages(reports, page_attachments(reports, manifest))
         page_of = reports.pop("duplicate_of").astype("str").replace("", None)
-        images = page_images(reports, raw_dir)
+        images = page_images(reports, manifest)
         at = dict(zip(reports["report_id"], reports.index))
-        for img in images.to_dict("records"):
-            if pd.notna(page_of.loc[at[img["report_id"]]]):
-                continue
+        for img in images.to_dict("records"):  # (merge_pages marks pages only, so these are unmarked)
             page_of.loc[at[img["report_id"]]] = img["page_report_id"]
             checks_out.append(pd.DataFrame([{
                 "report_id": img["report_id"], "rule": "duplicate_report", "section": "report", "row": "", "column": "",
