@@ -374,13 +374,15 @@ def _csv_columns(name: str) -> str:
     return ", ".join(out)
 
 
-def _write_csv(con, name: str, source: str, target: Path) -> str:
-    """Write one table's CSV (BOM, quoted header, rows) and return its sha256. DuckDB
-    writes the rows; the BOM and the header are written first and the rows appended,
-    the checksum taken on the way."""
+def _write_csv(con, name: str, parquet: Path, target: Path) -> str:
+    """Write one table's CSV (BOM, quoted header, rows) from its sorted Parquet export and
+    return its sha256. The rows are read in the file's order (DuckDB keeps a scan's order
+    without ORDER BY: ``preserve_insertion_order``), so each table is sorted once. DuckDB
+    writes the rows; the BOM and the header are written first and the rows appended, the
+    checksum taken on the way."""
     body = target.with_suffix(".body")
     text = [_quoted(c) for c in _columns()[name] if c not in NUMERIC]
-    con.execute(f"COPY (SELECT {_csv_columns(name)} FROM {source} ORDER BY {_order_by(name)}) TO '{body}' "
+    con.execute(f"COPY (SELECT {_csv_columns(name)} FROM read_parquet('{parquet}')) TO '{body}' "
                 f"(FORMAT csv, HEADER false, FORCE_QUOTE ({', '.join(text)}))")
     h = hashlib.sha256()
     head = ("\ufeff" + ",".join(_quoted(c) for c in _columns()[name]) + "\n").encode("utf-8")
@@ -409,11 +411,12 @@ def export(con, out_dir: Path, sources: dict[str, str] | None = None, progress=N
         source = (sources or {}).get(name, name)
         if progress:
             progress(f"exporting {name}")
-        record[f"{name}.csv"] = _write_csv(con, name, source, stage / f"{name}.csv")
         cols = ", ".join(_quoted(c) for c in _columns()[name])
-        con.execute(f"COPY (SELECT {cols} FROM {source} ORDER BY {_order_by(name)}) TO '{stage / (name + '.parquet')}' "
+        parquet = stage / f"{name}.parquet"
+        con.execute(f"COPY (SELECT {cols} FROM {source} ORDER BY {_order_by(name)}) TO '{parquet}' "
                     "(FORMAT parquet, COMPRESSION zstd)")
-        record[f"{name}.parquet"] = sha256_of(stage / f"{name}.parquet")
+        record[f"{name}.parquet"] = sha256_of(parquet)
+        record[f"{name}.csv"] = _write_csv(con, name, parquet, stage / f"{name}.csv")
     (stage / "README.md").write_text(data_dictionary(), encoding="utf-8")
     record["README.md"] = sha256_of(stage / "README.md")
     sizes = {f: [(stage / f).stat().st_size, sha] for f, sha in record.items()}
