@@ -440,7 +440,7 @@ def _export(store, out: Path, say, raw_dir: Path | None = None) -> dict:
 def _duplicates(con, reports, find_duplicates, checks_out: list, chunk: int = 2048):
     """``duplicate_of`` of every report (:func:`gxlib.checks.find_duplicates`), its check rows
     appended to ``checks_out``. Only reports that may be copies (one agency-year or the same
-    bytes twice) have their cells read, ``chunk`` reports a time (memory flat in N)."""
+    bytes twice) have their cells compared, ``chunk`` reports a time (memory flat in N)."""
     import pandas as pd
 
     aid = reports["agency_id"].astype("str")
@@ -454,11 +454,7 @@ def _duplicates(con, reports, find_duplicates, checks_out: list, chunk: int = 20
     sizes = key.value_counts(sort=False)
     batch = key.map((sizes.cumsum() - sizes) // chunk)  # whole groups, about `chunk` reports a batch
     for _, some in reports.loc[key.index].groupby(batch.to_numpy()):
-        con.register("_maybe", pd.DataFrame({"report_id": some["report_id"].astype("str")}))
-        long = {name: con.execute(f"SELECT t.* FROM {name} t SEMI JOIN _maybe USING (report_id)").df()
-                for name in ("applications", "disclosure", "reviews")}
-        con.unregister("_maybe")
-        found, rows = find_duplicates(some, long["applications"], long["disclosure"], long["reviews"])
+        found, rows = find_duplicates(some, con=con)  # (cells compared in the store, by DuckDB)
         dup_of.loc[some.index] = found
         checks_out.append(rows)
     return dup_of

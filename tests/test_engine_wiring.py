@@ -81,6 +81,34 @@ def test_data_dictionary_describes_the_new_columns_and_the_writing_variants(hong
     assert "Writing variants the parser handles" in text
 
 
+def test_copies_and_a_near_copy_through_the_engine(tmp_path):
+    """One agency-year three times: a text capture, the HTML page showing the same table
+    (a copy: the page is kept over the capture) and a capture whose 予以公开 is 51, not 50
+    (not a copy: a warning, and both counted). The cells are compared in the store."""
+    from test_agencies import HONGZE_2024_HEAD, HONGZE_2024_TABLE
+
+    text = HONGZE_2024_HEAD + HONGZE_2024_TABLE
+    raw = tmp_path / "raw"
+    (raw / "hz").mkdir(parents=True)
+    (raw / "hz" / "a.txt").write_text(text, encoding="utf-8")
+    (raw / "hz" / "b.html").write_bytes(_page(text, "淮安市洪泽区人民政府2024年政府信息公开工作年度报告"))
+    other = text.replace("(一)予以公开 | 50 | 0 | 0 | 0 | 0 | 0 | 50", "(一)予以公开 | 51 | 0 | 0 | 0 | 0 | 0 | 51")
+    assert other != text
+    (raw / "hz" / "c.txt").write_text(other, encoding="utf-8")
+    out = tmp_path / "out"
+    pipeline.run(raw, out, jobs=1, progress=False)
+    r = _csv(out, "reports").set_index("source_file")
+    ids = r["report_id"].to_dict()
+    assert r["duplicate_of"].to_dict() == {"hz/a.txt": ids["hz/b.html"], "hz/b.html": "", "hz/c.txt": ""}
+    c = _csv(out, "checks")
+    found = c[c["rule"].isin(["duplicate_report", "same_agency_year"])]
+    assert sorted(found[["rule", "report_id", "expected"]].values.tolist()) == [
+        ["duplicate_report", ids["hz/a.txt"], ids["hz/b.html"]],
+        ["same_agency_year", ids["hz/c.txt"], ids["hz/b.html"]]]
+    warning = found.loc[found["rule"] == "same_agency_year", "message"].item()
+    assert "differ in 2 of" in warning  # 予以公开's natural-person cell and its total
+
+
 def test_a_report_parsed_twice_is_marked_once(tmp_path):
     """The same 2024 report as a PDF attachment and as the HTML page that shows it."""
     from gxlib.readers import read
