@@ -306,9 +306,11 @@ def _agencies(p: Panel) -> pd.DataFrame:
 
 def _agency_condition(p: Panel, query: str) -> str:
     """SQL condition selecting the agency ``query`` means (see :func:`select`)."""
-    from .agencies import match_agency
+    from .agencies import _clean, match_agency
 
     q = query.strip()
+    if p.con.execute(f"SELECT count(*) FROM agencies WHERE agency_id = {_lit(_clean(q))}").fetchone()[0]:
+        return f"agency_id = {_lit(_clean(q))}"  # an agency_id is itself: no need to read every name
     try:
         ids = match_agency(_agencies(p), q)
     except LookupError:
