@@ -309,8 +309,9 @@ def _agency_condition(p: Panel, query: str) -> str:
     from .agencies import _clean, match_agency
 
     q = query.strip()
-    if p.con.execute(f"SELECT count(*) FROM agencies WHERE agency_id = {_lit(_clean(q))}").fetchone()[0]:
-        return f"agency_id = {_lit(_clean(q))}"  # an agency_id is itself: no need to read every name
+    as_id = f"agency_id = {_lit(_clean(q))}"  # an agency_id is itself: no need to read every name
+    if p.con.execute(f"SELECT count(*) FROM agencies WHERE {as_id}").fetchone()[0]:
+        return as_id
     try:
         ids = match_agency(_agencies(p), q)
     except LookupError:
